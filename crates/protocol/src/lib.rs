@@ -1,0 +1,1 @@
+//! tributary-protocol

@@ -1,0 +1,131 @@
+use bytes::Bytes;
+use futures::future::BoxFuture;
+
+/// Identifies one shard's log: the engine's stream id and the shard's index within the stream.
+/// Both are assigned by the engine and never reused while data for them exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShardKey {
+    pub stream: u64,
+    pub shard: u32,
+}
+
+/// One record as the log keeps it: opaque payload, its offset and the time it was appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub offset: u64,
+    /// Milliseconds since the Unix epoch, assigned by the log at append time.
+    pub arrival_ms: i64,
+    pub payload: Bytes,
+}
+
+/// Records to append to one shard, in order.
+#[derive(Debug, Clone)]
+pub struct ShardAppend {
+    pub shard: ShardKey,
+    pub payloads: Vec<Bytes>,
+}
+
+/// Where an append landed: offsets `first_offset .. first_offset + n`, all with `arrival_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub first_offset: u64,
+    pub arrival_ms: i64,
+}
+
+/// Where a read starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// The record at this offset, or the first retained one after it.
+    Offset(u64),
+    /// The first record whose arrival time is at or after this many ms since the epoch.
+    Time(i64),
+}
+
+/// The live range of a shard's log: offsets `first .. next` are readable
+/// (`first == next` when the log is empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub first: u64,
+    pub next: u64,
+    /// Arrival time of the newest record, if any.
+    pub last_arrival_ms: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("shard {0:?} does not exist")]
+    NoSuchShard(ShardKey),
+    #[error("shard {0:?} already exists")]
+    ShardExists(ShardKey),
+    /// The data could not be made durable (disk full, I/O error, read-only file system).
+    /// Nothing in the failed call was acknowledged; reads keep working.
+    #[error("write not persisted: {0}")]
+    Unavailable(String),
+    #[error("storage corrupted: {0}")]
+    Corrupt(String),
+    #[error("storage I/O error: {0}")]
+    Io(String),
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Append-only logs, one per shard.
+///
+/// Contract (checked by the contract suite):
+/// - `append` returns only once every payload in the call is on stable storage (or as the
+///   engine's configured durability says); offsets in a shard are dense and start at 0.
+/// - One `append` call may touch several shards; it is atomic per shard, and shards are
+///   persisted together (one group commit).
+/// - Reads never return a record below the trim point set by `trim_before`.
+pub trait ShardLog: Send + Sync + 'static {
+    fn create_shard(&self, shard: ShardKey) -> StorageResult<()>;
+    /// Removes the shard and all its records. Idempotent.
+    fn delete_shard(&self, shard: ShardKey) -> StorageResult<()>;
+    /// Appends to several shards at once; results are in the order of `appends`.
+    fn append(&self, appends: Vec<ShardAppend>) -> BoxFuture<'_, StorageResult<Vec<Appended>>>;
+    /// Up to `max_records` records (and, past the first, at most `max_bytes` of payload).
+    fn read(
+        &self,
+        shard: ShardKey,
+        from: ReadFrom,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> StorageResult<Vec<StoredRecord>>;
+    fn bounds(&self, shard: ShardKey) -> StorageResult<Bounds>;
+    /// Drops every record that arrived before `arrival_ms` (retention). Space is given back
+    /// by the engine in the background; reads honour the trim at once.
+    fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> StorageResult<()>;
+}
+
+/// Revision of a metadata entry; changes on every update.
+pub type Revision = u64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaEntry {
+    pub key: String,
+    pub revision: Revision,
+    pub value: Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("key already exists")]
+    Exists,
+    #[error("key not found")]
+    NotFound,
+    #[error("revision mismatch: expected {expected}, found {found}")]
+    Conflict { expected: Revision, found: Revision },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Small, strongly consistent key-value store for control-plane state. Every successful
+/// write is durable when it returns.
+pub trait MetaStore: Send + Sync + 'static {
+    fn get(&self, key: &str) -> Result<Option<MetaEntry>, MetaError>;
+    fn create(&self, key: &str, value: Bytes) -> Result<Revision, MetaError>;
+    fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<Revision, MetaError>;
+    fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError>;
+    /// Every entry whose key starts with `prefix`, in key order.
+    fn list(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError>;
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Regenerate model/kinesis.json from a botocore wheel.
+
+usage: scripts/extract_model.py [WHEEL]
+Without WHEEL it runs `pip download --no-deps botocore` into a temporary folder.
+
+Only facts are kept: metadata, operations (name, input, output, errors, traits),
+shapes (types, members, constraints, enums, traits). AWS's documentation strings
+are dropped. Output is sorted and stable so diffs show real model changes.
+"""
+import glob
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+MODEL_PATH = "botocore/data/kinesis/2013-12-02/service-2.json.gz"
+PROSE_KEYS = {"documentation", "documentationUrl", "examples", "deprecatedMessage"}
+
+
+def strip(node):
+    if isinstance(node, dict):
+        return {k: strip(v) for k, v in node.items() if k not in PROSE_KEYS}
+    if isinstance(node, list):
+        return [strip(x) for x in node]
+    return node
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if len(sys.argv) > 1:
+        wheel = sys.argv[1]
+    else:
+        tmp = tempfile.mkdtemp()
+        subprocess.check_call([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, "botocore"])
+        wheel = glob.glob(os.path.join(tmp, "botocore-*.whl"))[0]
+    version = os.path.basename(wheel).split("-")[1]
+    with zipfile.ZipFile(wheel) as z:
+        raw = json.loads(gzip.decompress(z.read(MODEL_PATH)))
+    model = {
+        "source": {"package": "botocore", "version": version, "path": MODEL_PATH},
+        "metadata": strip(raw["metadata"]),
+        "operations": strip(raw["operations"]),
+        "shapes": strip(raw["shapes"]),
+    }
+    out = os.path.join(root, "model", "kinesis.json")
+    with open(out, "w") as f:
+        json.dump(model, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"wrote {out}: botocore {version}, {len(model['operations'])} operations, {len(model['shapes'])} shapes")
+
+
+if __name__ == "__main__":
+    main()
