@@ -6,7 +6,7 @@ Without WHEEL it runs `pip download --no-deps botocore` into a temporary folder.
 
 Only facts are kept: metadata, operations (name, input, output, errors, traits),
 shapes (types, members, constraints, enums, traits). AWS's documentation strings
-are dropped. Output is sorted and stable so diffs show real model changes.
+are dropped. Member order is the model's own (AWS reports validation errors in it).
 """
 import glob
 import gzip
@@ -48,7 +48,7 @@ def main():
     }
     out = os.path.join(root, "model", "kinesis.json")
     with open(out, "w") as f:
-        json.dump(model, f, indent=1, sort_keys=True)
+        json.dump(model, f, indent=1)
         f.write("\n")
     print(f"wrote {out}: botocore {version}, {len(model['operations'])} operations, {len(model['shapes'])} shapes")
 

@@ -1,1 +1,67 @@
-//! tributary-protocol
+//! Sans-IO protocol layer: bytes in, values out, and back. No sockets, no async.
+//!
+//! - [`target`]: `X-Amz-Target` to [`Operation`].
+//! - [`json`] / [`cbor`]: AWS JSON 1.1 and CBOR 1.1 codecs to and from [`Value`].
+//! - [`check`]: the model-driven type check (`SerializationException`), which also turns
+//!   base64 strings into blobs and numbers into timestamps as each format defines them.
+//! - [`validate`]: the model's constraints (`ValidationException`, AWS's message shape).
+//! - [`errors`]: error bodies in either format.
+//!
+//! [`decode_input`] and [`encode_output`] are what the server calls.
+
+pub mod cbor;
+pub mod check;
+pub mod errors;
+pub mod json;
+pub mod target;
+pub mod validate;
+
+use bytes::Bytes;
+use tributary_model::{ApiError, ErrorCode, FromValue, Operation, ShapeId, Value};
+
+/// The two wire formats of the Kinesis API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `application/x-amz-json-1.1`: blobs as base64 strings, timestamps as epoch seconds.
+    Json,
+    /// `application/x-amz-cbor-1.1`: blobs as byte strings, timestamps as epoch milliseconds.
+    Cbor,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/x-amz-json-1.1",
+            Format::Cbor => "application/x-amz-cbor-1.1",
+        }
+    }
+}
+
+/// Decodes, type-checks and validates a request body for `op`, then builds its typed input.
+pub fn decode_input<T: FromValue>(op: Operation, format: Format, body: &[u8]) -> Result<T, ApiError> {
+    decode_value(op.input_shape(), format, body).map(T::from_value)
+}
+
+/// The same as [`decode_input`] but stops at the checked [`Value`].
+pub fn decode_value(shape: ShapeId, format: Format, body: &[u8]) -> Result<Value, ApiError> {
+    let raw = match format {
+        Format::Json => json::decode(body).ok(),
+        Format::Cbor => cbor::decode(body).ok(),
+    }
+    .ok_or_else(|| ApiError::bare(ErrorCode::SerializationException))?;
+    if !matches!(raw, Value::Map(_)) {
+        return Err(ApiError::bare(ErrorCode::SerializationException));
+    }
+    let checked = check::check(shape, raw, format)
+        .map_err(|m| ApiError::new(ErrorCode::SerializationException, m))?;
+    validate::validate(shape, &checked)?;
+    Ok(checked)
+}
+
+/// Encodes an output value in the request's format.
+pub fn encode_output(format: Format, value: &Value) -> Bytes {
+    match format {
+        Format::Json => json::encode(value),
+        Format::Cbor => cbor::encode(value),
+    }
+}

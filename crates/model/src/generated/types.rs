@@ -33,9 +33,9 @@ impl ToValue for AccessDeniedException {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AcknowledgeDeadLetterQueueRecordsErrorEntry {
+    pub receipt_handle: String,
     pub error_code: String,
     pub error_message: Option<String>,
-    pub receipt_handle: String,
 }
 impl FromValue for AcknowledgeDeadLetterQueueRecordsErrorEntry {
     fn from_value(v: Value) -> Self {
@@ -43,9 +43,9 @@ impl FromValue for AcknowledgeDeadLetterQueueRecordsErrorEntry {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
                     "ErrorCode" => out.error_code = FromValue::from_value(v),
                     "ErrorMessage" => out.error_message = Some(FromValue::from_value(v)),
-                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -56,19 +56,19 @@ impl FromValue for AcknowledgeDeadLetterQueueRecordsErrorEntry {
 impl ToValue for AcknowledgeDeadLetterQueueRecordsErrorEntry {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
         m.push(("ErrorCode".to_owned(), self.error_code.to_value()));
         if let Some(x) = &self.error_message {
             m.push(("ErrorMessage".to_owned(), x.to_value()));
         }
-        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AcknowledgeDeadLetterQueueRecordsInput {
-    pub entries: Vec<AcknowledgeDeadLetterQueueRecordsRequestEntry>,
     pub queue_arn: String,
+    pub entries: Vec<AcknowledgeDeadLetterQueueRecordsRequestEntry>,
 }
 impl FromValue for AcknowledgeDeadLetterQueueRecordsInput {
     fn from_value(v: Value) -> Self {
@@ -76,8 +76,8 @@ impl FromValue for AcknowledgeDeadLetterQueueRecordsInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Entries" => out.entries = FromValue::from_value(v),
                     "QueueARN" => out.queue_arn = FromValue::from_value(v),
+                    "Entries" => out.entries = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -88,16 +88,16 @@ impl FromValue for AcknowledgeDeadLetterQueueRecordsInput {
 impl ToValue for AcknowledgeDeadLetterQueueRecordsInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("Entries".to_owned(), self.entries.to_value()));
         m.push(("QueueARN".to_owned(), self.queue_arn.to_value()));
+        m.push(("Entries".to_owned(), self.entries.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AcknowledgeDeadLetterQueueRecordsOutput {
-    pub failed: Vec<AcknowledgeDeadLetterQueueRecordsErrorEntry>,
     pub successful: Vec<AcknowledgeDeadLetterQueueRecordsResultEntry>,
+    pub failed: Vec<AcknowledgeDeadLetterQueueRecordsErrorEntry>,
 }
 impl FromValue for AcknowledgeDeadLetterQueueRecordsOutput {
     fn from_value(v: Value) -> Self {
@@ -105,8 +105,8 @@ impl FromValue for AcknowledgeDeadLetterQueueRecordsOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Failed" => out.failed = FromValue::from_value(v),
                     "Successful" => out.successful = FromValue::from_value(v),
+                    "Failed" => out.failed = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -117,8 +117,8 @@ impl FromValue for AcknowledgeDeadLetterQueueRecordsOutput {
 impl ToValue for AcknowledgeDeadLetterQueueRecordsOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("Failed".to_owned(), self.failed.to_value()));
         m.push(("Successful".to_owned(), self.successful.to_value()));
+        m.push(("Failed".to_owned(), self.failed.to_value()));
         Value::Map(m)
     }
 }
@@ -177,9 +177,9 @@ impl ToValue for AcknowledgeDeadLetterQueueRecordsResultEntry {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AcknowledgeQueueRecordsErrorEntry {
+    pub receipt_handle: String,
     pub error_code: String,
     pub error_message: Option<String>,
-    pub receipt_handle: String,
 }
 impl FromValue for AcknowledgeQueueRecordsErrorEntry {
     fn from_value(v: Value) -> Self {
@@ -187,9 +187,9 @@ impl FromValue for AcknowledgeQueueRecordsErrorEntry {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
                     "ErrorCode" => out.error_code = FromValue::from_value(v),
                     "ErrorMessage" => out.error_message = Some(FromValue::from_value(v)),
-                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -200,19 +200,19 @@ impl FromValue for AcknowledgeQueueRecordsErrorEntry {
 impl ToValue for AcknowledgeQueueRecordsErrorEntry {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
         m.push(("ErrorCode".to_owned(), self.error_code.to_value()));
         if let Some(x) = &self.error_message {
             m.push(("ErrorMessage".to_owned(), x.to_value()));
         }
-        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AcknowledgeQueueRecordsInput {
-    pub entries: Vec<AcknowledgeQueueRecordsRequestEntry>,
     pub queue_arn: String,
+    pub entries: Vec<AcknowledgeQueueRecordsRequestEntry>,
 }
 impl FromValue for AcknowledgeQueueRecordsInput {
     fn from_value(v: Value) -> Self {
@@ -220,8 +220,8 @@ impl FromValue for AcknowledgeQueueRecordsInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Entries" => out.entries = FromValue::from_value(v),
                     "QueueARN" => out.queue_arn = FromValue::from_value(v),
+                    "Entries" => out.entries = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -232,16 +232,16 @@ impl FromValue for AcknowledgeQueueRecordsInput {
 impl ToValue for AcknowledgeQueueRecordsInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("Entries".to_owned(), self.entries.to_value()));
         m.push(("QueueARN".to_owned(), self.queue_arn.to_value()));
+        m.push(("Entries".to_owned(), self.entries.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AcknowledgeQueueRecordsOutput {
-    pub failed: Vec<AcknowledgeQueueRecordsErrorEntry>,
     pub successful: Vec<AcknowledgeQueueRecordsResultEntry>,
+    pub failed: Vec<AcknowledgeQueueRecordsErrorEntry>,
 }
 impl FromValue for AcknowledgeQueueRecordsOutput {
     fn from_value(v: Value) -> Self {
@@ -249,8 +249,8 @@ impl FromValue for AcknowledgeQueueRecordsOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Failed" => out.failed = FromValue::from_value(v),
                     "Successful" => out.successful = FromValue::from_value(v),
+                    "Failed" => out.failed = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -261,8 +261,8 @@ impl FromValue for AcknowledgeQueueRecordsOutput {
 impl ToValue for AcknowledgeQueueRecordsOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("Failed".to_owned(), self.failed.to_value()));
         m.push(("Successful".to_owned(), self.successful.to_value()));
+        m.push(("Failed".to_owned(), self.failed.to_value()));
         Value::Map(m)
     }
 }
@@ -321,10 +321,10 @@ impl ToValue for AcknowledgeQueueRecordsResultEntry {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AddTagsToStreamInput {
-    pub stream_arn: Option<String>,
-    pub stream_id: Option<String>,
     pub stream_name: Option<String>,
     pub tags: Vec<(String, String)>,
+    pub stream_arn: Option<String>,
+    pub stream_id: Option<String>,
 }
 impl FromValue for AddTagsToStreamInput {
     fn from_value(v: Value) -> Self {
@@ -332,10 +332,10 @@ impl FromValue for AddTagsToStreamInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
-                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "Tags" => out.tags = FromValue::from_value(v),
+                    "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
+                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -346,34 +346,34 @@ impl FromValue for AddTagsToStreamInput {
 impl ToValue for AddTagsToStreamInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
+        m.push(("Tags".to_owned(), self.tags.to_value()));
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
-        }
-        m.push(("Tags".to_owned(), self.tags.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChannelDescription {
-    pub channel_arn: String,
-    pub channel_creation_timestamp: Timestamp,
-    pub channel_id: String,
     pub channel_name: String,
+    pub channel_arn: String,
+    pub channel_id: String,
     pub channel_status: ChannelStatus,
     pub channel_status_reason: Option<String>,
-    pub encryption_configuration: Option<ChannelEncryptionConfiguration>,
-    pub logging_configuration: ChannelLoggingConfiguration,
-    pub s3_destination_configuration: Option<S3DestinationDescription>,
-    pub s3_tables_destination_configuration: Option<S3TablesDestinationDescription>,
+    pub channel_creation_timestamp: Timestamp,
     pub service_execution_role_arn: String,
     pub stream_configuration_list: Vec<ChannelStreamDescription>,
+    pub s3_destination_configuration: Option<S3DestinationDescription>,
+    pub s3_tables_destination_configuration: Option<S3TablesDestinationDescription>,
+    pub encryption_configuration: Option<ChannelEncryptionConfiguration>,
+    pub logging_configuration: ChannelLoggingConfiguration,
 }
 impl FromValue for ChannelDescription {
     fn from_value(v: Value) -> Self {
@@ -381,25 +381,15 @@ impl FromValue for ChannelDescription {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "ChannelARN" => out.channel_arn = FromValue::from_value(v),
-                    "ChannelCreationTimestamp" => {
-                        out.channel_creation_timestamp = FromValue::from_value(v)
-                    }
-                    "ChannelId" => out.channel_id = FromValue::from_value(v),
                     "ChannelName" => out.channel_name = FromValue::from_value(v),
+                    "ChannelARN" => out.channel_arn = FromValue::from_value(v),
+                    "ChannelId" => out.channel_id = FromValue::from_value(v),
                     "ChannelStatus" => out.channel_status = FromValue::from_value(v),
                     "ChannelStatusReason" => {
                         out.channel_status_reason = Some(FromValue::from_value(v))
                     }
-                    "EncryptionConfiguration" => {
-                        out.encryption_configuration = Some(FromValue::from_value(v))
-                    }
-                    "LoggingConfiguration" => out.logging_configuration = FromValue::from_value(v),
-                    "S3DestinationConfiguration" => {
-                        out.s3_destination_configuration = Some(FromValue::from_value(v))
-                    }
-                    "S3TablesDestinationConfiguration" => {
-                        out.s3_tables_destination_configuration = Some(FromValue::from_value(v))
+                    "ChannelCreationTimestamp" => {
+                        out.channel_creation_timestamp = FromValue::from_value(v)
                     }
                     "ServiceExecutionRoleARN" => {
                         out.service_execution_role_arn = FromValue::from_value(v)
@@ -407,6 +397,16 @@ impl FromValue for ChannelDescription {
                     "StreamConfigurationList" => {
                         out.stream_configuration_list = FromValue::from_value(v)
                     }
+                    "S3DestinationConfiguration" => {
+                        out.s3_destination_configuration = Some(FromValue::from_value(v))
+                    }
+                    "S3TablesDestinationConfiguration" => {
+                        out.s3_tables_destination_configuration = Some(FromValue::from_value(v))
+                    }
+                    "EncryptionConfiguration" => {
+                        out.encryption_configuration = Some(FromValue::from_value(v))
+                    }
+                    "LoggingConfiguration" => out.logging_configuration = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -417,30 +417,17 @@ impl FromValue for ChannelDescription {
 impl ToValue for ChannelDescription {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(12);
-        m.push(("ChannelARN".to_owned(), self.channel_arn.to_value()));
-        m.push((
-            "ChannelCreationTimestamp".to_owned(),
-            self.channel_creation_timestamp.to_value(),
-        ));
-        m.push(("ChannelId".to_owned(), self.channel_id.to_value()));
         m.push(("ChannelName".to_owned(), self.channel_name.to_value()));
+        m.push(("ChannelARN".to_owned(), self.channel_arn.to_value()));
+        m.push(("ChannelId".to_owned(), self.channel_id.to_value()));
         m.push(("ChannelStatus".to_owned(), self.channel_status.to_value()));
         if let Some(x) = &self.channel_status_reason {
             m.push(("ChannelStatusReason".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.encryption_configuration {
-            m.push(("EncryptionConfiguration".to_owned(), x.to_value()));
-        }
         m.push((
-            "LoggingConfiguration".to_owned(),
-            self.logging_configuration.to_value(),
+            "ChannelCreationTimestamp".to_owned(),
+            self.channel_creation_timestamp.to_value(),
         ));
-        if let Some(x) = &self.s3_destination_configuration {
-            m.push(("S3DestinationConfiguration".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.s3_tables_destination_configuration {
-            m.push(("S3TablesDestinationConfiguration".to_owned(), x.to_value()));
-        }
         m.push((
             "ServiceExecutionRoleARN".to_owned(),
             self.service_execution_role_arn.to_value(),
@@ -448,6 +435,19 @@ impl ToValue for ChannelDescription {
         m.push((
             "StreamConfigurationList".to_owned(),
             self.stream_configuration_list.to_value(),
+        ));
+        if let Some(x) = &self.s3_destination_configuration {
+            m.push(("S3DestinationConfiguration".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.s3_tables_destination_configuration {
+            m.push(("S3TablesDestinationConfiguration".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.encryption_configuration {
+            m.push(("EncryptionConfiguration".to_owned(), x.to_value()));
+        }
+        m.push((
+            "LoggingConfiguration".to_owned(),
+            self.logging_configuration.to_value(),
         ));
         Value::Map(m)
     }
@@ -663,8 +663,8 @@ impl ToValue for ChannelStatus {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChannelStreamConfiguration {
-    pub record_configuration: RecordConfiguration,
     pub stream_arn: String,
+    pub record_configuration: RecordConfiguration,
 }
 impl FromValue for ChannelStreamConfiguration {
     fn from_value(v: Value) -> Self {
@@ -672,8 +672,8 @@ impl FromValue for ChannelStreamConfiguration {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "RecordConfiguration" => out.record_configuration = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = FromValue::from_value(v),
+                    "RecordConfiguration" => out.record_configuration = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -684,20 +684,20 @@ impl FromValue for ChannelStreamConfiguration {
 impl ToValue for ChannelStreamConfiguration {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
+        m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
         m.push((
             "RecordConfiguration".to_owned(),
             self.record_configuration.to_value(),
         ));
-        m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChannelStreamDescription {
-    pub record_configuration: RecordConfiguration,
     pub stream_arn: String,
     pub stream_creation_timestamp: Timestamp,
+    pub record_configuration: RecordConfiguration,
 }
 impl FromValue for ChannelStreamDescription {
     fn from_value(v: Value) -> Self {
@@ -705,11 +705,11 @@ impl FromValue for ChannelStreamDescription {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "RecordConfiguration" => out.record_configuration = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = FromValue::from_value(v),
                     "StreamCreationTimestamp" => {
                         out.stream_creation_timestamp = FromValue::from_value(v)
                     }
+                    "RecordConfiguration" => out.record_configuration = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -720,14 +720,14 @@ impl FromValue for ChannelStreamDescription {
 impl ToValue for ChannelStreamDescription {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
-        m.push((
-            "RecordConfiguration".to_owned(),
-            self.record_configuration.to_value(),
-        ));
         m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
         m.push((
             "StreamCreationTimestamp".to_owned(),
             self.stream_creation_timestamp.to_value(),
+        ));
+        m.push((
+            "RecordConfiguration".to_owned(),
+            self.record_configuration.to_value(),
         ));
         Value::Map(m)
     }
@@ -769,13 +769,13 @@ impl ToValue for ChannelStreamIdentifier {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChannelSummary {
-    pub channel_arn: String,
-    pub channel_creation_timestamp: Timestamp,
-    pub channel_destination_type: ChannelDestinationType,
-    pub channel_id: String,
     pub channel_name: String,
+    pub channel_arn: String,
+    pub channel_id: String,
     pub channel_status: ChannelStatus,
     pub channel_status_reason: Option<String>,
+    pub channel_creation_timestamp: Timestamp,
+    pub channel_destination_type: ChannelDestinationType,
     pub streams: Vec<ChannelStreamIdentifier>,
 }
 impl FromValue for ChannelSummary {
@@ -784,18 +784,18 @@ impl FromValue for ChannelSummary {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "ChannelName" => out.channel_name = FromValue::from_value(v),
                     "ChannelARN" => out.channel_arn = FromValue::from_value(v),
+                    "ChannelId" => out.channel_id = FromValue::from_value(v),
+                    "ChannelStatus" => out.channel_status = FromValue::from_value(v),
+                    "ChannelStatusReason" => {
+                        out.channel_status_reason = Some(FromValue::from_value(v))
+                    }
                     "ChannelCreationTimestamp" => {
                         out.channel_creation_timestamp = FromValue::from_value(v)
                     }
                     "ChannelDestinationType" => {
                         out.channel_destination_type = FromValue::from_value(v)
-                    }
-                    "ChannelId" => out.channel_id = FromValue::from_value(v),
-                    "ChannelName" => out.channel_name = FromValue::from_value(v),
-                    "ChannelStatus" => out.channel_status = FromValue::from_value(v),
-                    "ChannelStatusReason" => {
-                        out.channel_status_reason = Some(FromValue::from_value(v))
                     }
                     "Streams" => out.streams = FromValue::from_value(v),
                     _ => {}
@@ -808,7 +808,13 @@ impl FromValue for ChannelSummary {
 impl ToValue for ChannelSummary {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(8);
+        m.push(("ChannelName".to_owned(), self.channel_name.to_value()));
         m.push(("ChannelARN".to_owned(), self.channel_arn.to_value()));
+        m.push(("ChannelId".to_owned(), self.channel_id.to_value()));
+        m.push(("ChannelStatus".to_owned(), self.channel_status.to_value()));
+        if let Some(x) = &self.channel_status_reason {
+            m.push(("ChannelStatusReason".to_owned(), x.to_value()));
+        }
         m.push((
             "ChannelCreationTimestamp".to_owned(),
             self.channel_creation_timestamp.to_value(),
@@ -817,12 +823,6 @@ impl ToValue for ChannelSummary {
             "ChannelDestinationType".to_owned(),
             self.channel_destination_type.to_value(),
         ));
-        m.push(("ChannelId".to_owned(), self.channel_id.to_value()));
-        m.push(("ChannelName".to_owned(), self.channel_name.to_value()));
-        m.push(("ChannelStatus".to_owned(), self.channel_status.to_value()));
-        if let Some(x) = &self.channel_status_reason {
-            m.push(("ChannelStatusReason".to_owned(), x.to_value()));
-        }
         m.push(("Streams".to_owned(), self.streams.to_value()));
         Value::Map(m)
     }
@@ -830,9 +830,9 @@ impl ToValue for ChannelSummary {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChildShard {
-    pub hash_key_range: HashKeyRange,
-    pub parent_shards: Vec<String>,
     pub shard_id: String,
+    pub parent_shards: Vec<String>,
+    pub hash_key_range: HashKeyRange,
 }
 impl FromValue for ChildShard {
     fn from_value(v: Value) -> Self {
@@ -840,9 +840,9 @@ impl FromValue for ChildShard {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "HashKeyRange" => out.hash_key_range = FromValue::from_value(v),
-                    "ParentShards" => out.parent_shards = FromValue::from_value(v),
                     "ShardId" => out.shard_id = FromValue::from_value(v),
+                    "ParentShards" => out.parent_shards = FromValue::from_value(v),
+                    "HashKeyRange" => out.hash_key_range = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -853,9 +853,9 @@ impl FromValue for ChildShard {
 impl ToValue for ChildShard {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
-        m.push(("HashKeyRange".to_owned(), self.hash_key_range.to_value()));
-        m.push(("ParentShards".to_owned(), self.parent_shards.to_value()));
         m.push(("ShardId".to_owned(), self.shard_id.to_value()));
+        m.push(("ParentShards".to_owned(), self.parent_shards.to_value()));
+        m.push(("HashKeyRange".to_owned(), self.hash_key_range.to_value()));
         Value::Map(m)
     }
 }
@@ -934,10 +934,10 @@ impl ToValue for CloudWatchLogsUpdateInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Consumer {
-    pub consumer_arn: String,
-    pub consumer_creation_timestamp: Timestamp,
     pub consumer_name: String,
+    pub consumer_arn: String,
     pub consumer_status: ConsumerStatus,
+    pub consumer_creation_timestamp: Timestamp,
 }
 impl FromValue for Consumer {
     fn from_value(v: Value) -> Self {
@@ -945,12 +945,12 @@ impl FromValue for Consumer {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "ConsumerName" => out.consumer_name = FromValue::from_value(v),
                     "ConsumerARN" => out.consumer_arn = FromValue::from_value(v),
+                    "ConsumerStatus" => out.consumer_status = FromValue::from_value(v),
                     "ConsumerCreationTimestamp" => {
                         out.consumer_creation_timestamp = FromValue::from_value(v)
                     }
-                    "ConsumerName" => out.consumer_name = FromValue::from_value(v),
-                    "ConsumerStatus" => out.consumer_status = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -961,23 +961,23 @@ impl FromValue for Consumer {
 impl ToValue for Consumer {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        m.push(("ConsumerName".to_owned(), self.consumer_name.to_value()));
         m.push(("ConsumerARN".to_owned(), self.consumer_arn.to_value()));
+        m.push(("ConsumerStatus".to_owned(), self.consumer_status.to_value()));
         m.push((
             "ConsumerCreationTimestamp".to_owned(),
             self.consumer_creation_timestamp.to_value(),
         ));
-        m.push(("ConsumerName".to_owned(), self.consumer_name.to_value()));
-        m.push(("ConsumerStatus".to_owned(), self.consumer_status.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConsumerDescription {
-    pub consumer_arn: String,
-    pub consumer_creation_timestamp: Timestamp,
     pub consumer_name: String,
+    pub consumer_arn: String,
     pub consumer_status: ConsumerStatus,
+    pub consumer_creation_timestamp: Timestamp,
     pub stream_arn: String,
 }
 impl FromValue for ConsumerDescription {
@@ -986,12 +986,12 @@ impl FromValue for ConsumerDescription {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "ConsumerName" => out.consumer_name = FromValue::from_value(v),
                     "ConsumerARN" => out.consumer_arn = FromValue::from_value(v),
+                    "ConsumerStatus" => out.consumer_status = FromValue::from_value(v),
                     "ConsumerCreationTimestamp" => {
                         out.consumer_creation_timestamp = FromValue::from_value(v)
                     }
-                    "ConsumerName" => out.consumer_name = FromValue::from_value(v),
-                    "ConsumerStatus" => out.consumer_status = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = FromValue::from_value(v),
                     _ => {}
                 }
@@ -1003,13 +1003,13 @@ impl FromValue for ConsumerDescription {
 impl ToValue for ConsumerDescription {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
+        m.push(("ConsumerName".to_owned(), self.consumer_name.to_value()));
         m.push(("ConsumerARN".to_owned(), self.consumer_arn.to_value()));
+        m.push(("ConsumerStatus".to_owned(), self.consumer_status.to_value()));
         m.push((
             "ConsumerCreationTimestamp".to_owned(),
             self.consumer_creation_timestamp.to_value(),
         ));
-        m.push(("ConsumerName".to_owned(), self.consumer_name.to_value()));
-        m.push(("ConsumerStatus".to_owned(), self.consumer_status.to_value()));
         m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
         Value::Map(m)
     }
@@ -1061,13 +1061,13 @@ impl ToValue for ConsumerStatus {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateChannelInput {
     pub channel_name: String,
-    pub encryption_configuration: Option<ChannelEncryptionConfiguration>,
-    pub logging_configuration: Option<ChannelLoggingConfiguration>,
-    pub s3_destination_configuration: Option<S3DestinationConfiguration>,
-    pub s3_tables_destination_configuration: Option<S3TablesDestinationConfiguration>,
     pub service_execution_role_arn: String,
     pub stream_configuration_list: Vec<ChannelStreamConfiguration>,
+    pub s3_destination_configuration: Option<S3DestinationConfiguration>,
+    pub s3_tables_destination_configuration: Option<S3TablesDestinationConfiguration>,
+    pub encryption_configuration: Option<ChannelEncryptionConfiguration>,
     pub tags: Option<Vec<(String, String)>>,
+    pub logging_configuration: Option<ChannelLoggingConfiguration>,
 }
 impl FromValue for CreateChannelInput {
     fn from_value(v: Value) -> Self {
@@ -1076,11 +1076,11 @@ impl FromValue for CreateChannelInput {
             for (k, v) in entries {
                 match k.as_str() {
                     "ChannelName" => out.channel_name = FromValue::from_value(v),
-                    "EncryptionConfiguration" => {
-                        out.encryption_configuration = Some(FromValue::from_value(v))
+                    "ServiceExecutionRoleARN" => {
+                        out.service_execution_role_arn = FromValue::from_value(v)
                     }
-                    "LoggingConfiguration" => {
-                        out.logging_configuration = Some(FromValue::from_value(v))
+                    "StreamConfigurationList" => {
+                        out.stream_configuration_list = FromValue::from_value(v)
                     }
                     "S3DestinationConfiguration" => {
                         out.s3_destination_configuration = Some(FromValue::from_value(v))
@@ -1088,13 +1088,13 @@ impl FromValue for CreateChannelInput {
                     "S3TablesDestinationConfiguration" => {
                         out.s3_tables_destination_configuration = Some(FromValue::from_value(v))
                     }
-                    "ServiceExecutionRoleARN" => {
-                        out.service_execution_role_arn = FromValue::from_value(v)
-                    }
-                    "StreamConfigurationList" => {
-                        out.stream_configuration_list = FromValue::from_value(v)
+                    "EncryptionConfiguration" => {
+                        out.encryption_configuration = Some(FromValue::from_value(v))
                     }
                     "Tags" => out.tags = Some(FromValue::from_value(v)),
+                    "LoggingConfiguration" => {
+                        out.logging_configuration = Some(FromValue::from_value(v))
+                    }
                     _ => {}
                 }
             }
@@ -1106,18 +1106,6 @@ impl ToValue for CreateChannelInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(8);
         m.push(("ChannelName".to_owned(), self.channel_name.to_value()));
-        if let Some(x) = &self.encryption_configuration {
-            m.push(("EncryptionConfiguration".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.logging_configuration {
-            m.push(("LoggingConfiguration".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.s3_destination_configuration {
-            m.push(("S3DestinationConfiguration".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.s3_tables_destination_configuration {
-            m.push(("S3TablesDestinationConfiguration".to_owned(), x.to_value()));
-        }
         m.push((
             "ServiceExecutionRoleARN".to_owned(),
             self.service_execution_role_arn.to_value(),
@@ -1126,8 +1114,20 @@ impl ToValue for CreateChannelInput {
             "StreamConfigurationList".to_owned(),
             self.stream_configuration_list.to_value(),
         ));
+        if let Some(x) = &self.s3_destination_configuration {
+            m.push(("S3DestinationConfiguration".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.s3_tables_destination_configuration {
+            m.push(("S3TablesDestinationConfiguration".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.encryption_configuration {
+            m.push(("EncryptionConfiguration".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.tags {
             m.push(("Tags".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.logging_configuration {
+            m.push(("LoggingConfiguration".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -1164,9 +1164,9 @@ impl ToValue for CreateChannelOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateQueueInput {
-    pub queue_attributes: Option<QueueAttributes>,
     pub queue_name: String,
     pub stream_configuration_list: Vec<QueueStreamConfiguration>,
+    pub queue_attributes: Option<QueueAttributes>,
     pub tags: Option<Vec<(String, String)>>,
 }
 impl FromValue for CreateQueueInput {
@@ -1175,11 +1175,11 @@ impl FromValue for CreateQueueInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "QueueAttributes" => out.queue_attributes = Some(FromValue::from_value(v)),
                     "QueueName" => out.queue_name = FromValue::from_value(v),
                     "StreamConfigurationList" => {
                         out.stream_configuration_list = FromValue::from_value(v)
                     }
+                    "QueueAttributes" => out.queue_attributes = Some(FromValue::from_value(v)),
                     "Tags" => out.tags = Some(FromValue::from_value(v)),
                     _ => {}
                 }
@@ -1191,14 +1191,14 @@ impl FromValue for CreateQueueInput {
 impl ToValue for CreateQueueInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
-        if let Some(x) = &self.queue_attributes {
-            m.push(("QueueAttributes".to_owned(), x.to_value()));
-        }
         m.push(("QueueName".to_owned(), self.queue_name.to_value()));
         m.push((
             "StreamConfigurationList".to_owned(),
             self.stream_configuration_list.to_value(),
         ));
+        if let Some(x) = &self.queue_attributes {
+            m.push(("QueueAttributes".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.tags {
             m.push(("Tags".to_owned(), x.to_value()));
         }
@@ -1237,13 +1237,13 @@ impl ToValue for CreateQueueOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateStreamInput {
-    pub max_record_size_in_ki_b: Option<i32>,
-    pub record_distribution_strategy: Option<RecordDistributionStrategy>,
+    pub stream_name: String,
     pub shard_count: Option<i32>,
     pub stream_mode_details: Option<StreamModeDetails>,
-    pub stream_name: String,
     pub tags: Option<Vec<(String, String)>>,
     pub warm_throughput_mi_bps: Option<i32>,
+    pub max_record_size_in_ki_b: Option<i32>,
+    pub record_distribution_strategy: Option<RecordDistributionStrategy>,
 }
 impl FromValue for CreateStreamInput {
     fn from_value(v: Value) -> Self {
@@ -1251,18 +1251,18 @@ impl FromValue for CreateStreamInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = FromValue::from_value(v),
+                    "ShardCount" => out.shard_count = Some(FromValue::from_value(v)),
+                    "StreamModeDetails" => out.stream_mode_details = Some(FromValue::from_value(v)),
+                    "Tags" => out.tags = Some(FromValue::from_value(v)),
+                    "WarmThroughputMiBps" => {
+                        out.warm_throughput_mi_bps = Some(FromValue::from_value(v))
+                    }
                     "MaxRecordSizeInKiB" => {
                         out.max_record_size_in_ki_b = Some(FromValue::from_value(v))
                     }
                     "RecordDistributionStrategy" => {
                         out.record_distribution_strategy = Some(FromValue::from_value(v))
-                    }
-                    "ShardCount" => out.shard_count = Some(FromValue::from_value(v)),
-                    "StreamModeDetails" => out.stream_mode_details = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = FromValue::from_value(v),
-                    "Tags" => out.tags = Some(FromValue::from_value(v)),
-                    "WarmThroughputMiBps" => {
-                        out.warm_throughput_mi_bps = Some(FromValue::from_value(v))
                     }
                     _ => {}
                 }
@@ -1274,24 +1274,24 @@ impl FromValue for CreateStreamInput {
 impl ToValue for CreateStreamInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(7);
-        if let Some(x) = &self.max_record_size_in_ki_b {
-            m.push(("MaxRecordSizeInKiB".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.record_distribution_strategy {
-            m.push(("RecordDistributionStrategy".to_owned(), x.to_value()));
-        }
+        m.push(("StreamName".to_owned(), self.stream_name.to_value()));
         if let Some(x) = &self.shard_count {
             m.push(("ShardCount".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_mode_details {
             m.push(("StreamModeDetails".to_owned(), x.to_value()));
         }
-        m.push(("StreamName".to_owned(), self.stream_name.to_value()));
         if let Some(x) = &self.tags {
             m.push(("Tags".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.warm_throughput_mi_bps {
             m.push(("WarmThroughputMiBps".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.max_record_size_in_ki_b {
+            m.push(("MaxRecordSizeInKiB".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.record_distribution_strategy {
+            m.push(("RecordDistributionStrategy".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -1299,8 +1299,8 @@ impl ToValue for CreateStreamInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeadLetterConfiguration {
-    pub max_receive_count: Option<i32>,
     pub target_type: TargetType,
+    pub max_receive_count: Option<i32>,
 }
 impl FromValue for DeadLetterConfiguration {
     fn from_value(v: Value) -> Self {
@@ -1308,8 +1308,8 @@ impl FromValue for DeadLetterConfiguration {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "MaxReceiveCount" => out.max_receive_count = Some(FromValue::from_value(v)),
                     "TargetType" => out.target_type = FromValue::from_value(v),
+                    "MaxReceiveCount" => out.max_receive_count = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -1320,10 +1320,10 @@ impl FromValue for DeadLetterConfiguration {
 impl ToValue for DeadLetterConfiguration {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
+        m.push(("TargetType".to_owned(), self.target_type.to_value()));
         if let Some(x) = &self.max_receive_count {
             m.push(("MaxReceiveCount".to_owned(), x.to_value()));
         }
-        m.push(("TargetType".to_owned(), self.target_type.to_value()));
         Value::Map(m)
     }
 }
@@ -1331,8 +1331,8 @@ impl ToValue for DeadLetterConfiguration {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeadLetterQueueS3Configuration {
     pub bucket_arn: String,
-    pub error_output_prefix: Option<String>,
     pub expected_bucket_owner: String,
+    pub error_output_prefix: Option<String>,
 }
 impl FromValue for DeadLetterQueueS3Configuration {
     fn from_value(v: Value) -> Self {
@@ -1341,8 +1341,8 @@ impl FromValue for DeadLetterQueueS3Configuration {
             for (k, v) in entries {
                 match k.as_str() {
                     "BucketARN" => out.bucket_arn = FromValue::from_value(v),
-                    "ErrorOutputPrefix" => out.error_output_prefix = Some(FromValue::from_value(v)),
                     "ExpectedBucketOwner" => out.expected_bucket_owner = FromValue::from_value(v),
+                    "ErrorOutputPrefix" => out.error_output_prefix = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -1354,23 +1354,23 @@ impl ToValue for DeadLetterQueueS3Configuration {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
         m.push(("BucketARN".to_owned(), self.bucket_arn.to_value()));
-        if let Some(x) = &self.error_output_prefix {
-            m.push(("ErrorOutputPrefix".to_owned(), x.to_value()));
-        }
         m.push((
             "ExpectedBucketOwner".to_owned(),
             self.expected_bucket_owner.to_value(),
         ));
+        if let Some(x) = &self.error_output_prefix {
+            m.push(("ErrorOutputPrefix".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DecreaseStreamRetentionPeriodInput {
+    pub stream_name: Option<String>,
     pub retention_period_hours: i32,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for DecreaseStreamRetentionPeriodInput {
     fn from_value(v: Value) -> Self {
@@ -1378,10 +1378,10 @@ impl FromValue for DecreaseStreamRetentionPeriodInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "RetentionPeriodHours" => out.retention_period_hours = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -1392,6 +1392,9 @@ impl FromValue for DecreaseStreamRetentionPeriodInput {
 impl ToValue for DecreaseStreamRetentionPeriodInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         m.push((
             "RetentionPeriodHours".to_owned(),
             self.retention_period_hours.to_value(),
@@ -1401,9 +1404,6 @@ impl ToValue for DecreaseStreamRetentionPeriodInput {
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -1494,10 +1494,10 @@ impl ToValue for DeleteResourcePolicyInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeleteStreamInput {
+    pub stream_name: Option<String>,
     pub enforce_consumer_deletion: Option<bool>,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for DeleteStreamInput {
     fn from_value(v: Value) -> Self {
@@ -1505,12 +1505,12 @@ impl FromValue for DeleteStreamInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "EnforceConsumerDeletion" => {
                         out.enforce_consumer_deletion = Some(FromValue::from_value(v))
                     }
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -1521,6 +1521,9 @@ impl FromValue for DeleteStreamInput {
 impl ToValue for DeleteStreamInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.enforce_consumer_deletion {
             m.push(("EnforceConsumerDeletion".to_owned(), x.to_value()));
         }
@@ -1530,18 +1533,15 @@ impl ToValue for DeleteStreamInput {
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
-        }
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeregisterStreamConsumerInput {
-    pub consumer_arn: Option<String>,
-    pub consumer_name: Option<String>,
     pub stream_arn: Option<String>,
+    pub consumer_name: Option<String>,
+    pub consumer_arn: Option<String>,
     pub stream_id: Option<String>,
 }
 impl FromValue for DeregisterStreamConsumerInput {
@@ -1550,9 +1550,9 @@ impl FromValue for DeregisterStreamConsumerInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "ConsumerARN" => out.consumer_arn = Some(FromValue::from_value(v)),
-                    "ConsumerName" => out.consumer_name = Some(FromValue::from_value(v)),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
+                    "ConsumerName" => out.consumer_name = Some(FromValue::from_value(v)),
+                    "ConsumerARN" => out.consumer_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     _ => {}
                 }
@@ -1564,14 +1564,14 @@ impl FromValue for DeregisterStreamConsumerInput {
 impl ToValue for DeregisterStreamConsumerInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
-        if let Some(x) = &self.consumer_arn {
-            m.push(("ConsumerARN".to_owned(), x.to_value()));
+        if let Some(x) = &self.stream_arn {
+            m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.consumer_name {
             m.push(("ConsumerName".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_arn {
-            m.push(("StreamARN".to_owned(), x.to_value()));
+        if let Some(x) = &self.consumer_arn {
+            m.push(("ConsumerARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
@@ -1714,12 +1714,12 @@ impl ToValue for DescribeLimitsInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeLimitsOutput {
-    pub channel_count: Option<i32>,
-    pub channel_count_limit: Option<i32>,
+    pub shard_limit: i32,
+    pub open_shard_count: i32,
     pub on_demand_stream_count: i32,
     pub on_demand_stream_count_limit: i32,
-    pub open_shard_count: i32,
-    pub shard_limit: i32,
+    pub channel_count: Option<i32>,
+    pub channel_count_limit: Option<i32>,
 }
 impl FromValue for DescribeLimitsOutput {
     fn from_value(v: Value) -> Self {
@@ -1727,14 +1727,14 @@ impl FromValue for DescribeLimitsOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "ChannelCount" => out.channel_count = Some(FromValue::from_value(v)),
-                    "ChannelCountLimit" => out.channel_count_limit = Some(FromValue::from_value(v)),
+                    "ShardLimit" => out.shard_limit = FromValue::from_value(v),
+                    "OpenShardCount" => out.open_shard_count = FromValue::from_value(v),
                     "OnDemandStreamCount" => out.on_demand_stream_count = FromValue::from_value(v),
                     "OnDemandStreamCountLimit" => {
                         out.on_demand_stream_count_limit = FromValue::from_value(v)
                     }
-                    "OpenShardCount" => out.open_shard_count = FromValue::from_value(v),
-                    "ShardLimit" => out.shard_limit = FromValue::from_value(v),
+                    "ChannelCount" => out.channel_count = Some(FromValue::from_value(v)),
+                    "ChannelCountLimit" => out.channel_count_limit = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -1745,12 +1745,11 @@ impl FromValue for DescribeLimitsOutput {
 impl ToValue for DescribeLimitsOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(6);
-        if let Some(x) = &self.channel_count {
-            m.push(("ChannelCount".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.channel_count_limit {
-            m.push(("ChannelCountLimit".to_owned(), x.to_value()));
-        }
+        m.push(("ShardLimit".to_owned(), self.shard_limit.to_value()));
+        m.push((
+            "OpenShardCount".to_owned(),
+            self.open_shard_count.to_value(),
+        ));
         m.push((
             "OnDemandStreamCount".to_owned(),
             self.on_demand_stream_count.to_value(),
@@ -1759,11 +1758,12 @@ impl ToValue for DescribeLimitsOutput {
             "OnDemandStreamCountLimit".to_owned(),
             self.on_demand_stream_count_limit.to_value(),
         ));
-        m.push((
-            "OpenShardCount".to_owned(),
-            self.open_shard_count.to_value(),
-        ));
-        m.push(("ShardLimit".to_owned(), self.shard_limit.to_value()));
+        if let Some(x) = &self.channel_count {
+            m.push(("ChannelCount".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.channel_count_limit {
+            m.push(("ChannelCountLimit".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
@@ -1825,9 +1825,9 @@ impl ToValue for DescribeQueueOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeStreamConsumerInput {
-    pub consumer_arn: Option<String>,
-    pub consumer_name: Option<String>,
     pub stream_arn: Option<String>,
+    pub consumer_name: Option<String>,
+    pub consumer_arn: Option<String>,
     pub stream_id: Option<String>,
 }
 impl FromValue for DescribeStreamConsumerInput {
@@ -1836,9 +1836,9 @@ impl FromValue for DescribeStreamConsumerInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "ConsumerARN" => out.consumer_arn = Some(FromValue::from_value(v)),
-                    "ConsumerName" => out.consumer_name = Some(FromValue::from_value(v)),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
+                    "ConsumerName" => out.consumer_name = Some(FromValue::from_value(v)),
+                    "ConsumerARN" => out.consumer_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     _ => {}
                 }
@@ -1850,14 +1850,14 @@ impl FromValue for DescribeStreamConsumerInput {
 impl ToValue for DescribeStreamConsumerInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
-        if let Some(x) = &self.consumer_arn {
-            m.push(("ConsumerARN".to_owned(), x.to_value()));
+        if let Some(x) = &self.stream_arn {
+            m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.consumer_name {
             m.push(("ConsumerName".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_arn {
-            m.push(("StreamARN".to_owned(), x.to_value()));
+        if let Some(x) = &self.consumer_arn {
+            m.push(("ConsumerARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
@@ -1897,11 +1897,11 @@ impl ToValue for DescribeStreamConsumerOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeStreamInput {
-    pub exclusive_start_shard_id: Option<String>,
+    pub stream_name: Option<String>,
     pub limit: Option<i32>,
+    pub exclusive_start_shard_id: Option<String>,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for DescribeStreamInput {
     fn from_value(v: Value) -> Self {
@@ -1909,13 +1909,13 @@ impl FromValue for DescribeStreamInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
+                    "Limit" => out.limit = Some(FromValue::from_value(v)),
                     "ExclusiveStartShardId" => {
                         out.exclusive_start_shard_id = Some(FromValue::from_value(v))
                     }
-                    "Limit" => out.limit = Some(FromValue::from_value(v)),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -1926,20 +1926,20 @@ impl FromValue for DescribeStreamInput {
 impl ToValue for DescribeStreamInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
-        if let Some(x) = &self.exclusive_start_shard_id {
-            m.push(("ExclusiveStartShardId".to_owned(), x.to_value()));
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.limit {
             m.push(("Limit".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.exclusive_start_shard_id {
+            m.push(("ExclusiveStartShardId".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -1976,9 +1976,9 @@ impl ToValue for DescribeStreamOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DescribeStreamSummaryInput {
+    pub stream_name: Option<String>,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for DescribeStreamSummaryInput {
     fn from_value(v: Value) -> Self {
@@ -1986,9 +1986,9 @@ impl FromValue for DescribeStreamSummaryInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -1999,14 +1999,14 @@ impl FromValue for DescribeStreamSummaryInput {
 impl ToValue for DescribeStreamSummaryInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -2045,10 +2045,10 @@ impl ToValue for DescribeStreamSummaryOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DisableEnhancedMonitoringInput {
+    pub stream_name: Option<String>,
     pub shard_level_metrics: Vec<MetricsName>,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for DisableEnhancedMonitoringInput {
     fn from_value(v: Value) -> Self {
@@ -2056,10 +2056,10 @@ impl FromValue for DisableEnhancedMonitoringInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "ShardLevelMetrics" => out.shard_level_metrics = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -2070,6 +2070,9 @@ impl FromValue for DisableEnhancedMonitoringInput {
 impl ToValue for DisableEnhancedMonitoringInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         m.push((
             "ShardLevelMetrics".to_owned(),
             self.shard_level_metrics.to_value(),
@@ -2079,9 +2082,6 @@ impl ToValue for DisableEnhancedMonitoringInput {
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -2117,10 +2117,10 @@ impl ToValue for DryRunOperationException {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EnableEnhancedMonitoringInput {
+    pub stream_name: Option<String>,
     pub shard_level_metrics: Vec<MetricsName>,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for EnableEnhancedMonitoringInput {
     fn from_value(v: Value) -> Self {
@@ -2128,10 +2128,10 @@ impl FromValue for EnableEnhancedMonitoringInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "ShardLevelMetrics" => out.shard_level_metrics = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -2142,6 +2142,9 @@ impl FromValue for EnableEnhancedMonitoringInput {
 impl ToValue for EnableEnhancedMonitoringInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         m.push((
             "ShardLevelMetrics".to_owned(),
             self.shard_level_metrics.to_value(),
@@ -2151,9 +2154,6 @@ impl ToValue for EnableEnhancedMonitoringInput {
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -2225,10 +2225,10 @@ impl ToValue for EnhancedMetrics {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EnhancedMonitoringOutput {
+    pub stream_name: Option<String>,
     pub current_shard_level_metrics: Option<Vec<MetricsName>>,
     pub desired_shard_level_metrics: Option<Vec<MetricsName>>,
     pub stream_arn: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for EnhancedMonitoringOutput {
     fn from_value(v: Value) -> Self {
@@ -2236,6 +2236,7 @@ impl FromValue for EnhancedMonitoringOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "CurrentShardLevelMetrics" => {
                         out.current_shard_level_metrics = Some(FromValue::from_value(v))
                     }
@@ -2243,7 +2244,6 @@ impl FromValue for EnhancedMonitoringOutput {
                         out.desired_shard_level_metrics = Some(FromValue::from_value(v))
                     }
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -2254,6 +2254,9 @@ impl FromValue for EnhancedMonitoringOutput {
 impl ToValue for EnhancedMonitoringOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.current_shard_level_metrics {
             m.push(("CurrentShardLevelMetrics".to_owned(), x.to_value()));
         }
@@ -2262,9 +2265,6 @@ impl ToValue for EnhancedMonitoringOutput {
         }
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -2328,11 +2328,11 @@ impl ToValue for ExpiredNextTokenException {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetRecordsInput {
-    pub dry_run: Option<bool>,
-    pub limit: Option<i32>,
     pub shard_iterator: String,
+    pub limit: Option<i32>,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
+    pub dry_run: Option<bool>,
 }
 impl FromValue for GetRecordsInput {
     fn from_value(v: Value) -> Self {
@@ -2340,11 +2340,11 @@ impl FromValue for GetRecordsInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "DryRun" => out.dry_run = Some(FromValue::from_value(v)),
-                    "Limit" => out.limit = Some(FromValue::from_value(v)),
                     "ShardIterator" => out.shard_iterator = FromValue::from_value(v),
+                    "Limit" => out.limit = Some(FromValue::from_value(v)),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
+                    "DryRun" => out.dry_run = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -2355,18 +2355,18 @@ impl FromValue for GetRecordsInput {
 impl ToValue for GetRecordsInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
-        if let Some(x) = &self.dry_run {
-            m.push(("DryRun".to_owned(), x.to_value()));
-        }
+        m.push(("ShardIterator".to_owned(), self.shard_iterator.to_value()));
         if let Some(x) = &self.limit {
             m.push(("Limit".to_owned(), x.to_value()));
         }
-        m.push(("ShardIterator".to_owned(), self.shard_iterator.to_value()));
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.dry_run {
+            m.push(("DryRun".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -2374,10 +2374,10 @@ impl ToValue for GetRecordsInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetRecordsOutput {
-    pub child_shards: Option<Vec<ChildShard>>,
-    pub millis_behind_latest: Option<i64>,
-    pub next_shard_iterator: Option<String>,
     pub records: Vec<Record>,
+    pub next_shard_iterator: Option<String>,
+    pub millis_behind_latest: Option<i64>,
+    pub child_shards: Option<Vec<ChildShard>>,
 }
 impl FromValue for GetRecordsOutput {
     fn from_value(v: Value) -> Self {
@@ -2385,12 +2385,12 @@ impl FromValue for GetRecordsOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "ChildShards" => out.child_shards = Some(FromValue::from_value(v)),
+                    "Records" => out.records = FromValue::from_value(v),
+                    "NextShardIterator" => out.next_shard_iterator = Some(FromValue::from_value(v)),
                     "MillisBehindLatest" => {
                         out.millis_behind_latest = Some(FromValue::from_value(v))
                     }
-                    "NextShardIterator" => out.next_shard_iterator = Some(FromValue::from_value(v)),
-                    "Records" => out.records = FromValue::from_value(v),
+                    "ChildShards" => out.child_shards = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -2401,16 +2401,16 @@ impl FromValue for GetRecordsOutput {
 impl ToValue for GetRecordsOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
-        if let Some(x) = &self.child_shards {
-            m.push(("ChildShards".to_owned(), x.to_value()));
+        m.push(("Records".to_owned(), self.records.to_value()));
+        if let Some(x) = &self.next_shard_iterator {
+            m.push(("NextShardIterator".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.millis_behind_latest {
             m.push(("MillisBehindLatest".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.next_shard_iterator {
-            m.push(("NextShardIterator".to_owned(), x.to_value()));
+        if let Some(x) = &self.child_shards {
+            m.push(("ChildShards".to_owned(), x.to_value()));
         }
-        m.push(("Records".to_owned(), self.records.to_value()));
         Value::Map(m)
     }
 }
@@ -2474,14 +2474,14 @@ impl ToValue for GetResourcePolicyOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetShardIteratorInput {
-    pub dry_run: Option<bool>,
+    pub stream_name: Option<String>,
     pub shard_id: String,
     pub shard_iterator_type: ShardIteratorType,
     pub starting_sequence_number: Option<String>,
+    pub timestamp: Option<Timestamp>,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
-    pub timestamp: Option<Timestamp>,
+    pub dry_run: Option<bool>,
 }
 impl FromValue for GetShardIteratorInput {
     fn from_value(v: Value) -> Self {
@@ -2489,16 +2489,16 @@ impl FromValue for GetShardIteratorInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "DryRun" => out.dry_run = Some(FromValue::from_value(v)),
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "ShardId" => out.shard_id = FromValue::from_value(v),
                     "ShardIteratorType" => out.shard_iterator_type = FromValue::from_value(v),
                     "StartingSequenceNumber" => {
                         out.starting_sequence_number = Some(FromValue::from_value(v))
                     }
+                    "Timestamp" => out.timestamp = Some(FromValue::from_value(v)),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
-                    "Timestamp" => out.timestamp = Some(FromValue::from_value(v)),
+                    "DryRun" => out.dry_run = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -2509,8 +2509,8 @@ impl FromValue for GetShardIteratorInput {
 impl ToValue for GetShardIteratorInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(8);
-        if let Some(x) = &self.dry_run {
-            m.push(("DryRun".to_owned(), x.to_value()));
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
         }
         m.push(("ShardId".to_owned(), self.shard_id.to_value()));
         m.push((
@@ -2520,17 +2520,17 @@ impl ToValue for GetShardIteratorInput {
         if let Some(x) = &self.starting_sequence_number {
             m.push(("StartingSequenceNumber".to_owned(), x.to_value()));
         }
+        if let Some(x) = &self.timestamp {
+            m.push(("Timestamp".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.timestamp {
-            m.push(("Timestamp".to_owned(), x.to_value()));
+        if let Some(x) = &self.dry_run {
+            m.push(("DryRun".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -2566,8 +2566,8 @@ impl ToValue for GetShardIteratorOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HashKeyRange {
-    pub ending_hash_key: String,
     pub starting_hash_key: String,
+    pub ending_hash_key: String,
 }
 impl FromValue for HashKeyRange {
     fn from_value(v: Value) -> Self {
@@ -2575,8 +2575,8 @@ impl FromValue for HashKeyRange {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "EndingHashKey" => out.ending_hash_key = FromValue::from_value(v),
                     "StartingHashKey" => out.starting_hash_key = FromValue::from_value(v),
+                    "EndingHashKey" => out.ending_hash_key = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -2587,21 +2587,21 @@ impl FromValue for HashKeyRange {
 impl ToValue for HashKeyRange {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("EndingHashKey".to_owned(), self.ending_hash_key.to_value()));
         m.push((
             "StartingHashKey".to_owned(),
             self.starting_hash_key.to_value(),
         ));
+        m.push(("EndingHashKey".to_owned(), self.ending_hash_key.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IncreaseStreamRetentionPeriodInput {
+    pub stream_name: Option<String>,
     pub retention_period_hours: i32,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for IncreaseStreamRetentionPeriodInput {
     fn from_value(v: Value) -> Self {
@@ -2609,10 +2609,10 @@ impl FromValue for IncreaseStreamRetentionPeriodInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "RetentionPeriodHours" => out.retention_period_hours = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -2623,6 +2623,9 @@ impl FromValue for IncreaseStreamRetentionPeriodInput {
 impl ToValue for IncreaseStreamRetentionPeriodInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         m.push((
             "RetentionPeriodHours".to_owned(),
             self.retention_period_hours.to_value(),
@@ -2632,9 +2635,6 @@ impl ToValue for IncreaseStreamRetentionPeriodInput {
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -2894,9 +2894,9 @@ impl ToValue for LimitExceededException {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListChannelsInput {
+    pub stream_filter: Option<Vec<StreamFilter>>,
     pub max_results: Option<i32>,
     pub next_token: Option<String>,
-    pub stream_filter: Option<Vec<StreamFilter>>,
 }
 impl FromValue for ListChannelsInput {
     fn from_value(v: Value) -> Self {
@@ -2904,9 +2904,9 @@ impl FromValue for ListChannelsInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamFilter" => out.stream_filter = Some(FromValue::from_value(v)),
                     "MaxResults" => out.max_results = Some(FromValue::from_value(v)),
                     "NextToken" => out.next_token = Some(FromValue::from_value(v)),
-                    "StreamFilter" => out.stream_filter = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -2917,14 +2917,14 @@ impl FromValue for ListChannelsInput {
 impl ToValue for ListChannelsInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        if let Some(x) = &self.stream_filter {
+            m.push(("StreamFilter".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.max_results {
             m.push(("MaxResults".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.next_token {
             m.push(("NextToken".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_filter {
-            m.push(("StreamFilter".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -3004,8 +3004,8 @@ impl ToValue for ListQueuesInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListQueuesOutput {
-    pub next_token: Option<String>,
     pub queue_summaries: Vec<QueueSummary>,
+    pub next_token: Option<String>,
 }
 impl FromValue for ListQueuesOutput {
     fn from_value(v: Value) -> Self {
@@ -3013,8 +3013,8 @@ impl FromValue for ListQueuesOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "NextToken" => out.next_token = Some(FromValue::from_value(v)),
                     "QueueSummaries" => out.queue_summaries = FromValue::from_value(v),
+                    "NextToken" => out.next_token = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -3025,24 +3025,24 @@ impl FromValue for ListQueuesOutput {
 impl ToValue for ListQueuesOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
+        m.push(("QueueSummaries".to_owned(), self.queue_summaries.to_value()));
         if let Some(x) = &self.next_token {
             m.push(("NextToken".to_owned(), x.to_value()));
         }
-        m.push(("QueueSummaries".to_owned(), self.queue_summaries.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListShardsInput {
+    pub stream_name: Option<String>,
+    pub next_token: Option<String>,
     pub exclusive_start_shard_id: Option<String>,
     pub max_results: Option<i32>,
-    pub next_token: Option<String>,
+    pub stream_creation_timestamp: Option<Timestamp>,
     pub shard_filter: Option<ShardFilter>,
     pub stream_arn: Option<String>,
-    pub stream_creation_timestamp: Option<Timestamp>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for ListShardsInput {
     fn from_value(v: Value) -> Self {
@@ -3050,18 +3050,18 @@ impl FromValue for ListShardsInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
+                    "NextToken" => out.next_token = Some(FromValue::from_value(v)),
                     "ExclusiveStartShardId" => {
                         out.exclusive_start_shard_id = Some(FromValue::from_value(v))
                     }
                     "MaxResults" => out.max_results = Some(FromValue::from_value(v)),
-                    "NextToken" => out.next_token = Some(FromValue::from_value(v)),
-                    "ShardFilter" => out.shard_filter = Some(FromValue::from_value(v)),
-                    "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamCreationTimestamp" => {
                         out.stream_creation_timestamp = Some(FromValue::from_value(v))
                     }
+                    "ShardFilter" => out.shard_filter = Some(FromValue::from_value(v)),
+                    "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -3072,14 +3072,20 @@ impl FromValue for ListShardsInput {
 impl ToValue for ListShardsInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(8);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.next_token {
+            m.push(("NextToken".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.exclusive_start_shard_id {
             m.push(("ExclusiveStartShardId".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.max_results {
             m.push(("MaxResults".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.next_token {
-            m.push(("NextToken".to_owned(), x.to_value()));
+        if let Some(x) = &self.stream_creation_timestamp {
+            m.push(("StreamCreationTimestamp".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.shard_filter {
             m.push(("ShardFilter".to_owned(), x.to_value()));
@@ -3087,14 +3093,8 @@ impl ToValue for ListShardsInput {
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_creation_timestamp {
-            m.push(("StreamCreationTimestamp".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -3102,8 +3102,8 @@ impl ToValue for ListShardsInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListShardsOutput {
-    pub next_token: Option<String>,
     pub shards: Option<Vec<Shard>>,
+    pub next_token: Option<String>,
 }
 impl FromValue for ListShardsOutput {
     fn from_value(v: Value) -> Self {
@@ -3111,8 +3111,8 @@ impl FromValue for ListShardsOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "NextToken" => out.next_token = Some(FromValue::from_value(v)),
                     "Shards" => out.shards = Some(FromValue::from_value(v)),
+                    "NextToken" => out.next_token = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -3123,11 +3123,11 @@ impl FromValue for ListShardsOutput {
 impl ToValue for ListShardsOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        if let Some(x) = &self.next_token {
-            m.push(("NextToken".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.shards {
             m.push(("Shards".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.next_token {
+            m.push(("NextToken".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -3135,9 +3135,9 @@ impl ToValue for ListShardsOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListStreamConsumersInput {
-    pub max_results: Option<i32>,
-    pub next_token: Option<String>,
     pub stream_arn: String,
+    pub next_token: Option<String>,
+    pub max_results: Option<i32>,
     pub stream_creation_timestamp: Option<Timestamp>,
     pub stream_id: Option<String>,
 }
@@ -3147,9 +3147,9 @@ impl FromValue for ListStreamConsumersInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "MaxResults" => out.max_results = Some(FromValue::from_value(v)),
-                    "NextToken" => out.next_token = Some(FromValue::from_value(v)),
                     "StreamARN" => out.stream_arn = FromValue::from_value(v),
+                    "NextToken" => out.next_token = Some(FromValue::from_value(v)),
+                    "MaxResults" => out.max_results = Some(FromValue::from_value(v)),
                     "StreamCreationTimestamp" => {
                         out.stream_creation_timestamp = Some(FromValue::from_value(v))
                     }
@@ -3164,13 +3164,13 @@ impl FromValue for ListStreamConsumersInput {
 impl ToValue for ListStreamConsumersInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
-        if let Some(x) = &self.max_results {
-            m.push(("MaxResults".to_owned(), x.to_value()));
-        }
+        m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
         if let Some(x) = &self.next_token {
             m.push(("NextToken".to_owned(), x.to_value()));
         }
-        m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
+        if let Some(x) = &self.max_results {
+            m.push(("MaxResults".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.stream_creation_timestamp {
             m.push(("StreamCreationTimestamp".to_owned(), x.to_value()));
         }
@@ -3216,8 +3216,8 @@ impl ToValue for ListStreamConsumersOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListStreamsInput {
-    pub exclusive_start_stream_name: Option<String>,
     pub limit: Option<i32>,
+    pub exclusive_start_stream_name: Option<String>,
     pub next_token: Option<String>,
 }
 impl FromValue for ListStreamsInput {
@@ -3226,10 +3226,10 @@ impl FromValue for ListStreamsInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "Limit" => out.limit = Some(FromValue::from_value(v)),
                     "ExclusiveStartStreamName" => {
                         out.exclusive_start_stream_name = Some(FromValue::from_value(v))
                     }
-                    "Limit" => out.limit = Some(FromValue::from_value(v)),
                     "NextToken" => out.next_token = Some(FromValue::from_value(v)),
                     _ => {}
                 }
@@ -3241,11 +3241,11 @@ impl FromValue for ListStreamsInput {
 impl ToValue for ListStreamsInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
-        if let Some(x) = &self.exclusive_start_stream_name {
-            m.push(("ExclusiveStartStreamName".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.limit {
             m.push(("Limit".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.exclusive_start_stream_name {
+            m.push(("ExclusiveStartStreamName".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.next_token {
             m.push(("NextToken".to_owned(), x.to_value()));
@@ -3256,9 +3256,9 @@ impl ToValue for ListStreamsInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListStreamsOutput {
+    pub stream_names: Vec<String>,
     pub has_more_streams: bool,
     pub next_token: Option<String>,
-    pub stream_names: Vec<String>,
     pub stream_summaries: Option<Vec<StreamSummary>>,
 }
 impl FromValue for ListStreamsOutput {
@@ -3267,9 +3267,9 @@ impl FromValue for ListStreamsOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamNames" => out.stream_names = FromValue::from_value(v),
                     "HasMoreStreams" => out.has_more_streams = FromValue::from_value(v),
                     "NextToken" => out.next_token = Some(FromValue::from_value(v)),
-                    "StreamNames" => out.stream_names = FromValue::from_value(v),
                     "StreamSummaries" => out.stream_summaries = Some(FromValue::from_value(v)),
                     _ => {}
                 }
@@ -3281,6 +3281,7 @@ impl FromValue for ListStreamsOutput {
 impl ToValue for ListStreamsOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        m.push(("StreamNames".to_owned(), self.stream_names.to_value()));
         m.push((
             "HasMoreStreams".to_owned(),
             self.has_more_streams.to_value(),
@@ -3288,7 +3289,6 @@ impl ToValue for ListStreamsOutput {
         if let Some(x) = &self.next_token {
             m.push(("NextToken".to_owned(), x.to_value()));
         }
-        m.push(("StreamNames".to_owned(), self.stream_names.to_value()));
         if let Some(x) = &self.stream_summaries {
             m.push(("StreamSummaries".to_owned(), x.to_value()));
         }
@@ -3357,11 +3357,11 @@ impl ToValue for ListTagsForResourceOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListTagsForStreamInput {
+    pub stream_name: Option<String>,
     pub exclusive_start_tag_key: Option<String>,
     pub limit: Option<i32>,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for ListTagsForStreamInput {
     fn from_value(v: Value) -> Self {
@@ -3369,13 +3369,13 @@ impl FromValue for ListTagsForStreamInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "ExclusiveStartTagKey" => {
                         out.exclusive_start_tag_key = Some(FromValue::from_value(v))
                     }
                     "Limit" => out.limit = Some(FromValue::from_value(v)),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -3386,6 +3386,9 @@ impl FromValue for ListTagsForStreamInput {
 impl ToValue for ListTagsForStreamInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.exclusive_start_tag_key {
             m.push(("ExclusiveStartTagKey".to_owned(), x.to_value()));
         }
@@ -3398,17 +3401,14 @@ impl ToValue for ListTagsForStreamInput {
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
-        }
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListTagsForStreamOutput {
-    pub has_more_tags: bool,
     pub tags: Vec<Tag>,
+    pub has_more_tags: bool,
 }
 impl FromValue for ListTagsForStreamOutput {
     fn from_value(v: Value) -> Self {
@@ -3416,8 +3416,8 @@ impl FromValue for ListTagsForStreamOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "HasMoreTags" => out.has_more_tags = FromValue::from_value(v),
                     "Tags" => out.tags = FromValue::from_value(v),
+                    "HasMoreTags" => out.has_more_tags = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -3428,19 +3428,19 @@ impl FromValue for ListTagsForStreamOutput {
 impl ToValue for ListTagsForStreamOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("HasMoreTags".to_owned(), self.has_more_tags.to_value()));
         m.push(("Tags".to_owned(), self.tags.to_value()));
+        m.push(("HasMoreTags".to_owned(), self.has_more_tags.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MergeShardsInput {
-    pub adjacent_shard_to_merge: String,
+    pub stream_name: Option<String>,
     pub shard_to_merge: String,
+    pub adjacent_shard_to_merge: String,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for MergeShardsInput {
     fn from_value(v: Value) -> Self {
@@ -3448,13 +3448,13 @@ impl FromValue for MergeShardsInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
+                    "ShardToMerge" => out.shard_to_merge = FromValue::from_value(v),
                     "AdjacentShardToMerge" => {
                         out.adjacent_shard_to_merge = FromValue::from_value(v)
                     }
-                    "ShardToMerge" => out.shard_to_merge = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -3465,19 +3465,19 @@ impl FromValue for MergeShardsInput {
 impl ToValue for MergeShardsInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
+        m.push(("ShardToMerge".to_owned(), self.shard_to_merge.to_value()));
         m.push((
             "AdjacentShardToMerge".to_owned(),
             self.adjacent_shard_to_merge.to_value(),
         ));
-        m.push(("ShardToMerge".to_owned(), self.shard_to_merge.to_value()));
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -3617,10 +3617,10 @@ impl ToValue for MinimumThroughputBillingCommitmentInputStatus {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MinimumThroughputBillingCommitmentOutput {
-    pub earliest_allowed_end_at: Option<Timestamp>,
-    pub ended_at: Option<Timestamp>,
-    pub started_at: Option<Timestamp>,
     pub status: MinimumThroughputBillingCommitmentOutputStatus,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub earliest_allowed_end_at: Option<Timestamp>,
 }
 impl FromValue for MinimumThroughputBillingCommitmentOutput {
     fn from_value(v: Value) -> Self {
@@ -3628,12 +3628,12 @@ impl FromValue for MinimumThroughputBillingCommitmentOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "Status" => out.status = FromValue::from_value(v),
+                    "StartedAt" => out.started_at = Some(FromValue::from_value(v)),
+                    "EndedAt" => out.ended_at = Some(FromValue::from_value(v)),
                     "EarliestAllowedEndAt" => {
                         out.earliest_allowed_end_at = Some(FromValue::from_value(v))
                     }
-                    "EndedAt" => out.ended_at = Some(FromValue::from_value(v)),
-                    "StartedAt" => out.started_at = Some(FromValue::from_value(v)),
-                    "Status" => out.status = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -3644,16 +3644,16 @@ impl FromValue for MinimumThroughputBillingCommitmentOutput {
 impl ToValue for MinimumThroughputBillingCommitmentOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
-        if let Some(x) = &self.earliest_allowed_end_at {
-            m.push(("EarliestAllowedEndAt".to_owned(), x.to_value()));
+        m.push(("Status".to_owned(), self.status.to_value()));
+        if let Some(x) = &self.started_at {
+            m.push(("StartedAt".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.ended_at {
             m.push(("EndedAt".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.started_at {
-            m.push(("StartedAt".to_owned(), x.to_value()));
+        if let Some(x) = &self.earliest_allowed_end_at {
+            m.push(("EarliestAllowedEndAt".to_owned(), x.to_value()));
         }
-        m.push(("Status".to_owned(), self.status.to_value()));
         Value::Map(m)
     }
 }
@@ -3707,8 +3707,8 @@ impl ToValue for MinimumThroughputBillingCommitmentOutputStatus {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PartitionField {
-    pub source_name: String,
     pub transform: PartitionTransform,
+    pub source_name: String,
 }
 impl FromValue for PartitionField {
     fn from_value(v: Value) -> Self {
@@ -3716,8 +3716,8 @@ impl FromValue for PartitionField {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "SourceName" => out.source_name = FromValue::from_value(v),
                     "Transform" => out.transform = FromValue::from_value(v),
+                    "SourceName" => out.source_name = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -3728,8 +3728,8 @@ impl FromValue for PartitionField {
 impl ToValue for PartitionField {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("SourceName".to_owned(), self.source_name.to_value()));
         m.push(("Transform".to_owned(), self.transform.to_value()));
+        m.push(("SourceName".to_owned(), self.source_name.to_value()));
         Value::Map(m)
     }
 }
@@ -3826,14 +3826,14 @@ impl ToValue for ProvisionedThroughputExceededException {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PutRecordInput {
+    pub stream_name: Option<String>,
     pub data: bytes::Bytes,
-    pub dry_run: Option<bool>,
-    pub explicit_hash_key: Option<String>,
     pub partition_key: Option<String>,
+    pub explicit_hash_key: Option<String>,
     pub sequence_number_for_ordering: Option<String>,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
+    pub dry_run: Option<bool>,
 }
 impl FromValue for PutRecordInput {
     fn from_value(v: Value) -> Self {
@@ -3841,16 +3841,16 @@ impl FromValue for PutRecordInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "Data" => out.data = FromValue::from_value(v),
-                    "DryRun" => out.dry_run = Some(FromValue::from_value(v)),
-                    "ExplicitHashKey" => out.explicit_hash_key = Some(FromValue::from_value(v)),
                     "PartitionKey" => out.partition_key = Some(FromValue::from_value(v)),
+                    "ExplicitHashKey" => out.explicit_hash_key = Some(FromValue::from_value(v)),
                     "SequenceNumberForOrdering" => {
                         out.sequence_number_for_ordering = Some(FromValue::from_value(v))
                     }
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
+                    "DryRun" => out.dry_run = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -3861,15 +3861,15 @@ impl FromValue for PutRecordInput {
 impl ToValue for PutRecordInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(8);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         m.push(("Data".to_owned(), self.data.to_value()));
-        if let Some(x) = &self.dry_run {
-            m.push(("DryRun".to_owned(), x.to_value()));
+        if let Some(x) = &self.partition_key {
+            m.push(("PartitionKey".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.explicit_hash_key {
             m.push(("ExplicitHashKey".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.partition_key {
-            m.push(("PartitionKey".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.sequence_number_for_ordering {
             m.push(("SequenceNumberForOrdering".to_owned(), x.to_value()));
@@ -3880,8 +3880,8 @@ impl ToValue for PutRecordInput {
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
+        if let Some(x) = &self.dry_run {
+            m.push(("DryRun".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -3889,9 +3889,9 @@ impl ToValue for PutRecordInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PutRecordOutput {
-    pub encryption_type: Option<EncryptionType>,
-    pub sequence_number: String,
     pub shard_id: String,
+    pub sequence_number: String,
+    pub encryption_type: Option<EncryptionType>,
 }
 impl FromValue for PutRecordOutput {
     fn from_value(v: Value) -> Self {
@@ -3899,9 +3899,9 @@ impl FromValue for PutRecordOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "EncryptionType" => out.encryption_type = Some(FromValue::from_value(v)),
-                    "SequenceNumber" => out.sequence_number = FromValue::from_value(v),
                     "ShardId" => out.shard_id = FromValue::from_value(v),
+                    "SequenceNumber" => out.sequence_number = FromValue::from_value(v),
+                    "EncryptionType" => out.encryption_type = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -3912,22 +3912,22 @@ impl FromValue for PutRecordOutput {
 impl ToValue for PutRecordOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        m.push(("ShardId".to_owned(), self.shard_id.to_value()));
+        m.push(("SequenceNumber".to_owned(), self.sequence_number.to_value()));
         if let Some(x) = &self.encryption_type {
             m.push(("EncryptionType".to_owned(), x.to_value()));
         }
-        m.push(("SequenceNumber".to_owned(), self.sequence_number.to_value()));
-        m.push(("ShardId".to_owned(), self.shard_id.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PutRecordsInput {
-    pub dry_run: Option<bool>,
     pub records: Vec<PutRecordsRequestEntry>,
+    pub stream_name: Option<String>,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
+    pub dry_run: Option<bool>,
 }
 impl FromValue for PutRecordsInput {
     fn from_value(v: Value) -> Self {
@@ -3935,11 +3935,11 @@ impl FromValue for PutRecordsInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "DryRun" => out.dry_run = Some(FromValue::from_value(v)),
                     "Records" => out.records = FromValue::from_value(v),
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
+                    "DryRun" => out.dry_run = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -3950,18 +3950,18 @@ impl FromValue for PutRecordsInput {
 impl ToValue for PutRecordsInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
-        if let Some(x) = &self.dry_run {
-            m.push(("DryRun".to_owned(), x.to_value()));
-        }
         m.push(("Records".to_owned(), self.records.to_value()));
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
+        if let Some(x) = &self.dry_run {
+            m.push(("DryRun".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -3969,9 +3969,9 @@ impl ToValue for PutRecordsInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PutRecordsOutput {
-    pub encryption_type: Option<EncryptionType>,
     pub failed_record_count: Option<i32>,
     pub records: Vec<PutRecordsResultEntry>,
+    pub encryption_type: Option<EncryptionType>,
 }
 impl FromValue for PutRecordsOutput {
     fn from_value(v: Value) -> Self {
@@ -3979,9 +3979,9 @@ impl FromValue for PutRecordsOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "EncryptionType" => out.encryption_type = Some(FromValue::from_value(v)),
                     "FailedRecordCount" => out.failed_record_count = Some(FromValue::from_value(v)),
                     "Records" => out.records = FromValue::from_value(v),
+                    "EncryptionType" => out.encryption_type = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -3992,13 +3992,13 @@ impl FromValue for PutRecordsOutput {
 impl ToValue for PutRecordsOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
-        if let Some(x) = &self.encryption_type {
-            m.push(("EncryptionType".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.failed_record_count {
             m.push(("FailedRecordCount".to_owned(), x.to_value()));
         }
         m.push(("Records".to_owned(), self.records.to_value()));
+        if let Some(x) = &self.encryption_type {
+            m.push(("EncryptionType".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
@@ -4041,10 +4041,10 @@ impl ToValue for PutRecordsRequestEntry {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PutRecordsResultEntry {
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
     pub sequence_number: Option<String>,
     pub shard_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
 }
 impl FromValue for PutRecordsResultEntry {
     fn from_value(v: Value) -> Self {
@@ -4052,10 +4052,10 @@ impl FromValue for PutRecordsResultEntry {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "ErrorCode" => out.error_code = Some(FromValue::from_value(v)),
-                    "ErrorMessage" => out.error_message = Some(FromValue::from_value(v)),
                     "SequenceNumber" => out.sequence_number = Some(FromValue::from_value(v)),
                     "ShardId" => out.shard_id = Some(FromValue::from_value(v)),
+                    "ErrorCode" => out.error_code = Some(FromValue::from_value(v)),
+                    "ErrorMessage" => out.error_message = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -4066,17 +4066,17 @@ impl FromValue for PutRecordsResultEntry {
 impl ToValue for PutRecordsResultEntry {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
-        if let Some(x) = &self.error_code {
-            m.push(("ErrorCode".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.error_message {
-            m.push(("ErrorMessage".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.sequence_number {
             m.push(("SequenceNumber".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.shard_id {
             m.push(("ShardId".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.error_code {
+            m.push(("ErrorCode".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.error_message {
+            m.push(("ErrorMessage".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -4084,9 +4084,9 @@ impl ToValue for PutRecordsResultEntry {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PutResourcePolicyInput {
-    pub policy: String,
     pub resource_arn: String,
     pub stream_id: Option<String>,
+    pub policy: String,
 }
 impl FromValue for PutResourcePolicyInput {
     fn from_value(v: Value) -> Self {
@@ -4094,9 +4094,9 @@ impl FromValue for PutResourcePolicyInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Policy" => out.policy = FromValue::from_value(v),
                     "ResourceARN" => out.resource_arn = FromValue::from_value(v),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
+                    "Policy" => out.policy = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -4107,19 +4107,19 @@ impl FromValue for PutResourcePolicyInput {
 impl ToValue for PutResourcePolicyInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
-        m.push(("Policy".to_owned(), self.policy.to_value()));
         m.push(("ResourceARN".to_owned(), self.resource_arn.to_value()));
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
+        m.push(("Policy".to_owned(), self.policy.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueAttributes {
-    pub dead_letter_configuration: Option<DeadLetterConfiguration>,
     pub visibility_timeout_seconds: Option<i32>,
+    pub dead_letter_configuration: Option<DeadLetterConfiguration>,
 }
 impl FromValue for QueueAttributes {
     fn from_value(v: Value) -> Self {
@@ -4127,11 +4127,11 @@ impl FromValue for QueueAttributes {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "DeadLetterConfiguration" => {
-                        out.dead_letter_configuration = Some(FromValue::from_value(v))
-                    }
                     "VisibilityTimeoutSeconds" => {
                         out.visibility_timeout_seconds = Some(FromValue::from_value(v))
+                    }
+                    "DeadLetterConfiguration" => {
+                        out.dead_letter_configuration = Some(FromValue::from_value(v))
                     }
                     _ => {}
                 }
@@ -4143,11 +4143,11 @@ impl FromValue for QueueAttributes {
 impl ToValue for QueueAttributes {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        if let Some(x) = &self.dead_letter_configuration {
-            m.push(("DeadLetterConfiguration".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.visibility_timeout_seconds {
             m.push(("VisibilityTimeoutSeconds".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.dead_letter_configuration {
+            m.push(("DeadLetterConfiguration".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -4155,12 +4155,12 @@ impl ToValue for QueueAttributes {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueDescription {
-    pub queue_arn: String,
-    pub queue_attributes: Option<QueueAttributes>,
-    pub queue_creation_timestamp: Timestamp,
     pub queue_name: String,
+    pub queue_arn: String,
     pub queue_status: QueueStatus,
+    pub queue_creation_timestamp: Timestamp,
     pub stream_configuration_list: Vec<QueueStreamConfiguration>,
+    pub queue_attributes: Option<QueueAttributes>,
 }
 impl FromValue for QueueDescription {
     fn from_value(v: Value) -> Self {
@@ -4168,16 +4168,16 @@ impl FromValue for QueueDescription {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "QueueName" => out.queue_name = FromValue::from_value(v),
                     "QueueARN" => out.queue_arn = FromValue::from_value(v),
-                    "QueueAttributes" => out.queue_attributes = Some(FromValue::from_value(v)),
+                    "QueueStatus" => out.queue_status = FromValue::from_value(v),
                     "QueueCreationTimestamp" => {
                         out.queue_creation_timestamp = FromValue::from_value(v)
                     }
-                    "QueueName" => out.queue_name = FromValue::from_value(v),
-                    "QueueStatus" => out.queue_status = FromValue::from_value(v),
                     "StreamConfigurationList" => {
                         out.stream_configuration_list = FromValue::from_value(v)
                     }
+                    "QueueAttributes" => out.queue_attributes = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -4188,33 +4188,33 @@ impl FromValue for QueueDescription {
 impl ToValue for QueueDescription {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(6);
+        m.push(("QueueName".to_owned(), self.queue_name.to_value()));
         m.push(("QueueARN".to_owned(), self.queue_arn.to_value()));
-        if let Some(x) = &self.queue_attributes {
-            m.push(("QueueAttributes".to_owned(), x.to_value()));
-        }
+        m.push(("QueueStatus".to_owned(), self.queue_status.to_value()));
         m.push((
             "QueueCreationTimestamp".to_owned(),
             self.queue_creation_timestamp.to_value(),
         ));
-        m.push(("QueueName".to_owned(), self.queue_name.to_value()));
-        m.push(("QueueStatus".to_owned(), self.queue_status.to_value()));
         m.push((
             "StreamConfigurationList".to_owned(),
             self.stream_configuration_list.to_value(),
         ));
+        if let Some(x) = &self.queue_attributes {
+            m.push(("QueueAttributes".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueRecord {
-    pub approximate_arrival_timestamp: Timestamp,
-    pub data: bytes::Bytes,
-    pub first_receive_timestamp: Timestamp,
-    pub partition_key: Option<String>,
     pub receipt_handle: String,
-    pub receive_count: i32,
     pub record_id: String,
+    pub partition_key: Option<String>,
+    pub data: bytes::Bytes,
+    pub approximate_arrival_timestamp: Timestamp,
+    pub first_receive_timestamp: Timestamp,
+    pub receive_count: i32,
 }
 impl FromValue for QueueRecord {
     fn from_value(v: Value) -> Self {
@@ -4222,17 +4222,17 @@ impl FromValue for QueueRecord {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
+                    "RecordId" => out.record_id = FromValue::from_value(v),
+                    "PartitionKey" => out.partition_key = Some(FromValue::from_value(v)),
+                    "Data" => out.data = FromValue::from_value(v),
                     "ApproximateArrivalTimestamp" => {
                         out.approximate_arrival_timestamp = FromValue::from_value(v)
                     }
-                    "Data" => out.data = FromValue::from_value(v),
                     "FirstReceiveTimestamp" => {
                         out.first_receive_timestamp = FromValue::from_value(v)
                     }
-                    "PartitionKey" => out.partition_key = Some(FromValue::from_value(v)),
-                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
                     "ReceiveCount" => out.receive_count = FromValue::from_value(v),
-                    "RecordId" => out.record_id = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -4243,29 +4243,29 @@ impl FromValue for QueueRecord {
 impl ToValue for QueueRecord {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(7);
+        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
+        m.push(("RecordId".to_owned(), self.record_id.to_value()));
+        if let Some(x) = &self.partition_key {
+            m.push(("PartitionKey".to_owned(), x.to_value()));
+        }
+        m.push(("Data".to_owned(), self.data.to_value()));
         m.push((
             "ApproximateArrivalTimestamp".to_owned(),
             self.approximate_arrival_timestamp.to_value(),
         ));
-        m.push(("Data".to_owned(), self.data.to_value()));
         m.push((
             "FirstReceiveTimestamp".to_owned(),
             self.first_receive_timestamp.to_value(),
         ));
-        if let Some(x) = &self.partition_key {
-            m.push(("PartitionKey".to_owned(), x.to_value()));
-        }
-        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
         m.push(("ReceiveCount".to_owned(), self.receive_count.to_value()));
-        m.push(("RecordId".to_owned(), self.record_id.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueStartingPosition {
-    pub timestamp: Option<Timestamp>,
     pub r#type: QueueStartingPositionType,
+    pub timestamp: Option<Timestamp>,
 }
 impl FromValue for QueueStartingPosition {
     fn from_value(v: Value) -> Self {
@@ -4273,8 +4273,8 @@ impl FromValue for QueueStartingPosition {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Timestamp" => out.timestamp = Some(FromValue::from_value(v)),
                     "Type" => out.r#type = FromValue::from_value(v),
+                    "Timestamp" => out.timestamp = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -4285,10 +4285,10 @@ impl FromValue for QueueStartingPosition {
 impl ToValue for QueueStartingPosition {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
+        m.push(("Type".to_owned(), self.r#type.to_value()));
         if let Some(x) = &self.timestamp {
             m.push(("Timestamp".to_owned(), x.to_value()));
         }
-        m.push(("Type".to_owned(), self.r#type.to_value()));
         Value::Map(m)
     }
 }
@@ -4385,8 +4385,8 @@ impl ToValue for QueueStatus {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueStreamConfiguration {
-    pub starting_position: Option<QueueStartingPosition>,
     pub stream_arn: String,
+    pub starting_position: Option<QueueStartingPosition>,
 }
 impl FromValue for QueueStreamConfiguration {
     fn from_value(v: Value) -> Self {
@@ -4394,8 +4394,8 @@ impl FromValue for QueueStreamConfiguration {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "StartingPosition" => out.starting_position = Some(FromValue::from_value(v)),
                     "StreamARN" => out.stream_arn = FromValue::from_value(v),
+                    "StartingPosition" => out.starting_position = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -4406,10 +4406,10 @@ impl FromValue for QueueStreamConfiguration {
 impl ToValue for QueueStreamConfiguration {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
+        m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
         if let Some(x) = &self.starting_position {
             m.push(("StartingPosition".to_owned(), x.to_value()));
         }
-        m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
         Value::Map(m)
     }
 }
@@ -4483,10 +4483,10 @@ impl ToValue for QueueStreamIdentifier {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueSummary {
-    pub queue_arn: String,
-    pub queue_creation_timestamp: Timestamp,
     pub queue_name: String,
+    pub queue_arn: String,
     pub queue_status: QueueStatus,
+    pub queue_creation_timestamp: Timestamp,
     pub streams: Vec<QueueStreamIdentifier>,
 }
 impl FromValue for QueueSummary {
@@ -4495,12 +4495,12 @@ impl FromValue for QueueSummary {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "QueueName" => out.queue_name = FromValue::from_value(v),
                     "QueueARN" => out.queue_arn = FromValue::from_value(v),
+                    "QueueStatus" => out.queue_status = FromValue::from_value(v),
                     "QueueCreationTimestamp" => {
                         out.queue_creation_timestamp = FromValue::from_value(v)
                     }
-                    "QueueName" => out.queue_name = FromValue::from_value(v),
-                    "QueueStatus" => out.queue_status = FromValue::from_value(v),
                     "Streams" => out.streams = FromValue::from_value(v),
                     _ => {}
                 }
@@ -4512,13 +4512,13 @@ impl FromValue for QueueSummary {
 impl ToValue for QueueSummary {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
+        m.push(("QueueName".to_owned(), self.queue_name.to_value()));
         m.push(("QueueARN".to_owned(), self.queue_arn.to_value()));
+        m.push(("QueueStatus".to_owned(), self.queue_status.to_value()));
         m.push((
             "QueueCreationTimestamp".to_owned(),
             self.queue_creation_timestamp.to_value(),
         ));
-        m.push(("QueueName".to_owned(), self.queue_name.to_value()));
-        m.push(("QueueStatus".to_owned(), self.queue_status.to_value()));
         m.push(("Streams".to_owned(), self.streams.to_value()));
         Value::Map(m)
     }
@@ -4526,10 +4526,10 @@ impl ToValue for QueueSummary {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReceiveDeadLetterQueueRecordsInput {
-    pub limit: Option<i32>,
     pub queue_arn: String,
-    pub visibility_timeout_seconds: Option<i32>,
+    pub limit: Option<i32>,
     pub wait_time_seconds: Option<i32>,
+    pub visibility_timeout_seconds: Option<i32>,
 }
 impl FromValue for ReceiveDeadLetterQueueRecordsInput {
     fn from_value(v: Value) -> Self {
@@ -4537,12 +4537,12 @@ impl FromValue for ReceiveDeadLetterQueueRecordsInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Limit" => out.limit = Some(FromValue::from_value(v)),
                     "QueueARN" => out.queue_arn = FromValue::from_value(v),
+                    "Limit" => out.limit = Some(FromValue::from_value(v)),
+                    "WaitTimeSeconds" => out.wait_time_seconds = Some(FromValue::from_value(v)),
                     "VisibilityTimeoutSeconds" => {
                         out.visibility_timeout_seconds = Some(FromValue::from_value(v))
                     }
-                    "WaitTimeSeconds" => out.wait_time_seconds = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -4553,15 +4553,15 @@ impl FromValue for ReceiveDeadLetterQueueRecordsInput {
 impl ToValue for ReceiveDeadLetterQueueRecordsInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        m.push(("QueueARN".to_owned(), self.queue_arn.to_value()));
         if let Some(x) = &self.limit {
             m.push(("Limit".to_owned(), x.to_value()));
         }
-        m.push(("QueueARN".to_owned(), self.queue_arn.to_value()));
-        if let Some(x) = &self.visibility_timeout_seconds {
-            m.push(("VisibilityTimeoutSeconds".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.wait_time_seconds {
             m.push(("WaitTimeSeconds".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.visibility_timeout_seconds {
+            m.push(("VisibilityTimeoutSeconds".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -4595,10 +4595,10 @@ impl ToValue for ReceiveDeadLetterQueueRecordsOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReceiveQueueRecordsInput {
-    pub limit: Option<i32>,
     pub queue_arn: String,
-    pub visibility_timeout_seconds: Option<i32>,
+    pub limit: Option<i32>,
     pub wait_time_seconds: Option<i32>,
+    pub visibility_timeout_seconds: Option<i32>,
 }
 impl FromValue for ReceiveQueueRecordsInput {
     fn from_value(v: Value) -> Self {
@@ -4606,12 +4606,12 @@ impl FromValue for ReceiveQueueRecordsInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Limit" => out.limit = Some(FromValue::from_value(v)),
                     "QueueARN" => out.queue_arn = FromValue::from_value(v),
+                    "Limit" => out.limit = Some(FromValue::from_value(v)),
+                    "WaitTimeSeconds" => out.wait_time_seconds = Some(FromValue::from_value(v)),
                     "VisibilityTimeoutSeconds" => {
                         out.visibility_timeout_seconds = Some(FromValue::from_value(v))
                     }
-                    "WaitTimeSeconds" => out.wait_time_seconds = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -4622,15 +4622,15 @@ impl FromValue for ReceiveQueueRecordsInput {
 impl ToValue for ReceiveQueueRecordsInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        m.push(("QueueARN".to_owned(), self.queue_arn.to_value()));
         if let Some(x) = &self.limit {
             m.push(("Limit".to_owned(), x.to_value()));
         }
-        m.push(("QueueARN".to_owned(), self.queue_arn.to_value()));
-        if let Some(x) = &self.visibility_timeout_seconds {
-            m.push(("VisibilityTimeoutSeconds".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.wait_time_seconds {
             m.push(("WaitTimeSeconds".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.visibility_timeout_seconds {
+            m.push(("VisibilityTimeoutSeconds".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -4664,11 +4664,11 @@ impl ToValue for ReceiveQueueRecordsOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Record {
+    pub sequence_number: String,
     pub approximate_arrival_timestamp: Option<Timestamp>,
     pub data: bytes::Bytes,
-    pub encryption_type: Option<EncryptionType>,
     pub partition_key: Option<String>,
-    pub sequence_number: String,
+    pub encryption_type: Option<EncryptionType>,
 }
 impl FromValue for Record {
     fn from_value(v: Value) -> Self {
@@ -4676,13 +4676,13 @@ impl FromValue for Record {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "SequenceNumber" => out.sequence_number = FromValue::from_value(v),
                     "ApproximateArrivalTimestamp" => {
                         out.approximate_arrival_timestamp = Some(FromValue::from_value(v))
                     }
                     "Data" => out.data = FromValue::from_value(v),
-                    "EncryptionType" => out.encryption_type = Some(FromValue::from_value(v)),
                     "PartitionKey" => out.partition_key = Some(FromValue::from_value(v)),
-                    "SequenceNumber" => out.sequence_number = FromValue::from_value(v),
+                    "EncryptionType" => out.encryption_type = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -4693,25 +4693,25 @@ impl FromValue for Record {
 impl ToValue for Record {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
+        m.push(("SequenceNumber".to_owned(), self.sequence_number.to_value()));
         if let Some(x) = &self.approximate_arrival_timestamp {
             m.push(("ApproximateArrivalTimestamp".to_owned(), x.to_value()));
         }
         m.push(("Data".to_owned(), self.data.to_value()));
-        if let Some(x) = &self.encryption_type {
-            m.push(("EncryptionType".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.partition_key {
             m.push(("PartitionKey".to_owned(), x.to_value()));
         }
-        m.push(("SequenceNumber".to_owned(), self.sequence_number.to_value()));
+        if let Some(x) = &self.encryption_type {
+            m.push(("EncryptionType".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordConfiguration {
-    pub gsr_schema_arn: Option<String>,
     pub record_format_type: RecordFormatType,
+    pub gsr_schema_arn: Option<String>,
 }
 impl FromValue for RecordConfiguration {
     fn from_value(v: Value) -> Self {
@@ -4719,8 +4719,8 @@ impl FromValue for RecordConfiguration {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "GSRSchemaARN" => out.gsr_schema_arn = Some(FromValue::from_value(v)),
                     "RecordFormatType" => out.record_format_type = FromValue::from_value(v),
+                    "GSRSchemaARN" => out.gsr_schema_arn = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -4731,13 +4731,13 @@ impl FromValue for RecordConfiguration {
 impl ToValue for RecordConfiguration {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        if let Some(x) = &self.gsr_schema_arn {
-            m.push(("GSRSchemaARN".to_owned(), x.to_value()));
-        }
         m.push((
             "RecordFormatType".to_owned(),
             self.record_format_type.to_value(),
         ));
+        if let Some(x) = &self.gsr_schema_arn {
+            m.push(("GSRSchemaARN".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
@@ -4830,8 +4830,8 @@ impl ToValue for RecordFormatType {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RegisterStreamConsumerInput {
-    pub consumer_name: String,
     pub stream_arn: String,
+    pub consumer_name: String,
     pub stream_id: Option<String>,
     pub tags: Option<Vec<(String, String)>>,
 }
@@ -4841,8 +4841,8 @@ impl FromValue for RegisterStreamConsumerInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "ConsumerName" => out.consumer_name = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = FromValue::from_value(v),
+                    "ConsumerName" => out.consumer_name = FromValue::from_value(v),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     "Tags" => out.tags = Some(FromValue::from_value(v)),
                     _ => {}
@@ -4855,8 +4855,8 @@ impl FromValue for RegisterStreamConsumerInput {
 impl ToValue for RegisterStreamConsumerInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
-        m.push(("ConsumerName".to_owned(), self.consumer_name.to_value()));
         m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
+        m.push(("ConsumerName".to_owned(), self.consumer_name.to_value()));
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
@@ -4895,10 +4895,10 @@ impl ToValue for RegisterStreamConsumerOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RemoveTagsFromStreamInput {
-    pub stream_arn: Option<String>,
-    pub stream_id: Option<String>,
     pub stream_name: Option<String>,
     pub tag_keys: Vec<String>,
+    pub stream_arn: Option<String>,
+    pub stream_id: Option<String>,
 }
 impl FromValue for RemoveTagsFromStreamInput {
     fn from_value(v: Value) -> Self {
@@ -4906,10 +4906,10 @@ impl FromValue for RemoveTagsFromStreamInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
-                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "TagKeys" => out.tag_keys = FromValue::from_value(v),
+                    "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
+                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -4920,16 +4920,16 @@ impl FromValue for RemoveTagsFromStreamInput {
 impl ToValue for RemoveTagsFromStreamInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
+        m.push(("TagKeys".to_owned(), self.tag_keys.to_value()));
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
-        }
-        m.push(("TagKeys".to_owned(), self.tag_keys.to_value()));
         Value::Map(m)
     }
 }
@@ -4992,9 +4992,9 @@ impl ToValue for ResourceNotFoundException {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RestoreDeadLetterQueueRecordsErrorEntry {
+    pub receipt_handle: String,
     pub error_code: String,
     pub error_message: Option<String>,
-    pub receipt_handle: String,
 }
 impl FromValue for RestoreDeadLetterQueueRecordsErrorEntry {
     fn from_value(v: Value) -> Self {
@@ -5002,9 +5002,9 @@ impl FromValue for RestoreDeadLetterQueueRecordsErrorEntry {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
                     "ErrorCode" => out.error_code = FromValue::from_value(v),
                     "ErrorMessage" => out.error_message = Some(FromValue::from_value(v)),
-                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -5015,19 +5015,19 @@ impl FromValue for RestoreDeadLetterQueueRecordsErrorEntry {
 impl ToValue for RestoreDeadLetterQueueRecordsErrorEntry {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
         m.push(("ErrorCode".to_owned(), self.error_code.to_value()));
         if let Some(x) = &self.error_message {
             m.push(("ErrorMessage".to_owned(), x.to_value()));
         }
-        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RestoreDeadLetterQueueRecordsInput {
-    pub entries: Vec<RestoreDeadLetterQueueRecordsRequestEntry>,
     pub queue_arn: String,
+    pub entries: Vec<RestoreDeadLetterQueueRecordsRequestEntry>,
 }
 impl FromValue for RestoreDeadLetterQueueRecordsInput {
     fn from_value(v: Value) -> Self {
@@ -5035,8 +5035,8 @@ impl FromValue for RestoreDeadLetterQueueRecordsInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Entries" => out.entries = FromValue::from_value(v),
                     "QueueARN" => out.queue_arn = FromValue::from_value(v),
+                    "Entries" => out.entries = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -5047,16 +5047,16 @@ impl FromValue for RestoreDeadLetterQueueRecordsInput {
 impl ToValue for RestoreDeadLetterQueueRecordsInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("Entries".to_owned(), self.entries.to_value()));
         m.push(("QueueARN".to_owned(), self.queue_arn.to_value()));
+        m.push(("Entries".to_owned(), self.entries.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RestoreDeadLetterQueueRecordsOutput {
-    pub failed: Vec<RestoreDeadLetterQueueRecordsErrorEntry>,
     pub successful: Vec<RestoreDeadLetterQueueRecordsResultEntry>,
+    pub failed: Vec<RestoreDeadLetterQueueRecordsErrorEntry>,
 }
 impl FromValue for RestoreDeadLetterQueueRecordsOutput {
     fn from_value(v: Value) -> Self {
@@ -5064,8 +5064,8 @@ impl FromValue for RestoreDeadLetterQueueRecordsOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Failed" => out.failed = FromValue::from_value(v),
                     "Successful" => out.successful = FromValue::from_value(v),
+                    "Failed" => out.failed = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -5076,8 +5076,8 @@ impl FromValue for RestoreDeadLetterQueueRecordsOutput {
 impl ToValue for RestoreDeadLetterQueueRecordsOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("Failed".to_owned(), self.failed.to_value()));
         m.push(("Successful".to_owned(), self.successful.to_value()));
+        m.push(("Failed".to_owned(), self.failed.to_value()));
         Value::Map(m)
     }
 }
@@ -5342,10 +5342,10 @@ impl ToValue for S3StorageClass {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct S3StorageConfiguration {
     pub bucket_arn: String,
-    pub compression_type: S3CompressionType,
     pub expected_bucket_owner: String,
     pub output_key_template: Option<String>,
     pub storage_class: Option<S3StorageClass>,
+    pub compression_type: S3CompressionType,
 }
 impl FromValue for S3StorageConfiguration {
     fn from_value(v: Value) -> Self {
@@ -5354,10 +5354,10 @@ impl FromValue for S3StorageConfiguration {
             for (k, v) in entries {
                 match k.as_str() {
                     "BucketARN" => out.bucket_arn = FromValue::from_value(v),
-                    "CompressionType" => out.compression_type = FromValue::from_value(v),
                     "ExpectedBucketOwner" => out.expected_bucket_owner = FromValue::from_value(v),
                     "OutputKeyTemplate" => out.output_key_template = Some(FromValue::from_value(v)),
                     "StorageClass" => out.storage_class = Some(FromValue::from_value(v)),
+                    "CompressionType" => out.compression_type = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -5370,10 +5370,6 @@ impl ToValue for S3StorageConfiguration {
         let mut m = Vec::with_capacity(5);
         m.push(("BucketARN".to_owned(), self.bucket_arn.to_value()));
         m.push((
-            "CompressionType".to_owned(),
-            self.compression_type.to_value(),
-        ));
-        m.push((
             "ExpectedBucketOwner".to_owned(),
             self.expected_bucket_owner.to_value(),
         ));
@@ -5383,6 +5379,10 @@ impl ToValue for S3StorageConfiguration {
         if let Some(x) = &self.storage_class {
             m.push(("StorageClass".to_owned(), x.to_value()));
         }
+        m.push((
+            "CompressionType".to_owned(),
+            self.compression_type.to_value(),
+        ));
         Value::Map(m)
     }
 }
@@ -5432,11 +5432,11 @@ impl ToValue for S3TablesCompressionType {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct S3TablesConfiguration {
-    pub compression_type: S3TablesCompressionType,
-    pub namespace: String,
-    pub partition_spec: Option<PartitionSpec>,
     pub table_bucket_arn: String,
+    pub namespace: String,
     pub table_name: String,
+    pub compression_type: S3TablesCompressionType,
+    pub partition_spec: Option<PartitionSpec>,
 }
 impl FromValue for S3TablesConfiguration {
     fn from_value(v: Value) -> Self {
@@ -5444,11 +5444,11 @@ impl FromValue for S3TablesConfiguration {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "CompressionType" => out.compression_type = FromValue::from_value(v),
-                    "Namespace" => out.namespace = FromValue::from_value(v),
-                    "PartitionSpec" => out.partition_spec = Some(FromValue::from_value(v)),
                     "TableBucketARN" => out.table_bucket_arn = FromValue::from_value(v),
+                    "Namespace" => out.namespace = FromValue::from_value(v),
                     "TableName" => out.table_name = FromValue::from_value(v),
+                    "CompressionType" => out.compression_type = FromValue::from_value(v),
+                    "PartitionSpec" => out.partition_spec = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -5460,18 +5460,18 @@ impl ToValue for S3TablesConfiguration {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
         m.push((
-            "CompressionType".to_owned(),
-            self.compression_type.to_value(),
-        ));
-        m.push(("Namespace".to_owned(), self.namespace.to_value()));
-        if let Some(x) = &self.partition_spec {
-            m.push(("PartitionSpec".to_owned(), x.to_value()));
-        }
-        m.push((
             "TableBucketARN".to_owned(),
             self.table_bucket_arn.to_value(),
         ));
+        m.push(("Namespace".to_owned(), self.namespace.to_value()));
         m.push(("TableName".to_owned(), self.table_name.to_value()));
+        m.push((
+            "CompressionType".to_owned(),
+            self.compression_type.to_value(),
+        ));
+        if let Some(x) = &self.partition_spec {
+            m.push(("PartitionSpec".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
@@ -5635,8 +5635,8 @@ impl ToValue for ScalingType {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SequenceNumberRange {
-    pub ending_sequence_number: Option<String>,
     pub starting_sequence_number: String,
+    pub ending_sequence_number: Option<String>,
 }
 impl FromValue for SequenceNumberRange {
     fn from_value(v: Value) -> Self {
@@ -5644,11 +5644,11 @@ impl FromValue for SequenceNumberRange {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "EndingSequenceNumber" => {
-                        out.ending_sequence_number = Some(FromValue::from_value(v))
-                    }
                     "StartingSequenceNumber" => {
                         out.starting_sequence_number = FromValue::from_value(v)
+                    }
+                    "EndingSequenceNumber" => {
+                        out.ending_sequence_number = Some(FromValue::from_value(v))
                     }
                     _ => {}
                 }
@@ -5660,24 +5660,24 @@ impl FromValue for SequenceNumberRange {
 impl ToValue for SequenceNumberRange {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        if let Some(x) = &self.ending_sequence_number {
-            m.push(("EndingSequenceNumber".to_owned(), x.to_value()));
-        }
         m.push((
             "StartingSequenceNumber".to_owned(),
             self.starting_sequence_number.to_value(),
         ));
+        if let Some(x) = &self.ending_sequence_number {
+            m.push(("EndingSequenceNumber".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Shard {
+    pub shard_id: String,
+    pub parent_shard_id: Option<String>,
     pub adjacent_parent_shard_id: Option<String>,
     pub hash_key_range: HashKeyRange,
-    pub parent_shard_id: Option<String>,
     pub sequence_number_range: SequenceNumberRange,
-    pub shard_id: String,
 }
 impl FromValue for Shard {
     fn from_value(v: Value) -> Self {
@@ -5685,13 +5685,13 @@ impl FromValue for Shard {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "ShardId" => out.shard_id = FromValue::from_value(v),
+                    "ParentShardId" => out.parent_shard_id = Some(FromValue::from_value(v)),
                     "AdjacentParentShardId" => {
                         out.adjacent_parent_shard_id = Some(FromValue::from_value(v))
                     }
                     "HashKeyRange" => out.hash_key_range = FromValue::from_value(v),
-                    "ParentShardId" => out.parent_shard_id = Some(FromValue::from_value(v)),
                     "SequenceNumberRange" => out.sequence_number_range = FromValue::from_value(v),
-                    "ShardId" => out.shard_id = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -5702,27 +5702,27 @@ impl FromValue for Shard {
 impl ToValue for Shard {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
+        m.push(("ShardId".to_owned(), self.shard_id.to_value()));
+        if let Some(x) = &self.parent_shard_id {
+            m.push(("ParentShardId".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.adjacent_parent_shard_id {
             m.push(("AdjacentParentShardId".to_owned(), x.to_value()));
         }
         m.push(("HashKeyRange".to_owned(), self.hash_key_range.to_value()));
-        if let Some(x) = &self.parent_shard_id {
-            m.push(("ParentShardId".to_owned(), x.to_value()));
-        }
         m.push((
             "SequenceNumberRange".to_owned(),
             self.sequence_number_range.to_value(),
         ));
-        m.push(("ShardId".to_owned(), self.shard_id.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ShardFilter {
+    pub r#type: ShardFilterType,
     pub shard_id: Option<String>,
     pub timestamp: Option<Timestamp>,
-    pub r#type: ShardFilterType,
 }
 impl FromValue for ShardFilter {
     fn from_value(v: Value) -> Self {
@@ -5730,9 +5730,9 @@ impl FromValue for ShardFilter {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "Type" => out.r#type = FromValue::from_value(v),
                     "ShardId" => out.shard_id = Some(FromValue::from_value(v)),
                     "Timestamp" => out.timestamp = Some(FromValue::from_value(v)),
-                    "Type" => out.r#type = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -5743,13 +5743,13 @@ impl FromValue for ShardFilter {
 impl ToValue for ShardFilter {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        m.push(("Type".to_owned(), self.r#type.to_value()));
         if let Some(x) = &self.shard_id {
             m.push(("ShardId".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.timestamp {
             m.push(("Timestamp".to_owned(), x.to_value()));
         }
-        m.push(("Type".to_owned(), self.r#type.to_value()));
         Value::Map(m)
     }
 }
@@ -5862,11 +5862,11 @@ impl ToValue for ShardIteratorType {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SplitShardInput {
-    pub new_starting_hash_key: String,
+    pub stream_name: Option<String>,
     pub shard_to_split: String,
+    pub new_starting_hash_key: String,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for SplitShardInput {
     fn from_value(v: Value) -> Self {
@@ -5874,11 +5874,11 @@ impl FromValue for SplitShardInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "NewStartingHashKey" => out.new_starting_hash_key = FromValue::from_value(v),
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "ShardToSplit" => out.shard_to_split = FromValue::from_value(v),
+                    "NewStartingHashKey" => out.new_starting_hash_key = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -5889,19 +5889,19 @@ impl FromValue for SplitShardInput {
 impl ToValue for SplitShardInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
+        m.push(("ShardToSplit".to_owned(), self.shard_to_split.to_value()));
         m.push((
             "NewStartingHashKey".to_owned(),
             self.new_starting_hash_key.to_value(),
         ));
-        m.push(("ShardToSplit".to_owned(), self.shard_to_split.to_value()));
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -5909,11 +5909,11 @@ impl ToValue for SplitShardInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StartStreamEncryptionInput {
+    pub stream_name: Option<String>,
     pub encryption_type: EncryptionType,
     pub key_id: String,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for StartStreamEncryptionInput {
     fn from_value(v: Value) -> Self {
@@ -5921,11 +5921,11 @@ impl FromValue for StartStreamEncryptionInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "EncryptionType" => out.encryption_type = FromValue::from_value(v),
                     "KeyId" => out.key_id = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -5936,6 +5936,9 @@ impl FromValue for StartStreamEncryptionInput {
 impl ToValue for StartStreamEncryptionInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         m.push(("EncryptionType".to_owned(), self.encryption_type.to_value()));
         m.push(("KeyId".to_owned(), self.key_id.to_value()));
         if let Some(x) = &self.stream_arn {
@@ -5944,18 +5947,15 @@ impl ToValue for StartStreamEncryptionInput {
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
-        }
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StartingPosition {
+    pub r#type: ShardIteratorType,
     pub sequence_number: Option<String>,
     pub timestamp: Option<Timestamp>,
-    pub r#type: ShardIteratorType,
 }
 impl FromValue for StartingPosition {
     fn from_value(v: Value) -> Self {
@@ -5963,9 +5963,9 @@ impl FromValue for StartingPosition {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "Type" => out.r#type = FromValue::from_value(v),
                     "SequenceNumber" => out.sequence_number = Some(FromValue::from_value(v)),
                     "Timestamp" => out.timestamp = Some(FromValue::from_value(v)),
-                    "Type" => out.r#type = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -5976,24 +5976,24 @@ impl FromValue for StartingPosition {
 impl ToValue for StartingPosition {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        m.push(("Type".to_owned(), self.r#type.to_value()));
         if let Some(x) = &self.sequence_number {
             m.push(("SequenceNumber".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.timestamp {
             m.push(("Timestamp".to_owned(), x.to_value()));
         }
-        m.push(("Type".to_owned(), self.r#type.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StopStreamEncryptionInput {
+    pub stream_name: Option<String>,
     pub encryption_type: EncryptionType,
     pub key_id: String,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
 }
 impl FromValue for StopStreamEncryptionInput {
     fn from_value(v: Value) -> Self {
@@ -6001,11 +6001,11 @@ impl FromValue for StopStreamEncryptionInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     "EncryptionType" => out.encryption_type = FromValue::from_value(v),
                     "KeyId" => out.key_id = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -6016,6 +6016,9 @@ impl FromValue for StopStreamEncryptionInput {
 impl ToValue for StopStreamEncryptionInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
+        if let Some(x) = &self.stream_name {
+            m.push(("StreamName".to_owned(), x.to_value()));
+        }
         m.push(("EncryptionType".to_owned(), self.encryption_type.to_value()));
         m.push(("KeyId".to_owned(), self.key_id.to_value()));
         if let Some(x) = &self.stream_arn {
@@ -6024,26 +6027,23 @@ impl ToValue for StopStreamEncryptionInput {
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_name {
-            m.push(("StreamName".to_owned(), x.to_value()));
-        }
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamDescription {
-    pub encryption_type: Option<EncryptionType>,
-    pub enhanced_monitoring: Vec<EnhancedMetrics>,
-    pub has_more_shards: bool,
-    pub key_id: Option<String>,
-    pub retention_period_hours: i32,
-    pub shards: Vec<Shard>,
-    pub stream_arn: String,
-    pub stream_creation_timestamp: Timestamp,
-    pub stream_mode_details: Option<StreamModeDetails>,
     pub stream_name: String,
+    pub stream_arn: String,
     pub stream_status: StreamStatus,
+    pub stream_mode_details: Option<StreamModeDetails>,
+    pub shards: Vec<Shard>,
+    pub has_more_shards: bool,
+    pub retention_period_hours: i32,
+    pub stream_creation_timestamp: Timestamp,
+    pub enhanced_monitoring: Vec<EnhancedMetrics>,
+    pub encryption_type: Option<EncryptionType>,
+    pub key_id: Option<String>,
 }
 impl FromValue for StreamDescription {
     fn from_value(v: Value) -> Self {
@@ -6051,19 +6051,19 @@ impl FromValue for StreamDescription {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "EncryptionType" => out.encryption_type = Some(FromValue::from_value(v)),
-                    "EnhancedMonitoring" => out.enhanced_monitoring = FromValue::from_value(v),
-                    "HasMoreShards" => out.has_more_shards = FromValue::from_value(v),
-                    "KeyId" => out.key_id = Some(FromValue::from_value(v)),
-                    "RetentionPeriodHours" => out.retention_period_hours = FromValue::from_value(v),
-                    "Shards" => out.shards = FromValue::from_value(v),
+                    "StreamName" => out.stream_name = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = FromValue::from_value(v),
+                    "StreamStatus" => out.stream_status = FromValue::from_value(v),
+                    "StreamModeDetails" => out.stream_mode_details = Some(FromValue::from_value(v)),
+                    "Shards" => out.shards = FromValue::from_value(v),
+                    "HasMoreShards" => out.has_more_shards = FromValue::from_value(v),
+                    "RetentionPeriodHours" => out.retention_period_hours = FromValue::from_value(v),
                     "StreamCreationTimestamp" => {
                         out.stream_creation_timestamp = FromValue::from_value(v)
                     }
-                    "StreamModeDetails" => out.stream_mode_details = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = FromValue::from_value(v),
-                    "StreamStatus" => out.stream_status = FromValue::from_value(v),
+                    "EnhancedMonitoring" => out.enhanced_monitoring = FromValue::from_value(v),
+                    "EncryptionType" => out.encryption_type = Some(FromValue::from_value(v)),
+                    "KeyId" => out.key_id = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -6074,55 +6074,55 @@ impl FromValue for StreamDescription {
 impl ToValue for StreamDescription {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(11);
-        if let Some(x) = &self.encryption_type {
-            m.push(("EncryptionType".to_owned(), x.to_value()));
+        m.push(("StreamName".to_owned(), self.stream_name.to_value()));
+        m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
+        m.push(("StreamStatus".to_owned(), self.stream_status.to_value()));
+        if let Some(x) = &self.stream_mode_details {
+            m.push(("StreamModeDetails".to_owned(), x.to_value()));
         }
-        m.push((
-            "EnhancedMonitoring".to_owned(),
-            self.enhanced_monitoring.to_value(),
-        ));
+        m.push(("Shards".to_owned(), self.shards.to_value()));
         m.push(("HasMoreShards".to_owned(), self.has_more_shards.to_value()));
-        if let Some(x) = &self.key_id {
-            m.push(("KeyId".to_owned(), x.to_value()));
-        }
         m.push((
             "RetentionPeriodHours".to_owned(),
             self.retention_period_hours.to_value(),
         ));
-        m.push(("Shards".to_owned(), self.shards.to_value()));
-        m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
         m.push((
             "StreamCreationTimestamp".to_owned(),
             self.stream_creation_timestamp.to_value(),
         ));
-        if let Some(x) = &self.stream_mode_details {
-            m.push(("StreamModeDetails".to_owned(), x.to_value()));
+        m.push((
+            "EnhancedMonitoring".to_owned(),
+            self.enhanced_monitoring.to_value(),
+        ));
+        if let Some(x) = &self.encryption_type {
+            m.push(("EncryptionType".to_owned(), x.to_value()));
         }
-        m.push(("StreamName".to_owned(), self.stream_name.to_value()));
-        m.push(("StreamStatus".to_owned(), self.stream_status.to_value()));
+        if let Some(x) = &self.key_id {
+            m.push(("KeyId".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamDescriptionSummary {
-    pub channel_count: Option<i32>,
-    pub consumer_count: Option<i32>,
-    pub encryption_type: Option<EncryptionType>,
-    pub enhanced_monitoring: Vec<EnhancedMetrics>,
-    pub key_id: Option<String>,
-    pub max_record_size_in_ki_b: Option<i32>,
-    pub open_shard_count: i32,
-    pub queue_count: Option<i32>,
-    pub record_distribution_strategy: Option<RecordDistributionStrategy>,
-    pub retention_period_hours: i32,
-    pub stream_arn: String,
-    pub stream_creation_timestamp: Timestamp,
-    pub stream_id: Option<String>,
-    pub stream_mode_details: Option<StreamModeDetails>,
     pub stream_name: String,
+    pub stream_arn: String,
+    pub stream_id: Option<String>,
     pub stream_status: StreamStatus,
+    pub stream_mode_details: Option<StreamModeDetails>,
+    pub retention_period_hours: i32,
+    pub stream_creation_timestamp: Timestamp,
+    pub enhanced_monitoring: Vec<EnhancedMetrics>,
+    pub encryption_type: Option<EncryptionType>,
+    pub key_id: Option<String>,
+    pub open_shard_count: i32,
+    pub consumer_count: Option<i32>,
     pub warm_throughput: Option<WarmThroughputObject>,
+    pub max_record_size_in_ki_b: Option<i32>,
+    pub channel_count: Option<i32>,
+    pub record_distribution_strategy: Option<RecordDistributionStrategy>,
+    pub queue_count: Option<i32>,
 }
 impl FromValue for StreamDescriptionSummary {
     fn from_value(v: Value) -> Self {
@@ -6130,29 +6130,29 @@ impl FromValue for StreamDescriptionSummary {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "ChannelCount" => out.channel_count = Some(FromValue::from_value(v)),
-                    "ConsumerCount" => out.consumer_count = Some(FromValue::from_value(v)),
-                    "EncryptionType" => out.encryption_type = Some(FromValue::from_value(v)),
-                    "EnhancedMonitoring" => out.enhanced_monitoring = FromValue::from_value(v),
-                    "KeyId" => out.key_id = Some(FromValue::from_value(v)),
-                    "MaxRecordSizeInKiB" => {
-                        out.max_record_size_in_ki_b = Some(FromValue::from_value(v))
-                    }
-                    "OpenShardCount" => out.open_shard_count = FromValue::from_value(v),
-                    "QueueCount" => out.queue_count = Some(FromValue::from_value(v)),
-                    "RecordDistributionStrategy" => {
-                        out.record_distribution_strategy = Some(FromValue::from_value(v))
-                    }
-                    "RetentionPeriodHours" => out.retention_period_hours = FromValue::from_value(v),
+                    "StreamName" => out.stream_name = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = FromValue::from_value(v),
+                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
+                    "StreamStatus" => out.stream_status = FromValue::from_value(v),
+                    "StreamModeDetails" => out.stream_mode_details = Some(FromValue::from_value(v)),
+                    "RetentionPeriodHours" => out.retention_period_hours = FromValue::from_value(v),
                     "StreamCreationTimestamp" => {
                         out.stream_creation_timestamp = FromValue::from_value(v)
                     }
-                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamModeDetails" => out.stream_mode_details = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = FromValue::from_value(v),
-                    "StreamStatus" => out.stream_status = FromValue::from_value(v),
+                    "EnhancedMonitoring" => out.enhanced_monitoring = FromValue::from_value(v),
+                    "EncryptionType" => out.encryption_type = Some(FromValue::from_value(v)),
+                    "KeyId" => out.key_id = Some(FromValue::from_value(v)),
+                    "OpenShardCount" => out.open_shard_count = FromValue::from_value(v),
+                    "ConsumerCount" => out.consumer_count = Some(FromValue::from_value(v)),
                     "WarmThroughput" => out.warm_throughput = Some(FromValue::from_value(v)),
+                    "MaxRecordSizeInKiB" => {
+                        out.max_record_size_in_ki_b = Some(FromValue::from_value(v))
+                    }
+                    "ChannelCount" => out.channel_count = Some(FromValue::from_value(v)),
+                    "RecordDistributionStrategy" => {
+                        out.record_distribution_strategy = Some(FromValue::from_value(v))
+                    }
+                    "QueueCount" => out.queue_count = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -6163,54 +6163,54 @@ impl FromValue for StreamDescriptionSummary {
 impl ToValue for StreamDescriptionSummary {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(17);
-        if let Some(x) = &self.channel_count {
-            m.push(("ChannelCount".to_owned(), x.to_value()));
+        m.push(("StreamName".to_owned(), self.stream_name.to_value()));
+        m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
+        if let Some(x) = &self.stream_id {
+            m.push(("StreamId".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.consumer_count {
-            m.push(("ConsumerCount".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.encryption_type {
-            m.push(("EncryptionType".to_owned(), x.to_value()));
-        }
-        m.push((
-            "EnhancedMonitoring".to_owned(),
-            self.enhanced_monitoring.to_value(),
-        ));
-        if let Some(x) = &self.key_id {
-            m.push(("KeyId".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.max_record_size_in_ki_b {
-            m.push(("MaxRecordSizeInKiB".to_owned(), x.to_value()));
-        }
-        m.push((
-            "OpenShardCount".to_owned(),
-            self.open_shard_count.to_value(),
-        ));
-        if let Some(x) = &self.queue_count {
-            m.push(("QueueCount".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.record_distribution_strategy {
-            m.push(("RecordDistributionStrategy".to_owned(), x.to_value()));
+        m.push(("StreamStatus".to_owned(), self.stream_status.to_value()));
+        if let Some(x) = &self.stream_mode_details {
+            m.push(("StreamModeDetails".to_owned(), x.to_value()));
         }
         m.push((
             "RetentionPeriodHours".to_owned(),
             self.retention_period_hours.to_value(),
         ));
-        m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
         m.push((
             "StreamCreationTimestamp".to_owned(),
             self.stream_creation_timestamp.to_value(),
         ));
-        if let Some(x) = &self.stream_id {
-            m.push(("StreamId".to_owned(), x.to_value()));
+        m.push((
+            "EnhancedMonitoring".to_owned(),
+            self.enhanced_monitoring.to_value(),
+        ));
+        if let Some(x) = &self.encryption_type {
+            m.push(("EncryptionType".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_mode_details {
-            m.push(("StreamModeDetails".to_owned(), x.to_value()));
+        if let Some(x) = &self.key_id {
+            m.push(("KeyId".to_owned(), x.to_value()));
         }
-        m.push(("StreamName".to_owned(), self.stream_name.to_value()));
-        m.push(("StreamStatus".to_owned(), self.stream_status.to_value()));
+        m.push((
+            "OpenShardCount".to_owned(),
+            self.open_shard_count.to_value(),
+        ));
+        if let Some(x) = &self.consumer_count {
+            m.push(("ConsumerCount".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.warm_throughput {
             m.push(("WarmThroughput".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.max_record_size_in_ki_b {
+            m.push(("MaxRecordSizeInKiB".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.channel_count {
+            m.push(("ChannelCount".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.record_distribution_strategy {
+            m.push(("RecordDistributionStrategy".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.queue_count {
+            m.push(("QueueCount".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -6360,11 +6360,11 @@ impl ToValue for StreamStatus {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamSummary {
-    pub stream_arn: String,
-    pub stream_creation_timestamp: Option<Timestamp>,
-    pub stream_mode_details: Option<StreamModeDetails>,
     pub stream_name: String,
+    pub stream_arn: String,
     pub stream_status: StreamStatus,
+    pub stream_mode_details: Option<StreamModeDetails>,
+    pub stream_creation_timestamp: Option<Timestamp>,
 }
 impl FromValue for StreamSummary {
     fn from_value(v: Value) -> Self {
@@ -6372,13 +6372,13 @@ impl FromValue for StreamSummary {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = FromValue::from_value(v),
+                    "StreamStatus" => out.stream_status = FromValue::from_value(v),
+                    "StreamModeDetails" => out.stream_mode_details = Some(FromValue::from_value(v)),
                     "StreamCreationTimestamp" => {
                         out.stream_creation_timestamp = Some(FromValue::from_value(v))
                     }
-                    "StreamModeDetails" => out.stream_mode_details = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = FromValue::from_value(v),
-                    "StreamStatus" => out.stream_status = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -6389,25 +6389,25 @@ impl FromValue for StreamSummary {
 impl ToValue for StreamSummary {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
+        m.push(("StreamName".to_owned(), self.stream_name.to_value()));
         m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
-        if let Some(x) = &self.stream_creation_timestamp {
-            m.push(("StreamCreationTimestamp".to_owned(), x.to_value()));
-        }
+        m.push(("StreamStatus".to_owned(), self.stream_status.to_value()));
         if let Some(x) = &self.stream_mode_details {
             m.push(("StreamModeDetails".to_owned(), x.to_value()));
         }
-        m.push(("StreamName".to_owned(), self.stream_name.to_value()));
-        m.push(("StreamStatus".to_owned(), self.stream_status.to_value()));
+        if let Some(x) = &self.stream_creation_timestamp {
+            m.push(("StreamCreationTimestamp".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SubscribeToShardEvent {
-    pub child_shards: Option<Vec<ChildShard>>,
+    pub records: Vec<Record>,
     pub continuation_sequence_number: String,
     pub millis_behind_latest: i64,
-    pub records: Vec<Record>,
+    pub child_shards: Option<Vec<ChildShard>>,
 }
 impl FromValue for SubscribeToShardEvent {
     fn from_value(v: Value) -> Self {
@@ -6415,12 +6415,12 @@ impl FromValue for SubscribeToShardEvent {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "ChildShards" => out.child_shards = Some(FromValue::from_value(v)),
+                    "Records" => out.records = FromValue::from_value(v),
                     "ContinuationSequenceNumber" => {
                         out.continuation_sequence_number = FromValue::from_value(v)
                     }
                     "MillisBehindLatest" => out.millis_behind_latest = FromValue::from_value(v),
-                    "Records" => out.records = FromValue::from_value(v),
+                    "ChildShards" => out.child_shards = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -6431,9 +6431,7 @@ impl FromValue for SubscribeToShardEvent {
 impl ToValue for SubscribeToShardEvent {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
-        if let Some(x) = &self.child_shards {
-            m.push(("ChildShards".to_owned(), x.to_value()));
-        }
+        m.push(("Records".to_owned(), self.records.to_value()));
         m.push((
             "ContinuationSequenceNumber".to_owned(),
             self.continuation_sequence_number.to_value(),
@@ -6442,7 +6440,9 @@ impl ToValue for SubscribeToShardEvent {
             "MillisBehindLatest".to_owned(),
             self.millis_behind_latest.to_value(),
         ));
-        m.push(("Records".to_owned(), self.records.to_value()));
+        if let Some(x) = &self.child_shards {
+            m.push(("ChildShards".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
@@ -6450,10 +6450,10 @@ impl ToValue for SubscribeToShardEvent {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SubscribeToShardInput {
     pub consumer_arn: String,
-    pub dry_run: Option<bool>,
+    pub stream_id: Option<String>,
     pub shard_id: String,
     pub starting_position: StartingPosition,
-    pub stream_id: Option<String>,
+    pub dry_run: Option<bool>,
 }
 impl FromValue for SubscribeToShardInput {
     fn from_value(v: Value) -> Self {
@@ -6462,10 +6462,10 @@ impl FromValue for SubscribeToShardInput {
             for (k, v) in entries {
                 match k.as_str() {
                     "ConsumerARN" => out.consumer_arn = FromValue::from_value(v),
-                    "DryRun" => out.dry_run = Some(FromValue::from_value(v)),
+                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     "ShardId" => out.shard_id = FromValue::from_value(v),
                     "StartingPosition" => out.starting_position = FromValue::from_value(v),
-                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
+                    "DryRun" => out.dry_run = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -6477,16 +6477,16 @@ impl ToValue for SubscribeToShardInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
         m.push(("ConsumerARN".to_owned(), self.consumer_arn.to_value()));
-        if let Some(x) = &self.dry_run {
-            m.push(("DryRun".to_owned(), x.to_value()));
+        if let Some(x) = &self.stream_id {
+            m.push(("StreamId".to_owned(), x.to_value()));
         }
         m.push(("ShardId".to_owned(), self.shard_id.to_value()));
         m.push((
             "StartingPosition".to_owned(),
             self.starting_position.to_value(),
         ));
-        if let Some(x) = &self.stream_id {
-            m.push(("StreamId".to_owned(), x.to_value()));
+        if let Some(x) = &self.dry_run {
+            m.push(("DryRun".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -6547,9 +6547,9 @@ impl ToValue for Tag {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TagResourceInput {
+    pub tags: Vec<(String, String)>,
     pub resource_arn: String,
     pub stream_id: Option<String>,
-    pub tags: Vec<(String, String)>,
 }
 impl FromValue for TagResourceInput {
     fn from_value(v: Value) -> Self {
@@ -6557,9 +6557,9 @@ impl FromValue for TagResourceInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "Tags" => out.tags = FromValue::from_value(v),
                     "ResourceARN" => out.resource_arn = FromValue::from_value(v),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "Tags" => out.tags = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -6570,11 +6570,11 @@ impl FromValue for TagResourceInput {
 impl ToValue for TagResourceInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        m.push(("Tags".to_owned(), self.tags.to_value()));
         m.push(("ResourceARN".to_owned(), self.resource_arn.to_value()));
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
-        m.push(("Tags".to_owned(), self.tags.to_value()));
         Value::Map(m)
     }
 }
@@ -6645,9 +6645,9 @@ impl ToValue for ThrottlingException {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UntagResourceInput {
+    pub tag_keys: Vec<String>,
     pub resource_arn: String,
     pub stream_id: Option<String>,
-    pub tag_keys: Vec<String>,
 }
 impl FromValue for UntagResourceInput {
     fn from_value(v: Value) -> Self {
@@ -6655,9 +6655,9 @@ impl FromValue for UntagResourceInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "TagKeys" => out.tag_keys = FromValue::from_value(v),
                     "ResourceARN" => out.resource_arn = FromValue::from_value(v),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "TagKeys" => out.tag_keys = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -6668,11 +6668,11 @@ impl FromValue for UntagResourceInput {
 impl ToValue for UntagResourceInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        m.push(("TagKeys".to_owned(), self.tag_keys.to_value()));
         m.push(("ResourceARN".to_owned(), self.resource_arn.to_value()));
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
-        m.push(("TagKeys".to_owned(), self.tag_keys.to_value()));
         Value::Map(m)
     }
 }
@@ -6744,9 +6744,9 @@ impl ToValue for UpdateAccountSettingsOutput {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateChannelInput {
     pub channel_arn: String,
-    pub logging_configuration: Option<ChannelLoggingUpdateInput>,
     pub s3_destination_configuration: Option<S3DestinationUpdateInput>,
     pub s3_tables_destination_configuration: Option<S3TablesDestinationUpdateInput>,
+    pub logging_configuration: Option<ChannelLoggingUpdateInput>,
 }
 impl FromValue for UpdateChannelInput {
     fn from_value(v: Value) -> Self {
@@ -6755,14 +6755,14 @@ impl FromValue for UpdateChannelInput {
             for (k, v) in entries {
                 match k.as_str() {
                     "ChannelARN" => out.channel_arn = FromValue::from_value(v),
-                    "LoggingConfiguration" => {
-                        out.logging_configuration = Some(FromValue::from_value(v))
-                    }
                     "S3DestinationConfiguration" => {
                         out.s3_destination_configuration = Some(FromValue::from_value(v))
                     }
                     "S3TablesDestinationConfiguration" => {
                         out.s3_tables_destination_configuration = Some(FromValue::from_value(v))
+                    }
+                    "LoggingConfiguration" => {
+                        out.logging_configuration = Some(FromValue::from_value(v))
                     }
                     _ => {}
                 }
@@ -6775,14 +6775,14 @@ impl ToValue for UpdateChannelInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
         m.push(("ChannelARN".to_owned(), self.channel_arn.to_value()));
-        if let Some(x) = &self.logging_configuration {
-            m.push(("LoggingConfiguration".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.s3_destination_configuration {
             m.push(("S3DestinationConfiguration".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.s3_tables_destination_configuration {
             m.push(("S3TablesDestinationConfiguration".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.logging_configuration {
+            m.push(("LoggingConfiguration".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -6819,9 +6819,9 @@ impl ToValue for UpdateChannelOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateDeadLetterQueueRecordsVisibilityErrorEntry {
+    pub receipt_handle: String,
     pub error_code: String,
     pub error_message: Option<String>,
-    pub receipt_handle: String,
 }
 impl FromValue for UpdateDeadLetterQueueRecordsVisibilityErrorEntry {
     fn from_value(v: Value) -> Self {
@@ -6829,9 +6829,9 @@ impl FromValue for UpdateDeadLetterQueueRecordsVisibilityErrorEntry {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
                     "ErrorCode" => out.error_code = FromValue::from_value(v),
                     "ErrorMessage" => out.error_message = Some(FromValue::from_value(v)),
-                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -6842,19 +6842,19 @@ impl FromValue for UpdateDeadLetterQueueRecordsVisibilityErrorEntry {
 impl ToValue for UpdateDeadLetterQueueRecordsVisibilityErrorEntry {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
         m.push(("ErrorCode".to_owned(), self.error_code.to_value()));
         if let Some(x) = &self.error_message {
             m.push(("ErrorMessage".to_owned(), x.to_value()));
         }
-        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateDeadLetterQueueRecordsVisibilityInput {
-    pub entries: Vec<UpdateDeadLetterQueueRecordsVisibilityRequestEntry>,
     pub queue_arn: String,
+    pub entries: Vec<UpdateDeadLetterQueueRecordsVisibilityRequestEntry>,
 }
 impl FromValue for UpdateDeadLetterQueueRecordsVisibilityInput {
     fn from_value(v: Value) -> Self {
@@ -6862,8 +6862,8 @@ impl FromValue for UpdateDeadLetterQueueRecordsVisibilityInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Entries" => out.entries = FromValue::from_value(v),
                     "QueueARN" => out.queue_arn = FromValue::from_value(v),
+                    "Entries" => out.entries = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -6874,16 +6874,16 @@ impl FromValue for UpdateDeadLetterQueueRecordsVisibilityInput {
 impl ToValue for UpdateDeadLetterQueueRecordsVisibilityInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("Entries".to_owned(), self.entries.to_value()));
         m.push(("QueueARN".to_owned(), self.queue_arn.to_value()));
+        m.push(("Entries".to_owned(), self.entries.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateDeadLetterQueueRecordsVisibilityOutput {
-    pub failed: Vec<UpdateDeadLetterQueueRecordsVisibilityErrorEntry>,
     pub successful: Vec<UpdateDeadLetterQueueRecordsVisibilityResultEntry>,
+    pub failed: Vec<UpdateDeadLetterQueueRecordsVisibilityErrorEntry>,
 }
 impl FromValue for UpdateDeadLetterQueueRecordsVisibilityOutput {
     fn from_value(v: Value) -> Self {
@@ -6891,8 +6891,8 @@ impl FromValue for UpdateDeadLetterQueueRecordsVisibilityOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Failed" => out.failed = FromValue::from_value(v),
                     "Successful" => out.successful = FromValue::from_value(v),
+                    "Failed" => out.failed = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -6903,8 +6903,8 @@ impl FromValue for UpdateDeadLetterQueueRecordsVisibilityOutput {
 impl ToValue for UpdateDeadLetterQueueRecordsVisibilityOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("Failed".to_owned(), self.failed.to_value()));
         m.push(("Successful".to_owned(), self.successful.to_value()));
+        m.push(("Failed".to_owned(), self.failed.to_value()));
         Value::Map(m)
     }
 }
@@ -6971,9 +6971,9 @@ impl ToValue for UpdateDeadLetterQueueRecordsVisibilityResultEntry {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateMaxRecordSizeInput {
-    pub max_record_size_in_ki_b: i32,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
+    pub max_record_size_in_ki_b: i32,
 }
 impl FromValue for UpdateMaxRecordSizeInput {
     fn from_value(v: Value) -> Self {
@@ -6981,9 +6981,9 @@ impl FromValue for UpdateMaxRecordSizeInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "MaxRecordSizeInKiB" => out.max_record_size_in_ki_b = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
+                    "MaxRecordSizeInKiB" => out.max_record_size_in_ki_b = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -6994,16 +6994,16 @@ impl FromValue for UpdateMaxRecordSizeInput {
 impl ToValue for UpdateMaxRecordSizeInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
-        m.push((
-            "MaxRecordSizeInKiB".to_owned(),
-            self.max_record_size_in_ki_b.to_value(),
-        ));
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
+        m.push((
+            "MaxRecordSizeInKiB".to_owned(),
+            self.max_record_size_in_ki_b.to_value(),
+        ));
         Value::Map(m)
     }
 }
@@ -7071,9 +7071,9 @@ impl ToValue for UpdateQueueOutput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateQueueRecordsVisibilityErrorEntry {
+    pub receipt_handle: String,
     pub error_code: String,
     pub error_message: Option<String>,
-    pub receipt_handle: String,
 }
 impl FromValue for UpdateQueueRecordsVisibilityErrorEntry {
     fn from_value(v: Value) -> Self {
@@ -7081,9 +7081,9 @@ impl FromValue for UpdateQueueRecordsVisibilityErrorEntry {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
                     "ErrorCode" => out.error_code = FromValue::from_value(v),
                     "ErrorMessage" => out.error_message = Some(FromValue::from_value(v)),
-                    "ReceiptHandle" => out.receipt_handle = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -7094,19 +7094,19 @@ impl FromValue for UpdateQueueRecordsVisibilityErrorEntry {
 impl ToValue for UpdateQueueRecordsVisibilityErrorEntry {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
+        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
         m.push(("ErrorCode".to_owned(), self.error_code.to_value()));
         if let Some(x) = &self.error_message {
             m.push(("ErrorMessage".to_owned(), x.to_value()));
         }
-        m.push(("ReceiptHandle".to_owned(), self.receipt_handle.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateQueueRecordsVisibilityInput {
-    pub entries: Vec<UpdateQueueRecordsVisibilityRequestEntry>,
     pub queue_arn: String,
+    pub entries: Vec<UpdateQueueRecordsVisibilityRequestEntry>,
 }
 impl FromValue for UpdateQueueRecordsVisibilityInput {
     fn from_value(v: Value) -> Self {
@@ -7114,8 +7114,8 @@ impl FromValue for UpdateQueueRecordsVisibilityInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Entries" => out.entries = FromValue::from_value(v),
                     "QueueARN" => out.queue_arn = FromValue::from_value(v),
+                    "Entries" => out.entries = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -7126,16 +7126,16 @@ impl FromValue for UpdateQueueRecordsVisibilityInput {
 impl ToValue for UpdateQueueRecordsVisibilityInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("Entries".to_owned(), self.entries.to_value()));
         m.push(("QueueARN".to_owned(), self.queue_arn.to_value()));
+        m.push(("Entries".to_owned(), self.entries.to_value()));
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateQueueRecordsVisibilityOutput {
-    pub failed: Vec<UpdateQueueRecordsVisibilityErrorEntry>,
     pub successful: Vec<UpdateQueueRecordsVisibilityResultEntry>,
+    pub failed: Vec<UpdateQueueRecordsVisibilityErrorEntry>,
 }
 impl FromValue for UpdateQueueRecordsVisibilityOutput {
     fn from_value(v: Value) -> Self {
@@ -7143,8 +7143,8 @@ impl FromValue for UpdateQueueRecordsVisibilityOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "Failed" => out.failed = FromValue::from_value(v),
                     "Successful" => out.successful = FromValue::from_value(v),
+                    "Failed" => out.failed = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -7155,8 +7155,8 @@ impl FromValue for UpdateQueueRecordsVisibilityOutput {
 impl ToValue for UpdateQueueRecordsVisibilityOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        m.push(("Failed".to_owned(), self.failed.to_value()));
         m.push(("Successful".to_owned(), self.successful.to_value()));
+        m.push(("Failed".to_owned(), self.failed.to_value()));
         Value::Map(m)
     }
 }
@@ -7223,11 +7223,11 @@ impl ToValue for UpdateQueueRecordsVisibilityResultEntry {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateShardCountInput {
+    pub stream_name: Option<String>,
+    pub target_shard_count: i32,
     pub scaling_type: ScalingType,
     pub stream_arn: Option<String>,
     pub stream_id: Option<String>,
-    pub stream_name: Option<String>,
-    pub target_shard_count: i32,
 }
 impl FromValue for UpdateShardCountInput {
     fn from_value(v: Value) -> Self {
@@ -7235,11 +7235,11 @@ impl FromValue for UpdateShardCountInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
+                    "TargetShardCount" => out.target_shard_count = FromValue::from_value(v),
                     "ScalingType" => out.scaling_type = FromValue::from_value(v),
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
-                    "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
-                    "TargetShardCount" => out.target_shard_count = FromValue::from_value(v),
                     _ => {}
                 }
             }
@@ -7250,13 +7250,6 @@ impl FromValue for UpdateShardCountInput {
 impl ToValue for UpdateShardCountInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(5);
-        m.push(("ScalingType".to_owned(), self.scaling_type.to_value()));
-        if let Some(x) = &self.stream_arn {
-            m.push(("StreamARN".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_id {
-            m.push(("StreamId".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.stream_name {
             m.push(("StreamName".to_owned(), x.to_value()));
         }
@@ -7264,16 +7257,23 @@ impl ToValue for UpdateShardCountInput {
             "TargetShardCount".to_owned(),
             self.target_shard_count.to_value(),
         ));
+        m.push(("ScalingType".to_owned(), self.scaling_type.to_value()));
+        if let Some(x) = &self.stream_arn {
+            m.push(("StreamARN".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.stream_id {
+            m.push(("StreamId".to_owned(), x.to_value()));
+        }
         Value::Map(m)
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateShardCountOutput {
-    pub current_shard_count: Option<i32>,
-    pub stream_arn: Option<String>,
     pub stream_name: Option<String>,
+    pub current_shard_count: Option<i32>,
     pub target_shard_count: Option<i32>,
+    pub stream_arn: Option<String>,
 }
 impl FromValue for UpdateShardCountOutput {
     fn from_value(v: Value) -> Self {
@@ -7281,10 +7281,10 @@ impl FromValue for UpdateShardCountOutput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "CurrentShardCount" => out.current_shard_count = Some(FromValue::from_value(v)),
-                    "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
+                    "CurrentShardCount" => out.current_shard_count = Some(FromValue::from_value(v)),
                     "TargetShardCount" => out.target_shard_count = Some(FromValue::from_value(v)),
+                    "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -7295,17 +7295,17 @@ impl FromValue for UpdateShardCountOutput {
 impl ToValue for UpdateShardCountOutput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(4);
-        if let Some(x) = &self.current_shard_count {
-            m.push(("CurrentShardCount".to_owned(), x.to_value()));
-        }
-        if let Some(x) = &self.stream_arn {
-            m.push(("StreamARN".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.stream_name {
             m.push(("StreamName".to_owned(), x.to_value()));
         }
+        if let Some(x) = &self.current_shard_count {
+            m.push(("CurrentShardCount".to_owned(), x.to_value()));
+        }
         if let Some(x) = &self.target_shard_count {
             m.push(("TargetShardCount".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.stream_arn {
+            m.push(("StreamARN".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }
@@ -7357,9 +7357,9 @@ impl ToValue for UpdateStreamModeInput {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateStreamRecordDistributionStrategyInput {
-    pub record_distribution_strategy: RecordDistributionStrategy,
     pub stream_arn: String,
     pub stream_id: Option<String>,
+    pub record_distribution_strategy: RecordDistributionStrategy,
 }
 impl FromValue for UpdateStreamRecordDistributionStrategyInput {
     fn from_value(v: Value) -> Self {
@@ -7367,11 +7367,11 @@ impl FromValue for UpdateStreamRecordDistributionStrategyInput {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
+                    "StreamARN" => out.stream_arn = FromValue::from_value(v),
+                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     "RecordDistributionStrategy" => {
                         out.record_distribution_strategy = FromValue::from_value(v)
                     }
-                    "StreamARN" => out.stream_arn = FromValue::from_value(v),
-                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -7382,14 +7382,14 @@ impl FromValue for UpdateStreamRecordDistributionStrategyInput {
 impl ToValue for UpdateStreamRecordDistributionStrategyInput {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(3);
-        m.push((
-            "RecordDistributionStrategy".to_owned(),
-            self.record_distribution_strategy.to_value(),
-        ));
         m.push(("StreamARN".to_owned(), self.stream_arn.to_value()));
         if let Some(x) = &self.stream_id {
             m.push(("StreamId".to_owned(), x.to_value()));
         }
+        m.push((
+            "RecordDistributionStrategy".to_owned(),
+            self.record_distribution_strategy.to_value(),
+        ));
         Value::Map(m)
     }
 }
@@ -7397,8 +7397,8 @@ impl ToValue for UpdateStreamRecordDistributionStrategyInput {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateStreamWarmThroughputInput {
     pub stream_arn: Option<String>,
-    pub stream_id: Option<String>,
     pub stream_name: Option<String>,
+    pub stream_id: Option<String>,
     pub warm_throughput_mi_bps: i32,
 }
 impl FromValue for UpdateStreamWarmThroughputInput {
@@ -7408,8 +7408,8 @@ impl FromValue for UpdateStreamWarmThroughputInput {
             for (k, v) in entries {
                 match k.as_str() {
                     "StreamARN" => out.stream_arn = Some(FromValue::from_value(v)),
-                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     "StreamName" => out.stream_name = Some(FromValue::from_value(v)),
+                    "StreamId" => out.stream_id = Some(FromValue::from_value(v)),
                     "WarmThroughputMiBps" => out.warm_throughput_mi_bps = FromValue::from_value(v),
                     _ => {}
                 }
@@ -7424,11 +7424,11 @@ impl ToValue for UpdateStreamWarmThroughputInput {
         if let Some(x) = &self.stream_arn {
             m.push(("StreamARN".to_owned(), x.to_value()));
         }
-        if let Some(x) = &self.stream_id {
-            m.push(("StreamId".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.stream_name {
             m.push(("StreamName".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.stream_id {
+            m.push(("StreamId".to_owned(), x.to_value()));
         }
         m.push((
             "WarmThroughputMiBps".to_owned(),
@@ -7506,8 +7506,8 @@ impl ToValue for ValidationException {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WarmThroughputObject {
-    pub current_mi_bps: Option<i32>,
     pub target_mi_bps: Option<i32>,
+    pub current_mi_bps: Option<i32>,
 }
 impl FromValue for WarmThroughputObject {
     fn from_value(v: Value) -> Self {
@@ -7515,8 +7515,8 @@ impl FromValue for WarmThroughputObject {
         if let Value::Map(entries) = v {
             for (k, v) in entries {
                 match k.as_str() {
-                    "CurrentMiBps" => out.current_mi_bps = Some(FromValue::from_value(v)),
                     "TargetMiBps" => out.target_mi_bps = Some(FromValue::from_value(v)),
+                    "CurrentMiBps" => out.current_mi_bps = Some(FromValue::from_value(v)),
                     _ => {}
                 }
             }
@@ -7527,11 +7527,11 @@ impl FromValue for WarmThroughputObject {
 impl ToValue for WarmThroughputObject {
     fn to_value(&self) -> Value {
         let mut m = Vec::with_capacity(2);
-        if let Some(x) = &self.current_mi_bps {
-            m.push(("CurrentMiBps".to_owned(), x.to_value()));
-        }
         if let Some(x) = &self.target_mi_bps {
             m.push(("TargetMiBps".to_owned(), x.to_value()));
+        }
+        if let Some(x) = &self.current_mi_bps {
+            m.push(("CurrentMiBps".to_owned(), x.to_value()));
         }
         Value::Map(m)
     }

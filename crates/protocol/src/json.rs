@@ -1,0 +1,198 @@
+//! AWS JSON 1.1 to and from [`Value`]. Decoding keeps JSON's own types (numbers, strings);
+//! the shape-driven [`crate::check`] turns base64 strings into blobs and epoch seconds into
+//! timestamps. Encoding writes blobs as base64 and timestamps as epoch seconds with
+//! millisecond precision, as AWS does.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use tributary_model::Value;
+
+#[derive(Debug)]
+pub struct JsonError(pub String);
+
+pub fn decode(body: &[u8]) -> Result<Value, JsonError> {
+    serde_json::from_slice::<Wrapped>(body)
+        .map(|w| w.0)
+        .map_err(|e| JsonError(e.to_string()))
+}
+
+struct Wrapped(Value);
+
+impl<'de> Deserialize<'de> for Wrapped {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor).map(Wrapped)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(Wrapped(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::List(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries: Vec<(String, Value)> = Vec::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let Wrapped(v) = map.next_value()?;
+            // A repeated key keeps its last value, as Jackson does.
+            if let Some(slot) = entries.iter_mut().find(|(ek, _)| *ek == k) {
+                slot.1 = v;
+            } else {
+                entries.push((k, v));
+            }
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+pub fn encode(v: &Value) -> Bytes {
+    let mut out = Vec::with_capacity(256);
+    write_value(&mut out, v);
+    Bytes::from(out)
+}
+
+fn write_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Float(f) if f.is_finite() => out.extend_from_slice(f.to_string().as_bytes()),
+        Value::Float(_) => out.extend_from_slice(b"null"),
+        Value::Str(s) => write_str(out, s),
+        Value::Blob(b) => {
+            out.push(b'"');
+            let start = out.len();
+            let len = base64::encoded_len(b.len(), true).unwrap_or(0);
+            out.resize(start + len, 0);
+            let n = base64::engine::general_purpose::STANDARD
+                .encode_slice(b, &mut out[start..])
+                .unwrap_or(0);
+            out.truncate(start + n);
+            out.push(b'"');
+        }
+        Value::Timestamp(t) => {
+            let ms = t.millis();
+            let secs = ms.div_euclid(1000);
+            let frac = ms.rem_euclid(1000);
+            if frac == 0 {
+                out.extend_from_slice(secs.to_string().as_bytes());
+            } else {
+                out.extend_from_slice(format!("{secs}.{frac:03}").as_bytes());
+            }
+        }
+        Value::List(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Map(entries) => {
+            out.push(b'{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, k);
+                out.push(b':');
+                write_value(out, v);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        match esc {
+            Some(e) => out.extend_from_slice(e),
+            None => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tributary_model::Timestamp;
+
+    #[test]
+    fn round_trips_plain_values() {
+        let v = decode(br#"{"a":[1,-2,3.5,true,null,"x\"y\n\u0001"],"b":{}}"#).unwrap();
+        let back = decode(&encode(&v)).unwrap();
+        assert_eq!(v, back);
+    }
+
+    #[test]
+    fn writes_blobs_and_timestamps_as_aws_does() {
+        let v = Value::Map(vec![
+            ("D".into(), Value::Blob(Bytes::from_static(b"hello"))),
+            ("T".into(), Value::Timestamp(Timestamp(1_700_000_000_123))),
+            ("U".into(), Value::Timestamp(Timestamp(1_700_000_000_000))),
+        ]);
+        assert_eq!(
+            &encode(&v)[..],
+            br#"{"D":"aGVsbG8=","T":1700000000.123,"U":1700000000}"#
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_json() {
+        assert!(decode(b"{").is_err());
+        assert!(decode(b"").is_err());
+        assert!(decode(b"{} x").is_err());
+    }
+}
