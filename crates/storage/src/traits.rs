@@ -47,7 +47,8 @@ pub enum ReadFrom {
 pub struct Bounds {
     pub first: u64,
     pub next: u64,
-    /// Arrival time of the newest record, if any.
+    /// Arrival time of the newest record ever appended (still reported once that record is
+    /// trimmed, so arrival times can stay monotonic); `None` if nothing was ever appended.
     pub last_arrival_ms: Option<i64>,
 }
 
@@ -78,10 +79,16 @@ pub type StorageResult<T> = Result<T, StorageError>;
 ///   persisted together (one group commit).
 /// - Reads never return a record below the trim point set by `trim_before`.
 pub trait ShardLog: Send + Sync + 'static {
+    /// Fails with `ShardExists` if the shard exists. A deleted shard's key may be created again:
+    /// it starts empty, at offset 0.
     fn create_shard(&self, shard: ShardKey) -> StorageResult<()>;
-    /// Removes the shard and all its records. Idempotent.
+    /// Removes the shard and all its records. Idempotent. The shard is gone for readers and
+    /// writers at once; engines may give the space back in the background.
     fn delete_shard(&self, shard: ShardKey) -> StorageResult<()>;
-    /// Appends to several shards at once; results are in the order of `appends`.
+    /// Appends to several shards at once; results are in the order of `appends`. A call naming
+    /// a shard that does not exist fails with `NoSuchShard`. Arrival times never decrease
+    /// within a shard. If the future is dropped before it resolves, the records may or may
+    /// not have been written.
     fn append(&self, appends: Vec<ShardAppend>) -> BoxFuture<'_, StorageResult<Vec<Appended>>>;
     /// Up to `max_records` records (and, past the first, at most `max_bytes` of payload).
     fn read(
@@ -93,11 +100,14 @@ pub trait ShardLog: Send + Sync + 'static {
     ) -> StorageResult<Vec<StoredRecord>>;
     fn bounds(&self, shard: ShardKey) -> StorageResult<Bounds>;
     /// Drops every record that arrived before `arrival_ms` (retention). Space is given back
-    /// by the engine in the background; reads honour the trim at once.
+    /// by the engine in the background; reads honour the trim at once. The trim point applies
+    /// to the records present when called and never moves back; trimming an empty shard, or to
+    /// an earlier time, is a no-op.
     fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> StorageResult<()>;
 }
 
-/// Revision of a metadata entry; changes on every update.
+/// Revision of a metadata entry; changes on every update and is never reused for a key, even
+/// after the key is deleted and created again.
 pub type Revision = u64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,11 +130,14 @@ pub enum MetaError {
 }
 
 /// Small, strongly consistent key-value store for control-plane state. Every successful
-/// write is durable when it returns.
+/// write is durable when it returns. Keys are 1 to 65 535 bytes of UTF-8.
 pub trait MetaStore: Send + Sync + 'static {
     fn get(&self, key: &str) -> Result<Option<MetaEntry>, MetaError>;
+    /// `Exists` if the key is present.
     fn create(&self, key: &str, value: Bytes) -> Result<Revision, MetaError>;
+    /// `NotFound` if absent; `Conflict` if its revision is not `expected`.
     fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<Revision, MetaError>;
+    /// `NotFound` if absent; with `Some(expected)`, `Conflict` if its revision differs.
     fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError>;
     /// Every entry whose key starts with `prefix`, in key order.
     fn list(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError>;
