@@ -1,1 +1,36 @@
-fn main() {}
+//! `tributary`: the server binary.
+//!
+//! - `serve`: run the Kinesis API on the embedded durable storage (see `config` for every
+//!   setting, `serve` for start-up and shutdown).
+
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tributary",
+    version,
+    about = "A durable, self-hosted Amazon Kinesis Data Streams API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Kinesis API (HTTP/1.1 and h2c on one port) on the embedded storage.
+    Serve(config::ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = config::Settings::resolve(args)?;
+            serve::run(settings)
+        }
+    }
+}

@@ -1,1 +1,33 @@
-//! tributary-server
+//! The HTTP front end of Tributary.
+//!
+//! - [`listener`]: accepts TCP connections and serves HTTP/1.1 and h2c (prior knowledge)
+//!   on the same port; graceful shutdown drains open connections.
+//! - [`pipeline`]: one request from headers to response, in AWS's order of checks:
+//!   method, content type, target, body syntax, operation, authentication, model checks.
+//! - [`auth`]: the Authorization header / presigned query presence checks and the
+//!   credential scope (the region a request addresses).
+//! - [`dispatch`]: the exhaustive `Operation` match that calls the engine.
+//! - [`respond`]: response building, the single place where an [`ApiError`] becomes HTTP.
+//!
+//! [`ApiError`]: tributary_model::ApiError
+
+pub mod auth;
+pub mod dispatch;
+pub mod listener;
+pub mod pipeline;
+pub mod respond;
+
+use std::sync::Arc;
+
+use tributary_engine::Engine;
+
+/// Everything a request needs, shared by all connections.
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    /// Account that owns the resources of unsigned or unverified requests.
+    pub account_id: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+pub use listener::serve;

@@ -1,0 +1,246 @@
+//! Settings: command-line flags (also readable from `TRIBUTARY_*` variables) over an
+//! optional TOML file (`--config`), over defaults. `tributary.example.toml` at the
+//! repository root documents the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+use tributary_engine::StreamDeclaration;
+use tributary_storage::Durability;
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file; flags given here override it.
+    #[arg(long, env = "TRIBUTARY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:4567]. Port 0 picks a free port.
+    #[arg(long, env = "TRIBUTARY_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Directory of the embedded storage [default: ./tributary-data].
+    #[arg(long, env = "TRIBUTARY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Account that owns the streams [default: 000000000000].
+    #[arg(long, env = "TRIBUTARY_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// When a write is acknowledged: `sync` (after fsync; nothing acknowledged is ever lost)
+    /// or `interval:MS` (after the write, fsync within MS milliseconds; a power loss may lose
+    /// the last MS of acknowledged writes, a killed process loses nothing) [default: sync].
+    #[arg(long, env = "TRIBUTARY_DURABILITY")]
+    pub durability: Option<String>,
+    /// Streams to create at start-up when absent, comma separated:
+    /// `NAME[:SHARDS|:on-demand][:RETENTION_HOURS]`, e.g. `orders:4,events:on-demand:48`.
+    /// Created in the region `--streams-region`.
+    #[arg(long, env = "TRIBUTARY_STREAMS")]
+    pub streams: Option<String>,
+    /// Region of the streams declared with `--streams` or in the file [default: us-east-1].
+    #[arg(long, env = "TRIBUTARY_STREAMS_REGION")]
+    pub streams_region: Option<String>,
+    /// Milliseconds a new stream stays CREATING [default: 0].
+    #[arg(long)]
+    pub create_stream_ms: Option<u64>,
+    /// Milliseconds a deleted stream stays DELETING [default: 0].
+    #[arg(long)]
+    pub delete_stream_ms: Option<u64>,
+    /// Milliseconds a resharded or updated stream stays UPDATING [default: 0].
+    #[arg(long)]
+    pub update_stream_ms: Option<u64>,
+    /// Open shards allowed per account and region [default: 20000].
+    #[arg(long)]
+    pub shard_limit: Option<u32>,
+    /// Largest request body in bytes [default: 33554432].
+    #[arg(long)]
+    pub max_body_bytes: Option<usize>,
+    /// Allow listening on a non-loopback address without credentials. Anyone who can reach
+    /// the port can then read and write every stream.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// Log filter, e.g. `info` or `tributary=debug` [default: info].
+    #[arg(long, env = "RUST_LOG")]
+    pub log: Option<String>,
+}
+
+/// The file's keys mirror the flags (snake_case); `[[streams]]` tables declare streams.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    account_id: Option<String>,
+    durability: Option<String>,
+    streams_region: Option<String>,
+    create_stream_ms: Option<u64>,
+    delete_stream_ms: Option<u64>,
+    update_stream_ms: Option<u64>,
+    shard_limit: Option<u32>,
+    max_body_bytes: Option<usize>,
+    insecure_no_auth: Option<bool>,
+    log: Option<String>,
+    #[serde(default)]
+    streams: Vec<StreamDeclaration>,
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub account_id: String,
+    pub durability: Durability,
+    pub streams: Vec<StreamDeclaration>,
+    pub streams_region: String,
+    pub create_delay: Duration,
+    pub delete_delay: Duration,
+    pub update_delay: Duration,
+    pub shard_limit: u32,
+    pub max_body_bytes: usize,
+    pub insecure_no_auth: bool,
+    pub log: String,
+}
+
+impl Settings {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("parsing {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let mut streams = file.streams;
+        if let Some(spec) = &args.streams {
+            streams.extend(parse_streams(spec)?);
+        }
+        let durability = args
+            .durability
+            .or(file.durability)
+            .unwrap_or_else(|| "sync".into());
+        let ms = |flag: Option<u64>, file: Option<u64>| {
+            Duration::from_millis(flag.or(file).unwrap_or(0))
+        };
+        let s = Settings {
+            bind: args
+                .bind
+                .or(file.bind)
+                .unwrap_or_else(|| "127.0.0.1:4567".parse().expect("default bind")),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("tributary-data")),
+            account_id: args
+                .account_id
+                .or(file.account_id)
+                .unwrap_or_else(|| "000000000000".into()),
+            durability: parse_durability(&durability)?,
+            streams,
+            streams_region: args
+                .streams_region
+                .or(file.streams_region)
+                .unwrap_or_else(|| "us-east-1".into()),
+            create_delay: ms(args.create_stream_ms, file.create_stream_ms),
+            delete_delay: ms(args.delete_stream_ms, file.delete_stream_ms),
+            update_delay: ms(args.update_stream_ms, file.update_stream_ms),
+            shard_limit: args.shard_limit.or(file.shard_limit).unwrap_or(20_000),
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(32 << 20),
+            insecure_no_auth: args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false),
+            log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+        };
+        if s.account_id.len() != 12 || !s.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("account id must be 12 digits, got {:?}", s.account_id);
+        }
+        Ok(s)
+    }
+}
+
+fn parse_durability(s: &str) -> anyhow::Result<Durability> {
+    if s == "sync" {
+        return Ok(Durability::Sync);
+    }
+    if let Some(ms) = s.strip_prefix("interval:") {
+        let ms: u64 = ms
+            .parse()
+            .with_context(|| format!("durability interval {ms:?}"))?;
+        return Ok(Durability::Interval(Duration::from_millis(ms.max(1))));
+    }
+    bail!("durability must be `sync` or `interval:MS`, got {s:?}")
+}
+
+/// `orders:4,events:on-demand:48,logs` (a bare name gets one shard).
+fn parse_streams(spec: &str) -> anyhow::Result<Vec<StreamDeclaration>> {
+    let mut out = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let mut parts = item.split(':');
+        let name = parts.next().unwrap_or_default().to_string();
+        let mut decl = StreamDeclaration {
+            name,
+            shard_count: Some(1),
+            ..Default::default()
+        };
+        if let Some(kind) = parts.next() {
+            if kind == "on-demand" {
+                decl.on_demand = true;
+                decl.shard_count = None;
+            } else {
+                decl.shard_count = Some(
+                    kind.parse()
+                        .with_context(|| format!("shard count in {item:?}"))?,
+                );
+            }
+        }
+        if let Some(h) = parts.next() {
+            decl.retention_hours = Some(
+                h.parse()
+                    .with_context(|| format!("retention hours in {item:?}"))?,
+            );
+        }
+        if parts.next().is_some() {
+            bail!("stream declaration {item:?} has too many fields");
+        }
+        out.push(decl);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stream_declarations() {
+        let s = parse_streams("orders:4, events:on-demand:48,logs").unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!((s[0].name.as_str(), s[0].shard_count), ("orders", Some(4)));
+        assert!(s[1].on_demand && s[1].retention_hours == Some(48));
+        assert_eq!(s[2].shard_count, Some(1));
+        assert!(parse_streams("a:x").is_err());
+        assert!(parse_streams("a:1:2:3").is_err());
+    }
+
+    #[test]
+    fn parses_durability() {
+        assert_eq!(parse_durability("sync").unwrap(), Durability::Sync);
+        assert_eq!(
+            parse_durability("interval:5").unwrap(),
+            Durability::Interval(Duration::from_millis(5))
+        );
+        assert!(parse_durability("never").is_err());
+    }
+
+    #[test]
+    fn reads_the_reference_config_file() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tributary.example.toml"
+        ))
+        .unwrap();
+        let f: FileConfig = toml::from_str(&text).unwrap();
+        assert!(!f.streams.is_empty());
+    }
+}

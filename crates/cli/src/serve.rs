@@ -1,0 +1,98 @@
+//! Start-up and shutdown of `tributary serve`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use tributary_engine::{Engine, EngineConfig, RequestContext};
+use tributary_server::AppState;
+use tributary_storage::{FjallOptions, FjallStore};
+
+use crate::config::Settings;
+
+pub fn run(s: Settings) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&s.log).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if !s.bind.ip().is_loopback() {
+        // No credentials can be configured yet, so every request is unauthenticated.
+        if !s.insecure_no_auth {
+            bail!(
+                "refusing to listen on {} without credentials: anyone who reaches it could read and \
+                 write every stream. Listen on a loopback address, or pass --insecure-no-auth.",
+                s.bind
+            );
+        }
+        tracing::warn!(bind = %s.bind, "--insecure-no-auth: serving a non-loopback address with no authentication");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(serve(s))
+}
+
+async fn serve(s: Settings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&s.data_dir)
+        .with_context(|| format!("creating data directory {}", s.data_dir.display()))?;
+    let opts = FjallOptions {
+        durability: s.durability,
+        ..FjallOptions::default()
+    };
+    let store = FjallStore::open(&s.data_dir, opts)
+        .with_context(|| format!("opening storage in {}", s.data_dir.display()))?;
+    let config = EngineConfig {
+        default_account_id: s.account_id.clone(),
+        create_delay: s.create_delay,
+        delete_delay: s.delete_delay,
+        update_delay: s.update_delay,
+        shard_limit: s.shard_limit,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::open(config, store.clone(), store.clone())
+        .await
+        .context("opening the engine")?;
+    let ctx = RequestContext::new(s.account_id.clone(), s.streams_region.clone());
+    for decl in &s.streams {
+        engine
+            .ensure_stream(&ctx, decl.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("declared stream {:?}: {e}", decl.name))?;
+    }
+    let listener = tokio::net::TcpListener::bind(s.bind)
+        .await
+        .with_context(|| format!("listening on {}", s.bind))?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to learn the port when binding to port 0.
+    println!("TRIBUTARY_LISTENING {addr}");
+    tracing::info!(%addr, data_dir = %s.data_dir.display(), "serving the Kinesis API (HTTP/1.1 and h2c)");
+    let state = Arc::new(AppState {
+        engine,
+        account_id: s.account_id,
+        max_body_bytes: s.max_body_bytes,
+    });
+    tributary_server::serve(listener, state, shutdown_signal(), Duration::from_secs(10)).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

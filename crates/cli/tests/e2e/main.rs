@@ -1,0 +1,47 @@
+//! End-to-end tests: the real `tributary` binary, spawned on 127.0.0.1:0 in a temporary data
+//! directory, driven by the real `aws-sdk-kinesis` client and by raw requests for what SDKs
+//! refuse to send. One test binary (modules below) keeps link time down.
+
+mod control;
+mod data;
+mod reshard;
+mod restart;
+mod wire;
+
+use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use tributary_testkit::TestServer;
+
+pub fn server() -> TestServer {
+    TestServer::start(env!("CARGO_BIN_EXE_tributary"), &[])
+}
+
+pub fn server_with(args: &[&str]) -> TestServer {
+    TestServer::start(env!("CARGO_BIN_EXE_tributary"), args)
+}
+
+/// The AWS error code and message of a failed SDK call.
+pub fn err_of<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
+    r: Result<T, E>,
+) -> (String, String) {
+    let e = r.expect_err("the call should have failed");
+    (
+        e.code().unwrap_or_default().to_string(),
+        e.message().unwrap_or_default().to_string(),
+    )
+}
+
+pub async fn create(client: &aws_sdk_kinesis::Client, name: &str, shards: i32) {
+    client
+        .create_stream()
+        .stream_name(name)
+        .shard_count(shards)
+        .send()
+        .await
+        .expect("create stream");
+}
+
+pub const ACCOUNT: &str = "000000000000";
+
+pub fn arn(name: &str) -> String {
+    format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{name}")
+}

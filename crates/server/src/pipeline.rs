@@ -1,0 +1,107 @@
+//! One request, in the order AWS checks things: method, content type, target, body syntax,
+//! operation, authentication, then the model's type and constraint checks. Each step's
+//! failure is AWS's own answer for it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use tributary_model::{ApiError, ErrorCode};
+use tributary_protocol::target::{self, Target};
+use tributary_protocol::Format;
+
+use crate::respond::{self, Body};
+use crate::{auth, dispatch, AppState};
+
+pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    if parts.method != Method::POST {
+        return respond::raw_xml(
+            403,
+            "AccessDeniedException",
+            Some("Unable to determine service/operation name to be authorized"),
+        );
+    }
+    let format = content_format(&parts.headers);
+    let target = target::parse(
+        parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok()),
+    );
+
+    let body = match Limited::new(body, state.max_body_bytes).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                let err = ApiError::new(
+                    ErrorCode::RequestEntityTooLargeException,
+                    "Request is too large",
+                );
+                return respond::error(format.unwrap_or(Format::Json), &err);
+            }
+            // The client went away or sent a broken body: nothing useful to answer.
+            return respond::raw_xml(400, "SerializationException", None);
+        }
+    };
+
+    let Some(format) = format else {
+        return match target {
+            Target::Missing => respond::raw_xml(
+                403,
+                "AccessDeniedException",
+                Some("Unable to determine service/operation name to be authorized"),
+            ),
+            _ => respond::raw_xml(404, "UnknownOperationException", None),
+        };
+    };
+    if body.is_empty() {
+        let code = match target {
+            Target::Known(_) => ErrorCode::SerializationException,
+            _ => ErrorCode::UnknownOperationException,
+        };
+        return respond::error(format, &ApiError::bare(code));
+    }
+    match serve(&state, format, target, &parts, body).await {
+        Ok(resp) => resp,
+        Err(e) => respond::error(format, &e),
+    }
+}
+
+async fn serve(
+    state: &AppState,
+    format: Format,
+    target: Target,
+    parts: &http::request::Parts,
+    body: Bytes,
+) -> Result<Response<Body>, ApiError> {
+    let raw = tributary_protocol::parse_body(format, &body)?;
+    let Target::Known(op) = target else {
+        return Err(ApiError::bare(ErrorCode::UnknownOperationException));
+    };
+    let caller = auth::caller(&parts.headers, parts.uri.query())?;
+    let input = tributary_protocol::check_value(op.input_shape(), format, raw)?;
+    let ctx = tributary_engine::RequestContext {
+        account_id: state.account_id.clone(),
+        region: caller.region,
+    };
+    let out = dispatch::dispatch(&state.engine, &ctx, op, input).await?;
+    Ok(match out {
+        Some(v) => respond::ok(format, tributary_protocol::encode_output(format, &v)),
+        None => respond::ok(format, Bytes::new()),
+    })
+}
+
+fn content_format(headers: &http::HeaderMap) -> Option<Format> {
+    let ct = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    let ct = ct.split(';').next().unwrap_or("").trim();
+    match ct {
+        "application/x-amz-json-1.1" | "application/json" => Some(Format::Json),
+        "application/x-amz-cbor-1.1" => Some(Format::Cbor),
+        _ => None,
+    }
+}
