@@ -1,1 +1,139 @@
-//! tributary-engine
+//! The Kinesis Data Streams domain, without HTTP: every stream operation as one async method
+//! of [`Engine`], taking the generated input type and returning the generated output type
+//! and per-operation error enum of `tributary-model`.
+//!
+//! The engine keeps Kinesis semantics above two narrow storage traits: records go to a
+//! [`ShardLog`] (one log per shard, opaque payloads), control-plane state to a [`MetaStore`]
+//! (compare-and-set). Everything in the MetaStore is cached in memory at [`Engine::open`],
+//! so requests never read it; memory grows with the number of streams and shards, never
+//! with record volume.
+//!
+//! Modules, from the wire inward:
+//!
+//! | module | concern |
+//! | --- | --- |
+//! | `config` | [`EngineConfig`], [`RequestContext`], [`StreamDeclaration`], open errors |
+//! | `streams` | CreateStream, DeleteStream, DescribeStream(Summary), ListStreams, declared streams |
+//! | `shards` | ListShards, shard-id parsing and the Shard wire shape |
+//! | `put` | PutRecord, PutRecords: routing, one `ShardLog::append` per request |
+//! | `get` | GetShardIterator, GetRecords, ChildShards at the end of a closed shard |
+//! | `reshard` | SplitShard, MergeShards, UpdateShardCount and the plan they share |
+//! | `lifecycle` | the CREATING/UPDATING/DELETING state machine, its timers and recovery |
+//! | `retention` | retention operations and the background trim and prune task |
+//! | `tags` | stream tags by name and by resource ARN |
+//! | `settings` | enhanced monitoring, stream mode, record size, warm throughput, distribution |
+//! | `limits` | DescribeLimits and the account settings |
+//! | `policy` | resource policies |
+//! | `resolve` | addressing a stream by StreamName and/or StreamARN |
+//! | `routing` | MD5 hash keys, even hash-range splits, the route table |
+//! | `seqnum` | the 56-digit sequence-number codec |
+//! | `iterator`, `token` | sealed shard iterators and NextTokens (HMAC-SHA256) |
+//! | `payload` | the record layout stored in the ShardLog |
+//! | `meta`, `state` | persisted records and their in-memory cache |
+//! | `wire` | conversions between stored records and the generated wire shapes |
+//! | `clock`, `startup` | time helpers; loading the MetaStore at open |
+//! | `messages`, `error` | AWS's messages and the shared failure type |
+//! | `testing` | in-memory storage for tests (feature `test-util`) |
+//!
+//! Formats and the state machine are described in `docs/engine.md`.
+
+mod clock;
+mod config;
+mod error;
+mod get;
+mod iterator;
+mod lifecycle;
+mod limits;
+mod messages;
+mod meta;
+mod payload;
+mod policy;
+mod put;
+mod reshard;
+mod resolve;
+mod retention;
+mod routing;
+mod seqnum;
+mod settings;
+mod shards;
+mod startup;
+mod state;
+mod streams;
+mod tags;
+mod token;
+mod wire;
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use parking_lot::{Mutex, RwLock};
+use tributary_storage::{MetaStore, Revision, ShardLog};
+
+pub use config::{EngineConfig, EngineOpenError, RequestContext, StreamDeclaration};
+
+use crate::meta::AccountRecord;
+use crate::state::Registry;
+use crate::token::Sealer;
+
+/// The Kinesis engine of one node. Cheap to share: every method takes `&self`.
+pub struct Engine {
+    /// The engine's own handle, for the timers and background tasks it spawns; they hold
+    /// it weakly so dropping the last `Arc<Engine>` stops them.
+    me: Weak<Engine>,
+    config: EngineConfig,
+    log: Arc<dyn ShardLog>,
+    meta: Arc<dyn MetaStore>,
+    sealer: Sealer,
+    registry: RwLock<Registry>,
+    /// Serializes control-plane changes (and the background tasks that make them), so
+    /// every compare-and-set starts from the revision in the cache.
+    control: tokio::sync::Mutex<()>,
+    /// Next internal stream id and the revision of its counter record.
+    next_stream_id: Mutex<(u64, Revision)>,
+    /// Resource policies by ARN, with their revisions.
+    policies: RwLock<HashMap<String, (String, Revision)>>,
+    /// Account settings by (account, region).
+    accounts: RwLock<HashMap<(String, String), (AccountRecord, Revision)>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Loads every stream from `meta`, resumes pending transitions and starts the
+    /// retention task. Must be called inside a Tokio runtime.
+    pub async fn open(
+        config: EngineConfig,
+        log: Arc<dyn ShardLog>,
+        meta: Arc<dyn MetaStore>,
+    ) -> Result<Arc<Engine>, EngineOpenError> {
+        let loaded = startup::load(meta.as_ref())?;
+        let engine = Arc::new_cyclic(|me| Engine {
+            me: me.clone(),
+            config,
+            log,
+            meta,
+            sealer: Sealer::new(loaded.secret),
+            registry: RwLock::new(loaded.registry),
+            control: tokio::sync::Mutex::new(()),
+            next_stream_id: Mutex::new(loaded.next_stream_id),
+            policies: RwLock::new(loaded.policies),
+            accounts: RwLock::new(loaded.accounts),
+        });
+        engine.resume_pending();
+        engine.spawn_retention_task();
+        Ok(engine)
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+}

@@ -1,0 +1,90 @@
+//! What the server hands the engine: its configuration, the caller's scope, stream
+//! declarations from the config file, and the errors of [`Engine::open`](crate::Engine::open).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tributary_storage::{MetaError, StorageError};
+
+/// Engine settings. Every field has the AWS-like default of [`EngineConfig::default`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The account used when the server runs without credentials.
+    pub default_account_id: String,
+    /// How long a new stream stays CREATING (0: ACTIVE when CreateStream returns).
+    pub create_delay: Duration,
+    /// How long a stream stays DELETING before it disappears.
+    pub delete_delay: Duration,
+    /// How long resharding and mode changes keep a stream UPDATING.
+    pub update_delay: Duration,
+    /// Open shards allowed per account and region.
+    pub shard_limit: u32,
+    /// On-demand streams allowed per account and region.
+    pub on_demand_stream_limit: u32,
+    /// Lifetime of a shard iterator.
+    pub iterator_ttl: Duration,
+    /// Lifetime of a ListShards / ListStreams NextToken.
+    pub next_token_ttl: Duration,
+    /// Period of the background task that trims expired records and prunes expired shards.
+    pub retention_interval: Duration,
+    /// Shards given to a new on-demand stream.
+    pub on_demand_shard_count: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            default_account_id: "000000000000".to_owned(),
+            create_delay: Duration::ZERO,
+            delete_delay: Duration::ZERO,
+            update_delay: Duration::ZERO,
+            shard_limit: 20_000,
+            on_demand_stream_limit: 50,
+            iterator_ttl: Duration::from_secs(300),
+            next_token_ttl: Duration::from_secs(300),
+            retention_interval: Duration::from_secs(5),
+            on_demand_shard_count: 4,
+        }
+    }
+}
+
+/// Who is asking, after authentication: streams live per account and region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RequestContext {
+    pub account_id: String,
+    pub region: String,
+}
+
+impl RequestContext {
+    pub fn new(account_id: impl Into<String>, region: impl Into<String>) -> Self {
+        RequestContext {
+            account_id: account_id.into(),
+            region: region.into(),
+        }
+    }
+}
+
+/// A stream declared in the server's configuration, created at start-up when absent.
+/// An existing stream of that name is left exactly as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamDeclaration {
+    pub name: String,
+    /// Provisioned shard count; ignored when `on_demand` is set.
+    pub shard_count: Option<u32>,
+    pub on_demand: bool,
+    pub retention_hours: Option<u32>,
+    pub max_record_size_kib: Option<u32>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Why [`Engine::open`](crate::Engine::open) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineOpenError {
+    #[error("metadata store: {0}")]
+    Meta(#[from] MetaError),
+    #[error("shard log: {0}")]
+    Storage(#[from] StorageError),
+    #[error("metadata entry {key} is unreadable: {reason}")]
+    Corrupt { key: String, reason: String },
+}

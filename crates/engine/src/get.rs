@@ -1,0 +1,319 @@
+//! GetShardIterator and GetRecords.
+//!
+//! Reads run on the blocking pool (the ShardLog API is synchronous). Records older than
+//! the stream's retention are skipped even if the background trim has not removed them
+//! yet. At the end of a sealed (closed and drained) shard, GetRecords returns a null
+//! NextShardIterator and the ChildShards to continue with.
+
+use std::sync::Arc;
+
+use tributary_model::types::*;
+use tributary_model::*;
+use tributary_storage::{ReadFrom, StorageError};
+
+use crate::clock::{aws_date, now_ms};
+use crate::error::{Failure, Outcome};
+use crate::iterator::{Position, ShardIterator};
+use crate::messages::{self as msg, canonical_shard_id};
+use crate::meta::{ShardRecord, Status, StreamRecord};
+use crate::resolve::target;
+use crate::seqnum::SeqNum;
+use crate::shards::parse_shard_id;
+use crate::state::StreamEntry;
+use crate::{payload, Engine, RequestContext};
+
+/// AWS's GetRecords limits.
+const DEFAULT_LIMIT: usize = 10_000;
+const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
+
+impl Engine {
+    pub async fn get_shard_iterator(
+        &self,
+        ctx: &RequestContext,
+        input: GetShardIteratorInput,
+    ) -> Result<GetShardIteratorOutput, GetShardIteratorError> {
+        let t = target(
+            ctx,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        )?;
+        let index = parse_shard_id(&input.shard_id).ok_or_else(|| {
+            Failure::NotFound(msg::could_not_find_shard(
+                &input.shard_id,
+                t.name,
+                t.account,
+            ))
+        })?;
+        let shard_id = canonical_shard_id(index);
+        let missing = || Failure::NotFound(msg::shard_does_not_exist(&shard_id, t.name, t.account));
+        let entry = self.find(ctx, &t).ok_or_else(missing)?;
+        let (status, shard) = {
+            let st = entry.state.read();
+            (st.rec.status, st.shard(index).cloned())
+        };
+        if matches!(status, Status::Creating | Status::Deleting) {
+            return Err(missing().into());
+        }
+        let shard = shard.ok_or_else(missing)?;
+
+        let kind = input.shard_iterator_type;
+        let seq = input.starting_sequence_number.as_deref();
+        let position = match kind {
+            ShardIteratorType::TrimHorizon | ShardIteratorType::Latest if seq.is_some() => {
+                return Err(Failure::InvalidArgument(msg::iterator_type_mismatch(
+                    kind.as_str(),
+                    true,
+                ))
+                .into());
+            }
+            ShardIteratorType::TrimHorizon => Position::Offset(0),
+            ShardIteratorType::Latest => {
+                let key = entry
+                    .state
+                    .read()
+                    .runtimes
+                    .get(&index)
+                    .map(|rt| rt.key)
+                    .ok_or_else(missing)?;
+                Position::Offset(self.log.bounds(key).map_err(Failure::from)?.next)
+            }
+            ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber => {
+                let seq = seq.ok_or_else(|| {
+                    Failure::InvalidArgument(msg::iterator_type_mismatch(kind.as_str(), false))
+                })?;
+                let n = check_starting_seq(&entry, &shard_id, seq)?;
+                if n.shard != index {
+                    let encoded = canonical_shard_id(n.shard);
+                    return Err(Failure::InvalidArgument(msg::starting_seq_other_shard(
+                        &encoded, &shard_id,
+                    ))
+                    .into());
+                }
+                if n.stream != entry.id {
+                    return Err(Failure::InvalidArgument(msg::starting_seq_other_stream(
+                        seq,
+                        &shard_id,
+                        &entry.name,
+                        &entry.account,
+                    ))
+                    .into());
+                }
+                match kind {
+                    ShardIteratorType::AtSequenceNumber => Position::Offset(n.offset),
+                    _ => Position::Offset(n.offset.saturating_add(1)),
+                }
+            }
+            ShardIteratorType::AtTimestamp => {
+                let ts = input
+                    .timestamp
+                    .ok_or_else(|| {
+                        Failure::InvalidArgument(msg::AT_TIMESTAMP_WITHOUT_TIMESTAMP.to_owned())
+                    })?
+                    .millis();
+                let now = now_ms();
+                if ts > now {
+                    return Err(Failure::InvalidArgument(msg::timestamp_in_future(ts, now)).into());
+                }
+                Position::Time(ts)
+            }
+        };
+        if input.dry_run.unwrap_or(false) {
+            return Err(Failure::dry_run().into());
+        }
+        let iterator = ShardIterator {
+            issued_ms: now_ms(),
+            stream_id: entry.id,
+            shard: shard.index,
+            position,
+            account: entry.account.clone(),
+            stream_name: entry.name.clone(),
+        };
+        Ok(GetShardIteratorOutput {
+            shard_iterator: Some(iterator.seal(&self.sealer)),
+        })
+    }
+
+    pub async fn get_records(
+        &self,
+        ctx: &RequestContext,
+        input: GetRecordsInput,
+    ) -> Result<GetRecordsOutput, GetRecordsError> {
+        let it = ShardIterator::open(&self.sealer, &input.shard_iterator)
+            .ok_or_else(|| Failure::InvalidArgument(msg::INVALID_SHARD_ITERATOR.to_owned()))?;
+        let now = now_ms();
+        let ttl = self.config.iterator_ttl.as_millis() as i64;
+        if it.expired(now, ttl) {
+            return Err(Failure::ExpiredIterator(msg::iterator_expired(
+                &aws_date(it.issued_ms),
+                &aws_date(now),
+                ttl,
+            ))
+            .into());
+        }
+        let shard_id = canonical_shard_id(it.shard);
+        let missing = || {
+            Failure::NotFound(msg::shard_does_not_exist(
+                &shard_id,
+                &it.stream_name,
+                &it.account,
+            ))
+        };
+        let entry = self
+            .registry
+            .read()
+            .get_by_id(it.stream_id)
+            .cloned()
+            .ok_or_else(missing)?;
+        if let Some(arn) = input.stream_arn.as_deref() {
+            if arn != entry.arn {
+                return Err(Failure::InvalidArgument(format!(
+                    "StreamARN {arn} does not match the stream of the shard iterator."
+                ))
+                .into());
+            }
+        }
+        // Another account reads only by naming the stream's ARN, which the authorization
+        // layer has checked against the stream's resource policy.
+        if entry.account != ctx.account_id && input.stream_arn.is_none() {
+            return Err(missing().into());
+        }
+        let (rec, runtime) = {
+            let st = entry.state.read();
+            if matches!(st.rec.status, Status::Creating | Status::Deleting) {
+                return Err(missing().into());
+            }
+            let shard = st.shard(it.shard).cloned().ok_or_else(missing)?;
+            let rt = st.runtimes.get(&it.shard).cloned().ok_or_else(missing)?;
+            (ReadView::new(&st.rec, shard), rt)
+        };
+        if input.dry_run.unwrap_or(false) {
+            return Err(Failure::dry_run().into());
+        }
+        let limit = input
+            .limit
+            .map_or(DEFAULT_LIMIT, |l| (l.max(1) as usize).min(DEFAULT_LIMIT));
+        // Read the seal before the log: if it was sealed, the bounds we read are final.
+        let sealed = runtime.is_sealed() && !rec.shard.is_open();
+        let from = match it.position {
+            Position::Offset(o) => ReadFrom::Offset(o),
+            Position::Time(t) => ReadFrom::Time(t),
+        };
+        let log = Arc::clone(&self.log);
+        let key = runtime.key;
+        let read = tokio::task::spawn_blocking(move || {
+            let records = log.read(key, from, limit, MAX_RESPONSE_BYTES)?;
+            let bounds = log.bounds(key)?;
+            Ok::<_, StorageError>((records, bounds))
+        })
+        .await
+        .map_err(|e| Failure::internal("read task", e))?;
+        let (stored, bounds) = match read {
+            Ok(r) => r,
+            Err(StorageError::NoSuchShard(_)) => return Err(missing().into()),
+            Err(e) => return Err(Failure::from(e).into()),
+        };
+
+        let horizon = now - i64::from(rec.retention_hours) * 3_600_000;
+        let mut records = Vec::with_capacity(stored.len());
+        let mut last_arrival = None;
+        for r in &stored {
+            if r.arrival_ms < horizon {
+                continue;
+            }
+            let decoded =
+                payload::decode(&r.payload).map_err(|e| Failure::internal("stored record", e))?;
+            last_arrival = Some(r.arrival_ms);
+            records.push(Record {
+                sequence_number: SeqNum::new(entry.id, it.shard, r.offset, r.arrival_ms).encode(),
+                approximate_arrival_timestamp: Some(Timestamp(r.arrival_ms)),
+                data: decoded.data,
+                partition_key: decoded.partition_key,
+                encryption_type: None,
+            });
+        }
+        let next = match (stored.last(), it.position) {
+            (Some(last), _) => Position::Offset(last.offset + 1),
+            (None, p) => p,
+        };
+        let caught_up = match next {
+            Position::Offset(o) => o >= bounds.next,
+            Position::Time(_) => stored.is_empty(),
+        };
+        let millis_behind_latest = match (caught_up, last_arrival) {
+            (true, _) | (false, None) => 0,
+            (false, Some(t)) => (now - t).max(0),
+        };
+        let (next_shard_iterator, child_shards) = if sealed && caught_up {
+            (None, Some(rec.children()))
+        } else {
+            let next_it = ShardIterator {
+                issued_ms: now,
+                position: next,
+                ..it
+            };
+            (Some(next_it.seal(&self.sealer)), None)
+        };
+        Ok(GetRecordsOutput {
+            records,
+            next_shard_iterator,
+            millis_behind_latest: Some(millis_behind_latest),
+            child_shards,
+        })
+    }
+}
+
+/// Parses a StartingSequenceNumber, with AWS's message for numbers it cannot read.
+fn check_starting_seq(entry: &StreamEntry, shard_id: &str, seq: &str) -> Outcome<SeqNum> {
+    SeqNum::decode(seq).ok_or_else(|| {
+        Failure::InvalidArgument(msg::invalid_starting_seq(
+            seq,
+            shard_id,
+            &entry.name,
+            &entry.account,
+        ))
+    })
+}
+
+/// What GetRecords needs from the stream record, copied out of the lock.
+struct ReadView {
+    retention_hours: u32,
+    shard: ShardRecord,
+    children: Vec<ShardRecord>,
+}
+
+impl ReadView {
+    fn new(rec: &StreamRecord, shard: ShardRecord) -> Self {
+        let children = if shard.is_open() {
+            Vec::new()
+        } else {
+            rec.shards
+                .iter()
+                .filter(|s| s.parent == Some(shard.index) || s.adjacent == Some(shard.index))
+                .cloned()
+                .collect()
+        };
+        ReadView {
+            retention_hours: rec.retention_hours,
+            shard,
+            children,
+        }
+    }
+
+    fn children(&self) -> Vec<ChildShard> {
+        self.children
+            .iter()
+            .map(|c| ChildShard {
+                shard_id: canonical_shard_id(c.index),
+                parent_shards: [c.parent, c.adjacent]
+                    .into_iter()
+                    .flatten()
+                    .map(canonical_shard_id)
+                    .collect(),
+                hash_key_range: HashKeyRange {
+                    starting_hash_key: c.start.to_string(),
+                    ending_hash_key: c.end.to_string(),
+                },
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,273 @@
+//! AWS's error messages, in one place.
+//!
+//! Messages marked "recorded" were captured from AWS responses (kinesalite's test suite
+//! keeps them). The others are our best reconstruction of AWS's wording; change them here
+//! when a real response says otherwise.
+
+use crate::meta::Status;
+
+pub(crate) fn canonical_shard_id(index: u32) -> String {
+    format!("shardId-{index:012}")
+}
+
+/// Recorded.
+pub(crate) fn stream_not_found(name: &str, account: &str) -> String {
+    format!("Stream {name} under account {account} not found.")
+}
+
+/// Reconstructed (kinesalite answers with an empty message).
+pub(crate) fn stream_exists(name: &str, account: &str) -> String {
+    format!("Stream {name} under account {account} already exists.")
+}
+
+/// Recorded.
+pub(crate) fn not_active(name: &str, account: &str, status: Status) -> String {
+    format!(
+        "Stream {name} under account {account} not ACTIVE, instead in state {}",
+        status.as_str()
+    )
+}
+
+/// Recorded (GetShardIterator, GetRecords).
+pub(crate) fn shard_does_not_exist(shard_id: &str, name: &str, account: &str) -> String {
+    format!("Shard {shard_id} in stream {name} under account {account} does not exist")
+}
+
+/// Recorded (unparseable shard ids; SplitShard and MergeShards for missing shards).
+pub(crate) fn could_not_find_shard(shard_id: &str, name: &str, account: &str) -> String {
+    format!("Could not find shard {shard_id} in stream {name} under account {account}.")
+}
+
+/// Reconstructed.
+pub(crate) const NO_STREAM_IDENTIFIER: &str = "Either StreamName or StreamARN must be provided.";
+
+/// Reconstructed.
+pub(crate) fn name_and_arn_differ(name: &str, arn: &str) -> String {
+    format!("StreamName {name} and StreamARN {arn} do not refer to the same stream.")
+}
+
+/// Reconstructed.
+pub(crate) fn invalid_stream_arn(arn: &str) -> String {
+    format!("StreamARN {arn} is not a valid stream ARN.")
+}
+
+/// Recorded.
+pub(crate) fn shard_limit(
+    account: &str,
+    region: &str,
+    current: usize,
+    limit: u32,
+    added: usize,
+) -> String {
+    format!(
+        "This request would exceed the shard limit for the account {account} in {region}. \
+         Current shard count for the account: {current}. Limit: {limit}. Number of additional \
+         shards that would have resulted from this request: {added}. Refer to the AWS Service \
+         Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for \
+         current limits and how to request higher limits."
+    )
+}
+
+/// Reconstructed on the model of the shard-limit message.
+pub(crate) fn on_demand_limit(account: &str, region: &str, current: usize, limit: u32) -> String {
+    format!(
+        "This request would exceed the on-demand stream count limit for the account {account} in \
+         {region}. Current on-demand stream count for the account: {current}. Limit: {limit}."
+    )
+}
+
+/// Recorded.
+pub(crate) fn invalid_explicit_hash_key(value: &str) -> String {
+    format!(
+        "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. \
+         Specified value was {value}"
+    )
+}
+
+/// Recorded.
+pub(crate) fn invalid_ordering_number(seq: &str, name: &str, account: &str) -> String {
+    format!(
+        "ExclusiveMinimumSequenceNumber {seq} used in PutRecord on stream {name} under account \
+         {account} is invalid."
+    )
+}
+
+/// Recorded.
+pub(crate) const INVALID_SHARD_ITERATOR: &str = "Invalid ShardIterator.";
+
+/// Recorded.
+pub(crate) fn iterator_expired(created: &str, now: &str, ttl_ms: i64) -> String {
+    format!(
+        "Iterator expired. The iterator was created at time {created} while right now it is \
+         {now} which is further in the future than the tolerated delay of {ttl_ms} milliseconds."
+    )
+}
+
+/// Recorded.
+pub(crate) fn iterator_type_mismatch(kind: &str, has_seq: bool) -> String {
+    format!(
+        "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and \
+         StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. \
+         Request specified {kind} and {}",
+        if has_seq {
+            "also a StartingSequenceNumber."
+        } else {
+            "no StartingSequenceNumber."
+        }
+    )
+}
+
+/// Recorded.
+pub(crate) const AT_TIMESTAMP_WITHOUT_TIMESTAMP: &str = "Must specify timestampInMillis parameter \
+     for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.";
+
+/// Recorded from AWS responses seen in client issue reports.
+pub(crate) fn timestamp_in_future(ts: i64, now: i64) -> String {
+    format!(
+        "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. \
+         timestampInMillis: {ts}, currentTimestampInMillis: {now}"
+    )
+}
+
+/// Recorded.
+pub(crate) fn invalid_starting_seq(seq: &str, shard_id: &str, name: &str, account: &str) -> String {
+    format!(
+        "StartingSequenceNumber {seq} used in GetShardIterator on shard {shard_id} in stream \
+         {name} under account {account} is invalid."
+    )
+}
+
+/// Recorded.
+pub(crate) fn starting_seq_other_shard(encoded: &str, shard_id: &str) -> String {
+    format!(
+        "Invalid StartingSequenceNumber. It encodes {encoded}, while it was used in a call to a \
+         shard with {shard_id}"
+    )
+}
+
+/// Recorded.
+pub(crate) fn starting_seq_other_stream(
+    seq: &str,
+    shard_id: &str,
+    name: &str,
+    account: &str,
+) -> String {
+    format!(
+        "StartingSequenceNumber {seq} used in GetShardIterator on shard {shard_id} in stream \
+         {name} under account {account} is invalid because it did not come from this stream."
+    )
+}
+
+/// Recorded.
+pub(crate) fn retention_too_short(hours: i32) -> String {
+    format!(
+        "Minimum allowed retention period is 24 hours. Requested retention period ({hours} hours) \
+         is too short."
+    )
+}
+
+/// Recorded (with AWS's current maximum of 8760 hours).
+pub(crate) fn retention_too_long(hours: i32) -> String {
+    format!(
+        "Maximum allowed retention period is 8760 hours. Requested retention period ({hours} \
+         hours) is too long."
+    )
+}
+
+/// Recorded.
+pub(crate) fn retention_not_increase(hours: i32, name: &str, current: u32) -> String {
+    format!(
+        "Requested retention period ({hours} hours) for stream {name} can not be shorter than \
+         existing retention period ({current} hours). Use DecreaseRetentionPeriod API."
+    )
+}
+
+/// Recorded.
+pub(crate) fn retention_not_decrease(hours: i32, name: &str, current: u32) -> String {
+    format!(
+        "Requested retention period ({hours} hours) for stream {name} can not be longer than \
+         existing retention period ({current} hours). Use IncreaseRetentionPeriod API."
+    )
+}
+
+/// Recorded.
+pub(crate) const TAG_INVALID_CHARACTERS: &str = "Some tags contain invalid characters. Valid \
+     characters: Unicode letters, digits, white space, _ . / = + - % @.";
+
+/// Recorded (`verb` is "add tags to" or "remove tags from").
+pub(crate) fn tag_percent(verb: &str, name: &str, account: &str) -> String {
+    format!(
+        "Failed to {verb} stream {name} under account {account} because some tags contained \
+         illegal characters. The allowed characters are Unicode letters, white-spaces, \
+         '_',',','/','=','+','-','@'."
+    )
+}
+
+/// Recorded (with AWS's current limit of 50 tags).
+pub(crate) fn too_many_tags(name: &str, account: &str) -> String {
+    format!(
+        "Failed to add tags to stream {name} under account {account} because a given stream \
+         cannot have more than 50 tags associated with it."
+    )
+}
+
+/// Recorded.
+pub(crate) fn bad_split_key(
+    key: &str,
+    shard_id: &str,
+    name: &str,
+    account: &str,
+    start: u128,
+    end: u128,
+) -> String {
+    format!(
+        "NewStartingHashKey {key} used in SplitShard() on shard {shard_id} in stream {name} under \
+         account {account} is not both greater than one plus the shard's StartingHashKey {start} \
+         and less than the shard's EndingHashKey {end}."
+    )
+}
+
+/// Recorded.
+pub(crate) fn not_adjacent(a: &str, b: &str, name: &str, account: &str) -> String {
+    format!(
+        "Shards {a} and {b} in stream {name} under account {account} are not an adjacent pair of \
+         shards eligible for merging"
+    )
+}
+
+/// Reconstructed.
+pub(crate) fn shard_closed(shard_id: &str, name: &str, account: &str, action: &str) -> String {
+    format!(
+        "Shard {shard_id} in stream {name} under account {account} has already been merged or \
+         split, and thus is not eligible for {action}."
+    )
+}
+
+/// Recorded.
+pub(crate) fn scale_over_limit(limit: u32, open: usize, target: i32) -> String {
+    format!(
+        "Target shard count or number of open shards cannot be greater than {limit}. Current \
+         open shard count: {open}, Target shard count: {target}"
+    )
+}
+
+/// Recorded.
+pub(crate) fn scale_over_double(open: usize, target: i32) -> String {
+    format!(
+        "UpdateShardCount cannot scale up over double your current open shard count. Current \
+         open shard count: {open}, Target shard count: {target}"
+    )
+}
+
+/// Recorded.
+pub(crate) fn scale_under_half(open: usize, target: i32) -> String {
+    format!(
+        "UpdateShardCount cannot scale down below half your current open shard count. Current \
+         open shard count: {open}, Target shard count: {target}"
+    )
+}
+
+/// Reconstructed.
+pub(crate) fn on_demand_no_resharding(op: &str, name: &str, account: &str) -> String {
+    format!("{op} is not supported for stream {name} under account {account} because it is in ON_DEMAND mode.")
+}

@@ -1,0 +1,296 @@
+//! PutRecord and PutRecords: the write hot path.
+//!
+//! A request is validated, its payloads encoded and hash keys computed without any lock;
+//! then, under the stream's read lock, each record is routed to an open shard and every
+//! touched shard's in-flight counter is raised (so a concurrent reshard waits for this
+//! append before sealing a parent); then ONE `ShardLog::append` carries one `ShardAppend`
+//! per touched shard, so a single group commit covers the whole request. No lock is held
+//! across that await. Results are mapped back to the request's order.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use tributary_model::types::*;
+use tributary_model::*;
+use tributary_storage::{ShardAppend, ShardKey};
+
+use crate::clock::now_ms;
+use crate::error::{Failure, Outcome, INTERNAL_MESSAGE};
+use crate::messages::{self as msg, canonical_shard_id};
+use crate::meta::{Distribution, Status};
+use crate::payload;
+use crate::routing::{parse_hash_key, partition_hash};
+use crate::seqnum::SeqNum;
+use crate::state::StreamEntry;
+use crate::{Engine, RequestContext};
+
+/// AWS's cap on a whole PutRecords request, partition keys included.
+const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+/// One record of a request, validated.
+struct Outgoing<'a> {
+    partition_key: Option<&'a str>,
+    hash: Option<u128>,
+    data: &'a [u8],
+}
+
+/// Where one record landed.
+struct Placed {
+    shard: u32,
+    sequence_number: String,
+}
+
+impl Engine {
+    pub async fn put_record(
+        &self,
+        ctx: &RequestContext,
+        input: PutRecordInput,
+    ) -> Result<PutRecordOutput, PutRecordError> {
+        let entry = self.resolve(
+            ctx,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        )?;
+        let rules = Rules::of(&entry);
+        let record = rules.check(
+            &entry,
+            input.partition_key.as_deref(),
+            input.explicit_hash_key.as_deref(),
+            &input.data,
+        )?;
+        if let Some(seq) = input.sequence_number_for_ordering.as_deref() {
+            rules.check_ordering_number(&entry, seq)?;
+        }
+        let dry_run = input.dry_run.unwrap_or(false);
+        let placed = self.write(&entry, &[record], dry_run).await?;
+        let placed = placed
+            .into_iter()
+            .next()
+            .ok_or_else(|| Failure::internal("append", "no result"))?;
+        Ok(PutRecordOutput {
+            shard_id: canonical_shard_id(placed.shard),
+            sequence_number: placed.sequence_number,
+            encryption_type: Some(EncryptionType::None),
+        })
+    }
+
+    pub async fn put_records(
+        &self,
+        ctx: &RequestContext,
+        input: PutRecordsInput,
+    ) -> Result<PutRecordsOutput, PutRecordsError> {
+        let entry = self.resolve(
+            ctx,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        )?;
+        let rules = Rules::of(&entry);
+        let mut total = 0usize;
+        let mut records = Vec::with_capacity(input.records.len());
+        for r in &input.records {
+            let pk = r.partition_key.as_deref();
+            total += r.data.len() + pk.map_or(0, str::len);
+            records.push(rules.check(&entry, pk, r.explicit_hash_key.as_deref(), &r.data)?);
+        }
+        if total > MAX_REQUEST_BYTES {
+            return Err(Failure::InvalidArgument(format!(
+                "Records size exceeds {} MB limit",
+                MAX_REQUEST_BYTES >> 20
+            ))
+            .into());
+        }
+        let dry_run = input.dry_run.unwrap_or(false);
+        let n = records.len();
+        let results: Vec<PutRecordsResultEntry> = match self.write(&entry, &records, dry_run).await
+        {
+            Ok(placed) => placed
+                .into_iter()
+                .map(|p| PutRecordsResultEntry {
+                    shard_id: Some(canonical_shard_id(p.shard)),
+                    sequence_number: Some(p.sequence_number),
+                    error_code: None,
+                    error_message: None,
+                })
+                .collect(),
+            // The log failed the whole append: every record failed, none was stored.
+            Err(Failure::Internal(_)) => (0..n)
+                .map(|_| PutRecordsResultEntry {
+                    error_code: Some("InternalFailure".to_owned()),
+                    error_message: Some(INTERNAL_MESSAGE.to_owned()),
+                    ..Default::default()
+                })
+                .collect(),
+            Err(other) => return Err(other.into()),
+        };
+        let failed = results.iter().filter(|r| r.error_code.is_some()).count();
+        Ok(PutRecordsOutput {
+            failed_record_count: Some(failed as i32),
+            records: results,
+            encryption_type: Some(EncryptionType::None),
+        })
+    }
+
+    /// Routes and appends `records`, returning where each landed, in order.
+    async fn write(
+        &self,
+        entry: &StreamEntry,
+        records: &[Outgoing<'_>],
+        dry_run: bool,
+    ) -> Outcome<Vec<Placed>> {
+        // Encoding copies the data; do it before taking any lock.
+        let mut payloads: Vec<Bytes> = records
+            .iter()
+            .map(|r| payload::encode(r.partition_key, r.data))
+            .collect();
+
+        let (appends, slots, guards) = {
+            let st = entry.state.read();
+            if matches!(st.rec.status, Status::Creating | Status::Deleting) {
+                return Err(Failure::NotFound(msg::stream_not_found(
+                    &entry.name,
+                    &entry.account,
+                )));
+            }
+            let routes = st.routes.routes();
+            if routes.is_empty() {
+                return Err(Failure::internal(
+                    "routing",
+                    "an active stream has no open shard",
+                ));
+            }
+            let mut group_of: HashMap<usize, usize> =
+                HashMap::with_capacity(records.len().min(routes.len()));
+            let mut appends: Vec<ShardAppend> = Vec::new();
+            let mut slots: Vec<(usize, usize)> = Vec::with_capacity(records.len());
+            for (r, p) in records.iter().zip(payloads.drain(..)) {
+                let pos = match r.hash {
+                    Some(h) => st.routes.position(h).ok_or_else(|| {
+                        Failure::internal("routing", format!("no open shard owns {h}"))
+                    })?,
+                    None => st.auto_next.fetch_add(1, Ordering::Relaxed) as usize % routes.len(),
+                };
+                let g = *group_of.entry(pos).or_insert_with(|| {
+                    appends.push(ShardAppend {
+                        shard: ShardKey {
+                            stream: entry.id,
+                            shard: routes[pos].shard,
+                        },
+                        payloads: Vec::new(),
+                    });
+                    appends.len() - 1
+                });
+                slots.push((g, appends[g].payloads.len()));
+                appends[g].payloads.push(p);
+            }
+            if dry_run {
+                return Err(Failure::dry_run());
+            }
+            let guards: Vec<_> = appends
+                .iter()
+                .map(|a| st.runtimes.get(&a.shard.shard).map(|rt| rt.begin_append()))
+                .collect::<Option<_>>()
+                .ok_or_else(|| {
+                    Failure::internal("routing", "routed to a shard without runtime state")
+                })?;
+            (appends, slots, guards)
+        };
+
+        let shards: Vec<u32> = appends.iter().map(|a| a.shard.shard).collect();
+        let appended = self.log.append(appends).await;
+        drop(guards);
+        let appended = appended?;
+        if appended.len() != shards.len() {
+            return Err(Failure::internal(
+                "append",
+                "the log answered for a different number of shards",
+            ));
+        }
+        Ok(slots
+            .into_iter()
+            .map(|(g, i)| Placed {
+                shard: shards[g],
+                sequence_number: SeqNum::new(
+                    entry.id,
+                    shards[g],
+                    appended[g].first_offset + i as u64,
+                    appended[g].arrival_ms,
+                )
+                .encode(),
+            })
+            .collect())
+    }
+}
+
+/// The stream settings a write is checked against, read once per request.
+struct Rules {
+    auto: bool,
+    max_record_kib: u32,
+}
+
+impl Rules {
+    fn of(entry: &StreamEntry) -> Self {
+        let st = entry.state.read();
+        Rules {
+            auto: st.rec.distribution == Distribution::Auto,
+            max_record_kib: st.rec.max_record_kib,
+        }
+    }
+
+    /// The request-level checks AWS makes on each record; computes its hash key.
+    fn check<'a>(
+        &self,
+        entry: &StreamEntry,
+        partition_key: Option<&'a str>,
+        explicit_hash_key: Option<&str>,
+        data: &'a Bytes,
+    ) -> Outcome<Outgoing<'a>> {
+        if partition_key.is_none() && !self.auto {
+            return Err(Failure::InvalidArgument(
+                "A PartitionKey is required for streams using the USER_PARTITION_KEY record \
+                 distribution strategy."
+                    .to_owned(),
+            ));
+        }
+        let size = data.len() + partition_key.map_or(0, str::len);
+        if size > self.max_record_kib as usize * 1024 {
+            return Err(Failure::InvalidArgument(format!(
+                "Record size {size} bytes exceeds the maximum record size of {} KiB for stream {} \
+                 under account {}.",
+                self.max_record_kib, entry.name, entry.account
+            )));
+        }
+        // AUTO ignores both keys: the engine spreads records itself.
+        let hash = match (self.auto, explicit_hash_key, partition_key) {
+            (true, _, _) => None,
+            (false, Some(k), _) => Some(
+                parse_hash_key(k)
+                    .ok_or_else(|| Failure::InvalidArgument(msg::invalid_explicit_hash_key(k)))?,
+            ),
+            (false, None, key) => key.map(partition_hash),
+        };
+        Ok(Outgoing {
+            partition_key,
+            hash,
+            data,
+        })
+    }
+
+    fn check_ordering_number(&self, entry: &StreamEntry, seq: &str) -> Outcome<()> {
+        if self.auto {
+            return Err(Failure::InvalidArgument(
+                "SequenceNumberForOrdering is not supported for streams using the AUTO record \
+                 distribution strategy."
+                    .to_owned(),
+            ));
+        }
+        match SeqNum::decode(seq) {
+            Some(s) if s.time_ms as i64 <= now_ms() => Ok(()),
+            _ => Err(Failure::InvalidArgument(msg::invalid_ordering_number(
+                seq,
+                &entry.name,
+                &entry.account,
+            ))),
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The in-memory cache of every stream, loaded at open and updated after each
+//! compare-and-set, so requests never read the MetaStore; plus per-shard runtime state.
+//!
+//! Locking: the registry and each stream's state sit behind `parking_lot` locks that are
+//! only held for in-memory work, never across an `.await`. Control-plane changes are also
+//! serialized by `Engine::control` (an async mutex), so a compare-and-set never races
+//! another writer of this engine.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use tributary_storage::{Revision, ShardKey};
+
+use crate::meta::{ShardRecord, StreamRecord};
+use crate::routing::{Route, RouteTable};
+
+pub(crate) fn stream_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:kinesis:{region}:{account}:stream/{name}")
+}
+
+/// Per-shard state that lives only in memory.
+#[derive(Debug)]
+pub(crate) struct ShardRuntime {
+    pub key: ShardKey,
+    /// Appends routed to this shard that have not returned yet.
+    inflight: AtomicUsize,
+    idle: tokio::sync::Notify,
+    /// Closed and drained: no append can land any more, so its end is final.
+    sealed: AtomicBool,
+}
+
+impl ShardRuntime {
+    fn new(key: ShardKey, sealed: bool) -> Self {
+        ShardRuntime {
+            key,
+            inflight: AtomicUsize::new(0),
+            idle: tokio::sync::Notify::new(),
+            sealed: AtomicBool::new(sealed),
+        }
+    }
+
+    /// Counts an append until the guard drops (also when the request future is cancelled).
+    pub(crate) fn begin_append(self: &Arc<Self>) -> AppendGuard {
+        self.inflight.fetch_add(1, Ordering::AcqRel);
+        AppendGuard(Arc::clone(self))
+    }
+
+    /// Waits until no append started before this call is still running. Only meaningful
+    /// once routing no longer sends appends here.
+    pub(crate) async fn drain(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.inflight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub(crate) fn seal(&self) {
+        self.sealed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.sealed.load(Ordering::Acquire)
+    }
+}
+
+/// See [`ShardRuntime::begin_append`].
+pub(crate) struct AppendGuard(Arc<ShardRuntime>);
+
+impl Drop for AppendGuard {
+    fn drop(&mut self) {
+        if self.0.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// A stream's cached record and what is derived from it.
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    pub rec: StreamRecord,
+    pub revision: Revision,
+    pub routes: RouteTable,
+    /// One runtime per shard in `rec.shards`.
+    pub runtimes: HashMap<u32, Arc<ShardRuntime>>,
+    /// Round-robin position for the AUTO distribution strategy.
+    pub auto_next: AtomicU64,
+}
+
+impl StreamState {
+    /// State loaded from storage: closed shards are already final.
+    pub(crate) fn loaded(rec: StreamRecord, revision: Revision) -> Self {
+        let mut st = StreamState {
+            routes: RouteTable::default(),
+            runtimes: HashMap::new(),
+            auto_next: AtomicU64::new(0),
+            rec,
+            revision,
+        };
+        st.rebuild(true);
+        st
+    }
+
+    /// Installs a newer record. Shards closed by it keep accepting in-flight appends until
+    /// the caller drains and seals them.
+    pub(crate) fn replace(&mut self, rec: StreamRecord, revision: Revision) {
+        self.rec = rec;
+        self.revision = revision;
+        self.rebuild(false);
+    }
+
+    fn rebuild(&mut self, seal_closed: bool) {
+        let stream = self.rec.id;
+        let mut runtimes = HashMap::with_capacity(self.rec.shards.len());
+        let mut routes = Vec::new();
+        for s in &self.rec.shards {
+            let rt = self.runtimes.remove(&s.index).unwrap_or_else(|| {
+                let key = ShardKey {
+                    stream,
+                    shard: s.index,
+                };
+                Arc::new(ShardRuntime::new(key, seal_closed && !s.is_open()))
+            });
+            if s.is_open() {
+                routes.push(Route {
+                    start: s.start,
+                    end: s.end,
+                    shard: s.index,
+                });
+            }
+            runtimes.insert(s.index, rt);
+        }
+        self.runtimes = runtimes;
+        self.routes = RouteTable::new(routes);
+    }
+
+    pub(crate) fn shard(&self, index: u32) -> Option<&ShardRecord> {
+        self.rec
+            .shards
+            .binary_search_by_key(&index, |s| s.index)
+            .ok()
+            .map(|i| &self.rec.shards[i])
+    }
+
+    pub(crate) fn open_shards(&self) -> usize {
+        self.routes.routes().len()
+    }
+}
+
+/// One stream: identity (fixed for its lifetime) and state.
+#[derive(Debug)]
+pub(crate) struct StreamEntry {
+    pub id: u64,
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    pub arn: String,
+    pub key: String,
+    pub state: RwLock<StreamState>,
+}
+
+impl StreamEntry {
+    pub(crate) fn new(rec: StreamRecord, revision: Revision) -> Arc<Self> {
+        Arc::new(StreamEntry {
+            id: rec.id,
+            arn: stream_arn(&rec.region, &rec.account, &rec.name),
+            key: crate::meta::stream_key(&rec.account, &rec.region, &rec.name),
+            account: rec.account.clone(),
+            region: rec.region.clone(),
+            name: rec.name.clone(),
+            state: RwLock::new(StreamState::loaded(rec, revision)),
+        })
+    }
+}
+
+/// Every stream, by (account, region, name) and by internal id.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    /// account -> region -> name -> stream; names sorted for ListStreams.
+    scopes: HashMap<String, HashMap<String, BTreeMap<String, Arc<StreamEntry>>>>,
+    by_id: HashMap<u64, Arc<StreamEntry>>,
+}
+
+impl Registry {
+    pub(crate) fn get(&self, account: &str, region: &str, name: &str) -> Option<&Arc<StreamEntry>> {
+        self.scopes.get(account)?.get(region)?.get(name)
+    }
+
+    pub(crate) fn get_by_id(&self, id: u64) -> Option<&Arc<StreamEntry>> {
+        self.by_id.get(&id)
+    }
+
+    pub(crate) fn insert(&mut self, entry: Arc<StreamEntry>) {
+        self.by_id.insert(entry.id, Arc::clone(&entry));
+        self.scopes
+            .entry(entry.account.clone())
+            .or_default()
+            .entry(entry.region.clone())
+            .or_default()
+            .insert(entry.name.clone(), entry);
+    }
+
+    pub(crate) fn remove(&mut self, entry: &StreamEntry) {
+        self.by_id.remove(&entry.id);
+        if let Some(regions) = self.scopes.get_mut(&entry.account) {
+            if let Some(names) = regions.get_mut(&entry.region) {
+                if names.get(&entry.name).is_some_and(|e| e.id == entry.id) {
+                    names.remove(&entry.name);
+                }
+            }
+        }
+    }
+
+    /// The streams of one account and region, sorted by name.
+    pub(crate) fn scope(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> impl Iterator<Item = &Arc<StreamEntry>> {
+        self.scopes
+            .get(account)
+            .and_then(|r| r.get(region))
+            .into_iter()
+            .flat_map(|names| names.values())
+    }
+
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Arc<StreamEntry>> {
+        self.by_id.values()
+    }
+}

@@ -1,0 +1,271 @@
+//! In-memory [`ShardLog`] and [`MetaStore`] for tests (feature `test-util`).
+//!
+//! They follow the storage contract closely enough for engine tests, and add hooks real
+//! storage cannot offer: shifting the log's clock (to age records past retention), failing
+//! appends, and counting append calls.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use tributary_storage::{
+    Appended, Bounds, MetaEntry, MetaError, MetaStore, ReadFrom, Revision, ShardAppend, ShardKey,
+    ShardLog, StorageError, StorageResult, StoredRecord,
+};
+
+#[derive(Debug, Default)]
+struct ShardData {
+    records: VecDeque<StoredRecord>,
+    /// Offset of the first kept record (the trim point).
+    first: u64,
+    next: u64,
+}
+
+/// A [`ShardLog`] in memory.
+#[derive(Debug, Default)]
+pub struct MemoryShardLog {
+    shards: Mutex<HashMap<ShardKey, ShardData>>,
+    clock_offset_ms: AtomicI64,
+    fail_appends: AtomicBool,
+    append_calls: AtomicUsize,
+}
+
+impl MemoryShardLog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records appended from now on arrive `offset_ms` away from the wall clock.
+    pub fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.clock_offset_ms.store(offset_ms, Ordering::SeqCst);
+    }
+
+    /// Makes every append fail with `StorageError::Unavailable` until turned off.
+    pub fn fail_appends(&self, fail: bool) {
+        self.fail_appends.store(fail, Ordering::SeqCst);
+    }
+
+    /// Number of `append` calls so far.
+    pub fn append_calls(&self) -> usize {
+        self.append_calls.load(Ordering::SeqCst)
+    }
+
+    pub fn shard_exists(&self, shard: ShardKey) -> bool {
+        self.shards.lock().contains_key(&shard)
+    }
+
+    /// Records physically kept for a shard (after trims).
+    pub fn kept_records(&self, shard: ShardKey) -> usize {
+        self.shards
+            .lock()
+            .get(&shard)
+            .map_or(0, |s| s.records.len())
+    }
+
+    fn now(&self) -> i64 {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        wall + self.clock_offset_ms.load(Ordering::SeqCst)
+    }
+
+    fn append_now(&self, appends: Vec<ShardAppend>) -> StorageResult<Vec<Appended>> {
+        if self.fail_appends.load(Ordering::SeqCst) {
+            return Err(StorageError::Unavailable(
+                "appends disabled by the test".into(),
+            ));
+        }
+        let mut shards = self.shards.lock();
+        if let Some(a) = appends.iter().find(|a| !shards.contains_key(&a.shard)) {
+            return Err(StorageError::NoSuchShard(a.shard));
+        }
+        let arrival_ms = self.now();
+        Ok(appends
+            .into_iter()
+            .map(|a| {
+                let s = shards.get_mut(&a.shard).expect("checked above");
+                let first_offset = s.next;
+                for payload in a.payloads {
+                    s.records.push_back(StoredRecord {
+                        offset: s.next,
+                        arrival_ms,
+                        payload,
+                    });
+                    s.next += 1;
+                }
+                Appended {
+                    first_offset,
+                    arrival_ms,
+                }
+            })
+            .collect())
+    }
+}
+
+impl ShardLog for MemoryShardLog {
+    fn create_shard(&self, shard: ShardKey) -> StorageResult<()> {
+        let mut shards = self.shards.lock();
+        if shards.contains_key(&shard) {
+            return Err(StorageError::ShardExists(shard));
+        }
+        shards.insert(shard, ShardData::default());
+        Ok(())
+    }
+
+    fn delete_shard(&self, shard: ShardKey) -> StorageResult<()> {
+        self.shards.lock().remove(&shard);
+        Ok(())
+    }
+
+    fn append(&self, appends: Vec<ShardAppend>) -> BoxFuture<'_, StorageResult<Vec<Appended>>> {
+        self.append_calls.fetch_add(1, Ordering::SeqCst);
+        let result = self.append_now(appends);
+        Box::pin(async move {
+            // Yield once, as a real log waiting for its group commit would.
+            tokio::task::yield_now().await;
+            result
+        })
+    }
+
+    fn read(
+        &self,
+        shard: ShardKey,
+        from: ReadFrom,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> StorageResult<Vec<StoredRecord>> {
+        let shards = self.shards.lock();
+        let s = shards.get(&shard).ok_or(StorageError::NoSuchShard(shard))?;
+        let start = match from {
+            ReadFrom::Offset(o) => s.records.partition_point(|r| r.offset < o),
+            ReadFrom::Time(t) => s.records.partition_point(|r| r.arrival_ms < t),
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for r in s.records.iter().skip(start).take(max_records) {
+            if !out.is_empty() && bytes + r.payload.len() > max_bytes {
+                break;
+            }
+            bytes += r.payload.len();
+            out.push(r.clone());
+        }
+        Ok(out)
+    }
+
+    fn bounds(&self, shard: ShardKey) -> StorageResult<Bounds> {
+        let shards = self.shards.lock();
+        let s = shards.get(&shard).ok_or(StorageError::NoSuchShard(shard))?;
+        Ok(Bounds {
+            first: s.first,
+            next: s.next,
+            last_arrival_ms: s.records.back().map(|r| r.arrival_ms),
+        })
+    }
+
+    fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> StorageResult<()> {
+        let mut shards = self.shards.lock();
+        let s = shards
+            .get_mut(&shard)
+            .ok_or(StorageError::NoSuchShard(shard))?;
+        while s.records.front().is_some_and(|r| r.arrival_ms < arrival_ms) {
+            s.records.pop_front();
+        }
+        s.first = s.records.front().map_or(s.next, |r| r.offset);
+        Ok(())
+    }
+}
+
+/// Entries by key, with the last revision handed out.
+type Entries = (Revision, BTreeMap<String, (Revision, Bytes)>);
+
+/// A [`MetaStore`] in memory, with one global revision counter.
+#[derive(Debug, Default)]
+pub struct MemoryMetaStore {
+    entries: Mutex<Entries>,
+}
+
+impl MemoryMetaStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Overwrites a value regardless of its revision (to plant corrupt or old data).
+    pub fn force_put(&self, key: &str, value: Bytes) {
+        let mut g = self.entries.lock();
+        g.0 += 1;
+        let rev = g.0;
+        g.1.insert(key.to_owned(), (rev, value));
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        self.entries.lock().1.keys().cloned().collect()
+    }
+}
+
+impl MetaStore for MemoryMetaStore {
+    fn get(&self, key: &str) -> Result<Option<MetaEntry>, MetaError> {
+        Ok(self
+            .entries
+            .lock()
+            .1
+            .get(key)
+            .map(|(revision, value)| MetaEntry {
+                key: key.to_owned(),
+                revision: *revision,
+                value: value.clone(),
+            }))
+    }
+
+    fn create(&self, key: &str, value: Bytes) -> Result<Revision, MetaError> {
+        let mut g = self.entries.lock();
+        if g.1.contains_key(key) {
+            return Err(MetaError::Exists);
+        }
+        g.0 += 1;
+        let rev = g.0;
+        g.1.insert(key.to_owned(), (rev, value));
+        Ok(rev)
+    }
+
+    fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<Revision, MetaError> {
+        let mut g = self.entries.lock();
+        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
+        if found != expected {
+            return Err(MetaError::Conflict { expected, found });
+        }
+        g.0 += 1;
+        let rev = g.0;
+        g.1.insert(key.to_owned(), (rev, value));
+        Ok(rev)
+    }
+
+    fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError> {
+        let mut g = self.entries.lock();
+        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
+        if let Some(expected) = expected {
+            if found != expected {
+                return Err(MetaError::Conflict { expected, found });
+            }
+        }
+        g.1.remove(key);
+        Ok(())
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError> {
+        Ok(self
+            .entries
+            .lock()
+            .1
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, (revision, value))| MetaEntry {
+                key: k.clone(),
+                revision: *revision,
+                value: value.clone(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,194 @@
+//! Engine-level tests: every operation through the public API, on in-memory storage.
+
+mod admin;
+mod records;
+mod reshard;
+mod restart;
+mod retention;
+mod shards;
+mod streams;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tributary_engine::testing::{MemoryMetaStore, MemoryShardLog};
+use tributary_engine::{Engine, EngineConfig, RequestContext};
+use tributary_model::types::*;
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+pub struct Harness {
+    pub engine: Arc<Engine>,
+    pub log: Arc<MemoryShardLog>,
+    pub meta: Arc<MemoryMetaStore>,
+    pub ctx: RequestContext,
+    pub config: EngineConfig,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with_config(EngineConfig::default()).await
+    }
+
+    pub async fn with_config(config: EngineConfig) -> Self {
+        let log = Arc::new(MemoryShardLog::new());
+        let meta = Arc::new(MemoryMetaStore::new());
+        let engine = Engine::open(config.clone(), log.clone(), meta.clone())
+            .await
+            .unwrap();
+        Harness {
+            engine,
+            log,
+            meta,
+            ctx: RequestContext::new(ACCOUNT, REGION),
+            config,
+        }
+    }
+
+    /// A new engine on the same storage, as after a restart.
+    pub async fn restart(&mut self) {
+        self.engine = Engine::open(self.config.clone(), self.log.clone(), self.meta.clone())
+            .await
+            .unwrap();
+    }
+
+    pub fn arn(&self, name: &str) -> String {
+        format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{name}")
+    }
+
+    pub async fn create(&self, name: &str, shards: i32) {
+        self.engine
+            .create_stream(
+                &self.ctx,
+                CreateStreamInput {
+                    stream_name: name.into(),
+                    shard_count: Some(shards),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    pub async fn describe(&self, name: &str) -> StreamDescription {
+        self.engine
+            .describe_stream(
+                &self.ctx,
+                DescribeStreamInput {
+                    stream_name: Some(name.into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .stream_description
+    }
+
+    pub async fn summary(&self, name: &str) -> StreamDescriptionSummary {
+        self.engine
+            .describe_stream_summary(
+                &self.ctx,
+                DescribeStreamSummaryInput {
+                    stream_name: Some(name.into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .stream_description_summary
+    }
+
+    pub async fn put(&self, name: &str, key: &str, data: &str) -> PutRecordOutput {
+        self.engine
+            .put_record(&self.ctx, put_input(name, key, data))
+            .await
+            .unwrap()
+    }
+
+    pub async fn put_hash(&self, name: &str, hash: &str, data: &str) -> PutRecordOutput {
+        let mut input = put_input(name, "k", data);
+        input.explicit_hash_key = Some(hash.into());
+        self.engine.put_record(&self.ctx, input).await.unwrap()
+    }
+
+    pub async fn iterator(
+        &self,
+        name: &str,
+        shard: &str,
+        kind: ShardIteratorType,
+        seq: Option<&str>,
+    ) -> String {
+        self.engine
+            .get_shard_iterator(
+                &self.ctx,
+                GetShardIteratorInput {
+                    stream_name: Some(name.into()),
+                    shard_id: shard.into(),
+                    shard_iterator_type: kind,
+                    starting_sequence_number: seq.map(Into::into),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .shard_iterator
+            .unwrap()
+    }
+
+    pub async fn get(&self, iterator: &str) -> GetRecordsOutput {
+        self.engine
+            .get_records(
+                &self.ctx,
+                GetRecordsInput {
+                    shard_iterator: iterator.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Every record of a shard from TRIM_HORIZON, as data strings.
+    pub async fn drain(&self, name: &str, shard: &str) -> (Vec<String>, GetRecordsOutput) {
+        let it = self
+            .iterator(name, shard, ShardIteratorType::TrimHorizon, None)
+            .await;
+        let out = self.get(&it).await;
+        (out.records.iter().map(data_str).collect(), out)
+    }
+}
+
+pub fn put_input(name: &str, key: &str, data: &str) -> PutRecordInput {
+    PutRecordInput {
+        stream_name: Some(name.into()),
+        partition_key: Some(key.into()),
+        data: Bytes::from(data.to_owned()),
+        ..Default::default()
+    }
+}
+
+pub fn data_str(r: &Record) -> String {
+    String::from_utf8(r.data.to_vec()).unwrap()
+}
+
+pub fn fast_timers() -> EngineConfig {
+    EngineConfig {
+        create_delay: Duration::from_millis(100),
+        delete_delay: Duration::from_millis(100),
+        update_delay: Duration::from_millis(100),
+        ..Default::default()
+    }
+}
+
+/// Polls DescribeStreamSummary until the stream reaches `status` (or panics after 5 s).
+pub async fn wait_for(h: &Harness, name: &str, status: StreamStatus) {
+    for _ in 0..500 {
+        if h.summary(name).await.stream_status == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{name} never reached {status:?}");
+}
