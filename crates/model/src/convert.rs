@@ -122,6 +122,10 @@ impl<V: FromValue> FromValue for Vec<(String, V)> {
 }
 impl<V: ToValue> ToValue for Vec<(String, V)> {
     fn to_value(&self) -> Value {
-        Value::Map(self.iter().map(|(k, v)| (k.clone(), v.to_value())).collect())
+        Value::Map(
+            self.iter()
+                .map(|(k, v)| (k.clone(), v.to_value()))
+                .collect(),
+        )
     }
 }

@@ -128,7 +128,11 @@ impl<'a> Decoder<'a> {
             }
             5 => {
                 let mut entries: Vec<(String, Value)> = Vec::new();
-                let n = if info == 31 { None } else { Some(self.arg(info)?) };
+                let n = if info == 31 {
+                    None
+                } else {
+                    Some(self.arg(info)?)
+                };
                 if let Some(n) = n {
                     if n > (self.buf.len() - self.pos) as u64 / 2 {
                         return Err(CborError("length past end"));
@@ -160,7 +164,9 @@ impl<'a> Decoder<'a> {
                 let inner = self.value(depth + 1)?;
                 Ok(match (tag, inner) {
                     (1, Value::Int(ms)) => Value::Timestamp(Timestamp(ms)),
-                    (1, Value::Float(ms)) if ms.is_finite() => Value::Timestamp(Timestamp(ms as i64)),
+                    (1, Value::Float(ms)) if ms.is_finite() => {
+                        Value::Timestamp(Timestamp(ms as i64))
+                    }
                     (_, other) => other,
                 })
             }

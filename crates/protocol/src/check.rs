@@ -55,7 +55,10 @@ pub fn check(shape: ShapeId, v: Value, format: Format) -> Result<Value, String> 
         ShapeKind::Long { .. } => number(v, "an Long"),
         ShapeKind::Boolean => match v {
             Value::Bool(_) => Ok(v),
-            Value::Str(s) => Err(format!("'{}' can not be converted to an Boolean", s.to_uppercase())),
+            Value::Str(s) => Err(format!(
+                "'{}' can not be converted to an Boolean",
+                s.to_uppercase()
+            )),
             other => Err(scalar_mismatch(&other, "an Boolean")),
         },
         ShapeKind::Blob { .. } => match v {
@@ -65,8 +68,12 @@ pub fn check(shape: ShapeId, v: Value, format: Format) -> Result<Value, String> 
         },
         ShapeKind::Timestamp => match (v, format) {
             (Value::Timestamp(t), _) => Ok(Value::Timestamp(t)),
-            (Value::Int(i), Format::Json) => Ok(Value::Timestamp(Timestamp(i.saturating_mul(1000)))),
-            (Value::Float(f), Format::Json) => Ok(Value::Timestamp(Timestamp((f * 1000.0).round() as i64))),
+            (Value::Int(i), Format::Json) => {
+                Ok(Value::Timestamp(Timestamp(i.saturating_mul(1000))))
+            }
+            (Value::Float(f), Format::Json) => {
+                Ok(Value::Timestamp(Timestamp((f * 1000.0).round() as i64)))
+            }
             (Value::Int(i), Format::Cbor) => Ok(Value::Timestamp(Timestamp(i))),
             (Value::Float(f), Format::Cbor) => Ok(Value::Timestamp(Timestamp(f.round() as i64))),
             (other, _) => Err(scalar_mismatch(&other, "a Timestamp")),
@@ -125,13 +132,22 @@ fn base64_blob(s: &str) -> Result<Bytes, String> {
             || c == b'/'
             || (c == b'=' && bytes[i + 1..].iter().all(|&r| r == b'='));
         if !ok {
-            return Err(format!("{}Invalid Base64 character: '{}'", prefix(), c as char));
+            return Err(format!(
+                "{}Invalid Base64 character: '{}'",
+                prefix(),
+                c as char
+            ));
         }
     }
     base64::engine::general_purpose::STANDARD
         .decode(bytes)
         .map(Bytes::from)
-        .map_err(|_| format!("{}Invalid last non-pad Base64 character dectected", prefix()))
+        .map_err(|_| {
+            format!(
+                "{}Invalid last non-pad Base64 character dectected",
+                prefix()
+            )
+        })
 }
 
 #[cfg(test)]
@@ -160,12 +176,16 @@ mod tests {
             Format::Json,
         )
         .unwrap();
-        assert_eq!(t.get("Timestamp"), Some(&Value::Timestamp(Timestamp(1_700_000_000_500))));
+        assert_eq!(
+            t.get("Timestamp"),
+            Some(&Value::Timestamp(Timestamp(1_700_000_000_500)))
+        );
     }
 
     #[test]
     fn answers_aws_type_errors() {
-        let err = |body: &str| check(shapes::PUT_RECORD_INPUT, json(body), Format::Json).unwrap_err();
+        let err =
+            |body: &str| check(shapes::PUT_RECORD_INPUT, json(body), Format::Json).unwrap_err();
         assert_eq!(
             err(r#"{"StreamName":true}"#),
             "class java.lang.Boolean can not be converted to an String"
@@ -184,9 +204,20 @@ mod tests {
             err(r#"{"Data":"ab!="}"#),
             "'ab!=' can not be converted to a Blob: Invalid Base64 character: '!'"
         );
-        let list = check(shapes::PUT_RECORDS_INPUT, json(r#"{"Records":"x"}"#), Format::Json);
+        let list = check(
+            shapes::PUT_RECORDS_INPUT,
+            json(r#"{"Records":"x"}"#),
+            Format::Json,
+        );
         assert_eq!(list.unwrap_err(), "Expected list or null");
-        let int = check(shapes::CREATE_STREAM_INPUT, json(r#"{"ShardCount":"1"}"#), Format::Json);
-        assert_eq!(int.unwrap_err(), "class java.lang.String can not be converted to an Integer");
+        let int = check(
+            shapes::CREATE_STREAM_INPUT,
+            json(r#"{"ShardCount":"1"}"#),
+            Format::Json,
+        );
+        assert_eq!(
+            int.unwrap_err(),
+            "class java.lang.String can not be converted to an Integer"
+        );
     }
 }

@@ -8,7 +8,10 @@ use tributary_model::{ApiError, ErrorCode, Value};
 use crate::Format;
 
 pub fn error_value(e: &ApiError) -> Value {
-    let mut m = vec![("__type".to_string(), Value::Str(e.code.as_str().to_string()))];
+    let mut m = vec![(
+        "__type".to_string(),
+        Value::Str(e.code.as_str().to_string()),
+    )];
     if let Some(msg) = &e.message {
         let key = if e.code == ErrorCode::SerializationException {
             "Message"
@@ -36,6 +39,9 @@ mod tests {
             br#"{"__type":"ResourceNotFoundException","message":"Stream x not found"}"#
         );
         let bare = ApiError::bare(ErrorCode::SerializationException);
-        assert_eq!(&encode_error(Format::Json, &bare)[..], br#"{"__type":"SerializationException"}"#);
+        assert_eq!(
+            &encode_error(Format::Json, &bare)[..],
+            br#"{"__type":"SerializationException"}"#
+        );
     }
 }

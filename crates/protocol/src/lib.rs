@@ -38,20 +38,34 @@ impl Format {
 }
 
 /// Decodes, type-checks and validates a request body for `op`, then builds its typed input.
-pub fn decode_input<T: FromValue>(op: Operation, format: Format, body: &[u8]) -> Result<T, ApiError> {
+pub fn decode_input<T: FromValue>(
+    op: Operation,
+    format: Format,
+    body: &[u8],
+) -> Result<T, ApiError> {
     decode_value(op.input_shape(), format, body).map(T::from_value)
 }
 
 /// The same as [`decode_input`] but stops at the checked [`Value`].
 pub fn decode_value(shape: ShapeId, format: Format, body: &[u8]) -> Result<Value, ApiError> {
+    check_value(shape, format, parse_body(format, body)?)
+}
+
+/// Syntax only: the body must be one JSON object or CBOR map. AWS answers a bare
+/// `SerializationException` (no message) otherwise.
+pub fn parse_body(format: Format, body: &[u8]) -> Result<Value, ApiError> {
     let raw = match format {
         Format::Json => json::decode(body).ok(),
         Format::Cbor => cbor::decode(body).ok(),
+    };
+    match raw {
+        Some(v @ Value::Map(_)) => Ok(v),
+        _ => Err(ApiError::bare(ErrorCode::SerializationException)),
     }
-    .ok_or_else(|| ApiError::bare(ErrorCode::SerializationException))?;
-    if !matches!(raw, Value::Map(_)) {
-        return Err(ApiError::bare(ErrorCode::SerializationException));
-    }
+}
+
+/// The model's type check, then its constraints.
+pub fn check_value(shape: ShapeId, format: Format, raw: Value) -> Result<Value, ApiError> {
     let checked = check::check(shape, raw, format)
         .map_err(|m| ApiError::new(ErrorCode::SerializationException, m))?;
     validate::validate(shape, &checked)?;

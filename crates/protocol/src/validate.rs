@@ -48,7 +48,11 @@ fn member(shape: ShapeId, v: &Value, path: &str, errors: &mut Vec<String>) {
     }
     match &shape.def().kind {
         ShapeKind::Structure { .. } => structure(shape, v, path, errors),
-        ShapeKind::List { member: item, min, max } => {
+        ShapeKind::List {
+            member: item,
+            min,
+            max,
+        } => {
             if let Value::List(items) = v {
                 length(items.len(), *min, *max, v, path, errors);
                 for (i, x) in items.iter().enumerate() {
@@ -56,13 +60,28 @@ fn member(shape: ShapeId, v: &Value, path: &str, errors: &mut Vec<String>) {
                 }
             }
         }
-        ShapeKind::Map { key, value, min, max } => {
+        ShapeKind::Map {
+            key,
+            value,
+            min,
+            max,
+        } => {
             if let Value::Map(entries) = v {
                 length(entries.len(), *min, *max, v, path, errors);
-                if let ShapeKind::String { min: kmin, max: kmax, .. } = key.def().kind {
-                    let bad = entries.iter().any(|(k, _)| out_of(k.chars().count(), kmin, kmax));
+                if let ShapeKind::String {
+                    min: kmin,
+                    max: kmax,
+                    ..
+                } = key.def().kind
+                {
+                    let bad = entries
+                        .iter()
+                        .any(|(k, _)| out_of(k.chars().count(), kmin, kmax));
                     if bad {
-                        let rule = format!("Map keys must satisfy constraint: [{}]", bounds_text(kmin, kmax));
+                        let rule = format!(
+                            "Map keys must satisfy constraint: [{}]",
+                            bounds_text(kmin, kmax)
+                        );
                         push(errors, path, Some(v), &rule);
                     }
                 }
@@ -71,18 +90,33 @@ fn member(shape: ShapeId, v: &Value, path: &str, errors: &mut Vec<String>) {
                 }
             }
         }
-        ShapeKind::String { min, max, pattern, enum_values } => {
+        ShapeKind::String {
+            min,
+            max,
+            pattern,
+            enum_values,
+        } => {
             if let Value::Str(s) = v {
                 length(s.chars().count(), *min, *max, v, path, errors);
                 if let Some(p) = pattern {
                     if !regex_for(shape, p).is_match(s) {
-                        push(errors, path, Some(v), &format!("Member must satisfy regular expression pattern: {p}"));
+                        push(
+                            errors,
+                            path,
+                            Some(v),
+                            &format!("Member must satisfy regular expression pattern: {p}"),
+                        );
                     }
                 }
                 if let Some(values) = enum_values {
                     if !values.contains(&s.as_str()) {
                         let set = values.join(", ");
-                        push(errors, path, Some(v), &format!("Member must satisfy enum value set: [{set}]"));
+                        push(
+                            errors,
+                            path,
+                            Some(v),
+                            &format!("Member must satisfy enum value set: [{set}]"),
+                        );
                     }
                 }
             }
@@ -90,10 +124,20 @@ fn member(shape: ShapeId, v: &Value, path: &str, errors: &mut Vec<String>) {
         ShapeKind::Integer { min, max } | ShapeKind::Long { min, max } => {
             if let Value::Int(i) = v {
                 if let Some(m) = min.filter(|m| i < m) {
-                    push(errors, path, Some(v), &format!("Member must have value greater than or equal to {m}"));
+                    push(
+                        errors,
+                        path,
+                        Some(v),
+                        &format!("Member must have value greater than or equal to {m}"),
+                    );
                 }
                 if let Some(m) = max.filter(|m| i > m) {
-                    push(errors, path, Some(v), &format!("Member must have value less than or equal to {m}"));
+                    push(
+                        errors,
+                        path,
+                        Some(v),
+                        &format!("Member must have value less than or equal to {m}"),
+                    );
                 }
             }
         }
@@ -106,12 +150,29 @@ fn member(shape: ShapeId, v: &Value, path: &str, errors: &mut Vec<String>) {
     }
 }
 
-fn length(n: usize, min: Option<i64>, max: Option<i64>, v: &Value, path: &str, errors: &mut Vec<String>) {
+fn length(
+    n: usize,
+    min: Option<i64>,
+    max: Option<i64>,
+    v: &Value,
+    path: &str,
+    errors: &mut Vec<String>,
+) {
     if let Some(m) = min.filter(|m| (n as i64) < *m) {
-        push(errors, path, Some(v), &format!("Member must have length greater than or equal to {m}"));
+        push(
+            errors,
+            path,
+            Some(v),
+            &format!("Member must have length greater than or equal to {m}"),
+        );
     }
     if let Some(m) = max.filter(|m| (n as i64) > *m) {
-        push(errors, path, Some(v), &format!("Member must have length less than or equal to {m}"));
+        push(
+            errors,
+            path,
+            Some(v),
+            &format!("Member must have length less than or equal to {m}"),
+        );
     }
 }
 
@@ -125,7 +186,9 @@ fn bounds_text(min: Option<i64>, max: Option<i64>) -> String {
         parts.push(format!("Member must have length less than or equal to {m}"));
     }
     if let Some(m) = min {
-        parts.push(format!("Member must have length greater than or equal to {m}"));
+        parts.push(format!(
+            "Member must have length greater than or equal to {m}"
+        ));
     }
     parts.join(", ")
 }
@@ -138,7 +201,9 @@ fn push(errors: &mut Vec<String>, path: &str, v: Option<&Value>, rule: &str) {
         None => "null".to_string(),
         Some(v) => format!("'{}'", display(v)),
     };
-    errors.push(format!("Value {shown} at '{path}' failed to satisfy constraint: {rule}"));
+    errors.push(format!(
+        "Value {shown} at '{path}' failed to satisfy constraint: {rule}"
+    ));
 }
 
 /// How AWS's Java stack prints a value inside a validation message.
@@ -151,7 +216,10 @@ fn display(v: &Value) -> String {
         Value::Str(s) => s.clone(),
         Value::Blob(b) => format!("java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]", b.len()),
         Value::Timestamp(t) => t.millis().to_string(),
-        Value::List(items) => format!("[{}]", items.iter().map(display).collect::<Vec<_>>().join(", ")),
+        Value::List(items) => format!(
+            "[{}]",
+            items.iter().map(display).collect::<Vec<_>>().join(", ")
+        ),
         Value::Map(entries) => format!(
             "{{{}}}",
             entries
@@ -210,10 +278,17 @@ mod tests {
     #[test]
     fn every_model_pattern_compiles() {
         for def in SHAPES.iter() {
-            if let ShapeKind::String { pattern: Some(p), .. } = def.kind {
+            if let ShapeKind::String {
+                pattern: Some(p), ..
+            } = def.kind
+            {
                 let p2 = p.strip_prefix('^').unwrap_or(p);
                 let p2 = p2.strip_suffix('$').unwrap_or(p2);
-                assert!(Regex::new(&format!("^(?:{p2})$")).is_ok(), "{}: {p}", def.name);
+                assert!(
+                    Regex::new(&format!("^(?:{p2})$")).is_ok(),
+                    "{}: {p}",
+                    def.name
+                );
             }
         }
     }
@@ -241,7 +316,9 @@ mod tests {
 
     #[test]
     fn caps_the_list_at_ten_errors() {
-        let records: Vec<String> = (0..20).map(|_| r#"{"Data":"","PartitionKey":""}"#.to_string()).collect();
+        let records: Vec<String> = (0..20)
+            .map(|_| r#"{"Data":"","PartitionKey":""}"#.to_string())
+            .collect();
         let body = format!(r#"{{"StreamName":"s","Records":[{}]}}"#, records.join(","));
         assert!(err(shapes::PUT_RECORDS_INPUT, &body).starts_with("10 validation errors detected"));
     }
