@@ -3,6 +3,7 @@
 //! refuse to send. One test binary (modules below) keeps link time down.
 
 mod control;
+mod crash;
 mod data;
 mod reshard;
 mod restart;
