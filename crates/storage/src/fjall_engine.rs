@@ -261,9 +261,14 @@ fn write_err(e: ::fjall::Error) -> StorageError {
     }
 }
 
-/// Allocated bytes under `dir`. Files that vanish during the walk (compaction deletes them all
-/// the time) are skipped.
+/// Allocated bytes under `dir`.
 fn dir_usage(dir: &Path) -> std::io::Result<u64> {
+    dir_usage_of(dir, |_| true)
+}
+
+/// Allocated bytes of the files under `dir` that `count` accepts. Files that vanish during the
+/// walk (compaction deletes them all the time) are skipped.
+fn dir_usage_of(dir: &Path, count: impl Fn(&Path) -> bool) -> std::io::Result<u64> {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -279,9 +284,10 @@ fn dir_usage(dir: &Path) -> std::io::Result<u64> {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
+            let path = entry.path();
             if meta.is_dir() {
-                stack.push(entry.path());
-            } else {
+                stack.push(path);
+            } else if count(&path) {
                 total += allocated(&meta);
             }
         }

@@ -327,19 +327,7 @@ async fn retention_gives_disk_space_back() {
 
 /// Allocated bytes of everything but the journals.
 fn tables_and_blobs(f: &FjallFactory) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![f.dir.path().to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).expect("ls").flatten() {
-            let (path, meta) = (e.path(), e.metadata().expect("stat"));
-            if meta.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_none_or(|x| x != "jnl") {
-                total += allocated(&meta);
-            }
-        }
-    }
-    total
+    dir_usage_of(f.dir.path(), |p| p.extension().is_none_or(|x| x != "jnl")).expect("du")
 }
 
 /// Flushes memtables and compacts fully, so the test sees what steady-state compaction reaches.
