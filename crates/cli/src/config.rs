@@ -58,6 +58,13 @@ pub struct ServeArgs {
     /// the port can then read and write every stream.
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// PEM certificate chain: serve TLS (ALPN h2 and http/1.1) instead of cleartext.
+    /// SIGHUP reloads the certificate and key files.
+    #[arg(long, env = "TRIBUTARY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "TRIBUTARY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Log filter, e.g. `info` or `tributary=debug` [default: info].
     #[arg(long, env = "RUST_LOG")]
     pub log: Option<String>,
@@ -78,6 +85,8 @@ struct FileConfig {
     shard_limit: Option<u32>,
     max_body_bytes: Option<usize>,
     insecure_no_auth: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     log: Option<String>,
     #[serde(default)]
     streams: Vec<StreamDeclaration>,
@@ -97,6 +106,8 @@ pub struct Settings {
     pub shard_limit: u32,
     pub max_body_bytes: usize,
     pub insecure_no_auth: bool,
+    /// Certificate chain and key files, when serving TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
     pub log: String,
 }
 
@@ -150,6 +161,14 @@ impl Settings {
                 .or(file.max_body_bytes)
                 .unwrap_or(32 << 20),
             insecure_no_auth: args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false),
+            tls: match (
+                args.tls_cert.or(file.tls_cert),
+                args.tls_key.or(file.tls_key),
+            ) {
+                (Some(c), Some(k)) => Some((c, k)),
+                (None, None) => None,
+                _ => bail!("TLS needs both a certificate and a key"),
+            },
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         };
         if s.account_id.len() != 12 || !s.account_id.bytes().all(|b| b.is_ascii_digit()) {

@@ -2,7 +2,9 @@
 //!
 //! - `serve`: run the Kinesis API on the embedded durable storage (see `config` for every
 //!   setting, `serve` for start-up and shutdown).
+//! - `cert`: a local CA and a server certificate for TLS.
 
+mod cert;
 mod config;
 mod serve;
 
@@ -23,6 +25,8 @@ struct Cli {
 enum Command {
     /// Serve the Kinesis API (HTTP/1.1 and h2c on one port) on the embedded storage.
     Serve(config::ServeArgs),
+    /// Create a local CA and a server certificate signed by it (for `serve --tls-cert`).
+    Cert(cert::CertArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -32,5 +36,6 @@ fn main() -> anyhow::Result<()> {
             let settings = config::Settings::resolve(args)?;
             serve::run(settings)
         }
+        Command::Cert(args) => cert::run(args),
     }
 }

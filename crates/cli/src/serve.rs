@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use tributary_engine::{Engine, EngineConfig, RequestContext};
+use tributary_server::tls::CertSource;
 use tributary_server::AppState;
 use tributary_storage::{FjallOptions, FjallStore};
 
@@ -68,15 +69,54 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Tests and scripts read this line to learn the port when binding to port 0.
     println!("TRIBUTARY_LISTENING {addr}");
-    tracing::info!(%addr, data_dir = %s.data_dir.display(), "serving the Kinesis API (HTTP/1.1 and h2c)");
+    let scheme = if s.tls.is_some() {
+        "TLS: h2 and HTTP/1.1 by ALPN"
+    } else {
+        "cleartext: HTTP/1.1 and h2c"
+    };
+    tracing::info!(%addr, data_dir = %s.data_dir.display(), "serving the Kinesis API ({scheme})");
+    let tls = match &s.tls {
+        Some((cert, key)) => {
+            let source = CertSource::load(cert, key)?;
+            reload_on_sighup(source.clone());
+            Some(source)
+        }
+        None => None,
+    };
     let state = Arc::new(AppState {
         engine,
         account_id: s.account_id,
         max_body_bytes: s.max_body_bytes,
     });
-    tributary_server::serve(listener, state, shutdown_signal(), Duration::from_secs(10)).await;
+    tributary_server::serve(
+        listener,
+        state,
+        tls,
+        shutdown_signal(),
+        Duration::from_secs(10),
+    )
+    .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGHUP re-reads the certificate files; a bad file is logged and the old one kept.
+fn reload_on_sighup(source: Arc<CertSource>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match source.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS certificate reload failed; keeping the previous one")
+                }
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -10,16 +10,42 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
+use crate::tls::CertSource;
 use crate::{pipeline, AppState};
 
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn serve_conn<I>(
+    builder: auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    io: I,
+    state: Arc<AppState>,
+    peer: std::net::SocketAddr,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, std::convert::Infallible>(pipeline::handle(state, req).await) }
+    });
+    let conn = watcher.watch(builder.serve_connection(io, svc).into_owned());
+    if let Err(e) = conn.await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
 /// Serves until `shutdown` resolves, then waits (at most `drain`) for open requests.
+/// With `tls`, every connection starts with a TLS handshake (ALPN `h2` or `http/1.1`).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
+    tls: Option<Arc<CertSource>>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
+    let acceptor = tls.map(|t| TlsAcceptor::from(t.server_config()));
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -41,16 +67,18 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let watcher = graceful.watcher();
+                let builder = builder.clone();
                 let state = state.clone();
-                let svc = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, std::convert::Infallible>(pipeline::handle(state, req).await) }
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
-                let conn = graceful.watch(conn);
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    match acceptor {
+                        None => serve_conn(builder, watcher, TokioIo::new(stream), state, peer).await,
+                        Some(a) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, a.accept(stream)).await {
+                            Ok(Ok(tls)) => serve_conn(builder, watcher, TokioIo::new(tls), state, peer).await,
+                            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        },
                     }
                 });
             }

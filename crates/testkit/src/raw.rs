@@ -46,9 +46,51 @@ pub fn kinesis_request(
 
 pub async fn send(addr: SocketAddr, http: Http, req: Request<Full<Bytes>>) -> RawResponse {
     let stream = TcpStream::connect(addr).await.expect("connect");
+    exchange(TokioIo::new(stream), addr, http, req).await
+}
+
+/// The same over TLS, trusting only the CA certificates in `ca_pem`; ALPN offers `h2` and
+/// `http/1.1` and the server's choice decides the protocol. Returns the negotiated ALPN too.
+pub async fn send_tls(
+    addr: SocketAddr,
+    server_name: &str,
+    ca_pem: &std::path::Path,
+    req: Request<Full<Bytes>>,
+) -> (RawResponse, Option<Vec<u8>>) {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca_pem).expect("ca file") {
+        roots.add(cert.expect("ca cert")).expect("add ca");
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg));
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name =
+        rustls::pki_types::ServerName::try_from(server_name.to_string()).expect("server name");
+    let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+    let http = if alpn.as_deref() == Some(b"h2") {
+        Http::H2c
+    } else {
+        Http::H1
+    };
+    (exchange(TokioIo::new(tls), addr, http, req).await, alpn)
+}
+
+async fn exchange<I>(io: I, addr: SocketAddr, http: Http, req: Request<Full<Bytes>>) -> RawResponse
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let resp = match http {
         Http::H1 => {
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
                 .await
                 .expect("h1 handshake");
             tokio::spawn(conn);
@@ -56,7 +98,7 @@ pub async fn send(addr: SocketAddr, http: Http, req: Request<Full<Bytes>>) -> Ra
         }
         Http::H2c => {
             let (mut sender, conn) =
-                hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
                     .await
                     .expect("h2 handshake");
             tokio::spawn(conn);

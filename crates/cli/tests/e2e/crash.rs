@@ -31,15 +31,35 @@ impl XorShift {
     }
 }
 
-async fn produce(client: aws_sdk_kinesis::Client, round: usize, producer: usize, acked: Acked, sent: Arc<Mutex<HashSet<String>>>) {
+async fn produce(
+    client: aws_sdk_kinesis::Client,
+    round: usize,
+    producer: usize,
+    acked: Acked,
+    sent: Arc<Mutex<HashSet<String>>>,
+) {
     for batch in 0.. {
-        let payloads: Vec<String> = (0..25).map(|i| format!("r{round}-p{producer}-b{batch}-i{i}")).collect();
+        let payloads: Vec<String> = (0..25)
+            .map(|i| format!("r{round}-p{producer}-b{batch}-i{i}"))
+            .collect();
         sent.lock().unwrap().extend(payloads.iter().cloned());
         let entries = payloads
             .iter()
-            .map(|p| PutRecordsRequestEntry::builder().partition_key(p.clone()).data(Blob::new(p.clone())).build().unwrap())
+            .map(|p| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(p.clone())
+                    .data(Blob::new(p.clone()))
+                    .build()
+                    .unwrap()
+            })
             .collect();
-        match client.put_records().stream_name("crash").set_records(Some(entries)).send().await {
+        match client
+            .put_records()
+            .stream_name("crash")
+            .set_records(Some(entries))
+            .send()
+            .await
+        {
             Ok(out) => {
                 let mut a = acked.lock().unwrap();
                 for (p, r) in payloads.iter().zip(out.records()) {
@@ -75,7 +95,10 @@ async fn read_all(client: &aws_sdk_kinesis::Client) -> BTreeMap<String, Vec<(Str
                 break;
             }
             for rec in r.records() {
-                records.push((rec.sequence_number().to_string(), String::from_utf8(rec.data().as_ref().to_vec()).unwrap()));
+                records.push((
+                    rec.sequence_number().to_string(),
+                    String::from_utf8(rec.data().as_ref().to_vec()).unwrap(),
+                ));
             }
             it = r.next_shard_iterator().map(str::to_string);
         }
@@ -93,10 +116,23 @@ async fn acknowledged_records_survive_repeated_sigkill() {
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15 ^ std::process::id() as u64);
     for round in 0..ROUNDS {
         // No retries: a request cut by the kill must fail, not be re-sent to the next server.
-        let conf = s.sdk().config().to_builder().retry_config(RetryConfig::disabled()).build();
+        let conf = s
+            .sdk()
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build();
         let client = aws_sdk_kinesis::Client::from_conf(conf);
         let tasks: Vec<_> = (0..PRODUCERS)
-            .map(|p| tokio::spawn(produce(client.clone(), round, p, acked.clone(), sent.clone())))
+            .map(|p| {
+                tokio::spawn(produce(
+                    client.clone(),
+                    round,
+                    p,
+                    acked.clone(),
+                    sent.clone(),
+                ))
+            })
             .collect();
         tokio::time::sleep(Duration::from_millis(30 + rng.next() % 250)).await;
         s.kill9();
@@ -112,18 +148,37 @@ async fn acknowledged_records_survive_repeated_sigkill() {
         for (shard, records) in &stored {
             let mut last = String::new();
             for (seq, payload) in records {
-                assert!(sent.contains(payload), "round {round}: {shard} holds {payload:?}, which was never sent");
-                assert!(seen.insert(payload.clone()), "round {round}: {payload:?} appears twice");
-                assert!(seq.len() == last.len() && *seq > last || last.is_empty(), "round {round}: {shard} out of order at {seq}");
+                assert!(
+                    sent.contains(payload),
+                    "round {round}: {shard} holds {payload:?}, which was never sent"
+                );
+                assert!(
+                    seen.insert(payload.clone()),
+                    "round {round}: {payload:?} appears twice"
+                );
+                assert!(
+                    seq.len() == last.len() && *seq > last || last.is_empty(),
+                    "round {round}: {shard} out of order at {seq}"
+                );
                 last = seq.clone();
                 if let Some((ack_shard, ack_seq)) = acked.get(payload) {
-                    assert_eq!((ack_shard, ack_seq), (shard, seq), "round {round}: {payload:?} moved");
+                    assert_eq!(
+                        (ack_shard, ack_seq),
+                        (shard, seq),
+                        "round {round}: {payload:?} moved"
+                    );
                 }
             }
         }
         for payload in acked.keys() {
-            assert!(seen.contains(payload), "round {round}: acknowledged {payload:?} is lost");
+            assert!(
+                seen.contains(payload),
+                "round {round}: acknowledged {payload:?} is lost"
+            );
         }
     }
-    assert!(acked.lock().unwrap().len() > 1000, "the producers wrote enough to mean something");
+    assert!(
+        acked.lock().unwrap().len() > 1000,
+        "the producers wrote enough to mean something"
+    );
 }

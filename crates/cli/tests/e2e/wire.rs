@@ -213,3 +213,39 @@ async fn cbor_requests_get_cbor_answers() {
         .windows(25)
         .any(|w| w == b"ResourceNotFoundException"));
 }
+
+#[tokio::test]
+async fn tls_serves_h2_and_http1_by_alpn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["cert", "--out"])
+        .arg(&dir)
+        .args(["--san", "localhost", "--san", "127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cert = dir.join("server.pem");
+    let key = dir.join("server-key.pem");
+    let s = crate::server_with(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let (r, alpn) = tributary_testkit::raw::send_tls(
+        s.addr,
+        "localhost",
+        &dir.join("ca.pem"),
+        kinesis_request(Some("ListStreams"), Some(JSON), "{}"),
+    )
+    .await;
+    assert_eq!(alpn.as_deref(), Some(&b"h2"[..]));
+    assert_eq!(r.version, http::Version::HTTP_2);
+    assert_eq!(r.status, 200);
+    assert_eq!(body_json(&r.body)["StreamNames"], serde_json::json!([]));
+}
