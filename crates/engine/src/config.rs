@@ -70,7 +70,8 @@ impl RequestContext {
 #[serde(default, deny_unknown_fields)]
 pub struct StreamDeclaration {
     pub name: String,
-    /// Provisioned shard count; ignored when `on_demand` is set.
+    /// Provisioned shard count; ignored when `on_demand` is set. Without it the stream is
+    /// on-demand, as CreateStream without ShardCount.
     pub shard_count: Option<u32>,
     pub on_demand: bool,
     pub retention_hours: Option<u32>,

@@ -75,7 +75,11 @@ impl Engine {
                     .get(&index)
                     .map(|rt| rt.key)
                     .ok_or_else(missing)?;
-                Position::Offset(self.log.bounds(key).map_err(Failure::from)?.next)
+                match self.log.bounds(key) {
+                    Ok(b) => Position::Offset(b.next),
+                    Err(StorageError::NoSuchShard(_)) => return Err(missing().into()),
+                    Err(e) => return Err(Failure::from(e).into()),
+                }
             }
             ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber => {
                 let seq = seq.ok_or_else(|| {
@@ -131,6 +135,15 @@ impl Engine {
         Ok(GetShardIteratorOutput {
             shard_iterator: Some(iterator.seal(&self.sealer)),
         })
+    }
+
+    /// The ARN of the stream a shard iterator reads, for authorizing GetRecords (whose input
+    /// need not name a stream). None for iterators this engine did not issue, or whose stream
+    /// is gone.
+    pub fn shard_iterator_stream_arn(&self, shard_iterator: &str) -> Option<String> {
+        let it = ShardIterator::open(&self.sealer, shard_iterator)?;
+        let entry = self.registry.read().get_by_id(it.stream_id).cloned()?;
+        Some(entry.arn.clone())
     }
 
     pub async fn get_records(

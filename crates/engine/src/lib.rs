@@ -13,8 +13,9 @@
 //! | module | concern |
 //! | --- | --- |
 //! | `config` | [`EngineConfig`], [`RequestContext`], [`StreamDeclaration`], open errors |
-//! | `streams` | CreateStream, DeleteStream, DescribeStream(Summary), ListStreams, declared streams |
-//! | `shards` | ListShards, shard-id parsing and the Shard wire shape |
+//! | `create` | CreateStream and the declared streams of the config file |
+//! | `streams` | DeleteStream, DescribeStream(Summary), ListStreams |
+//! | `shards` | ListShards and its ShardFilter semantics; how AWS reads shard ids |
 //! | `put` | PutRecord, PutRecords: routing, one `ShardLog::append` per request |
 //! | `get` | GetShardIterator, GetRecords, ChildShards at the end of a closed shard |
 //! | `reshard` | SplitShard, MergeShards, UpdateShardCount and the plan they share |
@@ -39,6 +40,7 @@
 
 mod clock;
 mod config;
+mod create;
 mod error;
 mod get;
 mod iterator;
@@ -135,5 +137,62 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+}
+
+/// Every operation's future must be `Send`, so the server can run it on any worker: no
+/// lock guard may live across an `.await`. This does not run; it only has to compile.
+#[cfg(test)]
+#[allow(dead_code, clippy::all)]
+mod futures_are_send {
+    use super::*;
+    use tributary_model::types::*;
+
+    fn send<T: Send>(_: T) {}
+
+    async fn check(e: &Engine, c: &RequestContext) {
+        send(e.create_stream(c, Default::default()));
+        send(e.ensure_stream(c, Default::default()));
+        send(e.delete_stream(c, Default::default()));
+        send(e.describe_stream(c, Default::default()));
+        send(e.describe_stream_summary(c, Default::default()));
+        send(e.list_streams(c, Default::default()));
+        send(e.list_shards(c, Default::default()));
+        send(e.put_record(c, Default::default()));
+        send(e.put_records(c, Default::default()));
+        send(e.get_shard_iterator(c, Default::default()));
+        send(e.get_records(c, Default::default()));
+        send(e.split_shard(c, Default::default()));
+        send(e.merge_shards(c, Default::default()));
+        send(e.update_shard_count(c, Default::default()));
+        send(e.increase_stream_retention_period(c, Default::default()));
+        send(e.decrease_stream_retention_period(c, Default::default()));
+        send(e.enable_enhanced_monitoring(c, Default::default()));
+        send(e.disable_enhanced_monitoring(c, Default::default()));
+        send(e.add_tags_to_stream(c, Default::default()));
+        send(e.remove_tags_from_stream(c, Default::default()));
+        send(e.list_tags_for_stream(c, Default::default()));
+        send(e.tag_resource(c, Default::default()));
+        send(e.untag_resource(c, Default::default()));
+        send(e.list_tags_for_resource(c, Default::default()));
+        send(e.update_stream_mode(c, Default::default()));
+        send(e.update_max_record_size(c, Default::default()));
+        send(e.update_stream_warm_throughput(c, Default::default()));
+        send(e.update_stream_record_distribution_strategy(c, Default::default()));
+        send(e.describe_limits(c, DescribeLimitsInput {}));
+        send(e.describe_account_settings(c, DescribeAccountSettingsInput {}));
+        send(e.update_account_settings(c, Default::default()));
+        send(e.put_resource_policy(c, Default::default()));
+        send(e.get_resource_policy(c, Default::default()));
+        send(e.delete_resource_policy(c, Default::default()));
+        send(Engine::open(
+            EngineConfig::default(),
+            unreachable(),
+            unreachable(),
+        ));
+    }
+
+    fn unreachable<T>() -> T {
+        unimplemented!()
     }
 }

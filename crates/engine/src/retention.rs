@@ -89,7 +89,11 @@ impl Engine {
 
     pub(crate) fn spawn_retention_task(&self) {
         let me = self.me.clone();
-        let period = self.config.retention_interval;
+        // A zero period would make tokio's interval panic.
+        let period = self
+            .config
+            .retention_interval
+            .max(std::time::Duration::from_millis(10));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -10,12 +10,12 @@ use tributary_model::types::*;
 use tributary_model::*;
 
 use crate::clock::now_ms;
+use crate::create::settings_msg;
 use crate::error::{Failure, Outcome};
 use crate::messages as msg;
 use crate::meta::{Distribution, Metric, Mode, Pending, Status, StreamRecord};
 use crate::resolve::require_active;
 use crate::state::StreamEntry;
-use crate::streams::settings_msg;
 use crate::wire::expand_metric;
 use crate::{Engine, RequestContext};
 

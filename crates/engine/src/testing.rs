@@ -21,6 +21,8 @@ struct ShardData {
     /// Offset of the first kept record (the trim point).
     first: u64,
     next: u64,
+    /// Arrival of the newest record ever appended (kept across trims).
+    last_arrival: Option<i64>,
 }
 
 /// A [`ShardLog`] in memory.
@@ -82,11 +84,14 @@ impl MemoryShardLog {
         if let Some(a) = appends.iter().find(|a| !shards.contains_key(&a.shard)) {
             return Err(StorageError::NoSuchShard(a.shard));
         }
-        let arrival_ms = self.now();
+        let now = self.now();
         Ok(appends
             .into_iter()
             .map(|a| {
                 let s = shards.get_mut(&a.shard).expect("checked above");
+                // Arrival times never go back within a shard, as the contract requires.
+                let arrival_ms = s.last_arrival.map_or(now, |l| l.max(now));
+                s.last_arrival = Some(arrival_ms);
                 let first_offset = s.next;
                 for payload in a.payloads {
                     s.records.push_back(StoredRecord {
@@ -161,7 +166,7 @@ impl ShardLog for MemoryShardLog {
         Ok(Bounds {
             first: s.first,
             next: s.next,
-            last_arrival_ms: s.records.back().map(|r| r.arrival_ms),
+            last_arrival_ms: s.last_arrival,
         })
     }
 

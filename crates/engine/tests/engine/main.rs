@@ -1,12 +1,17 @@
 //! Engine-level tests: every operation through the public API, on in-memory storage.
 
 mod admin;
+mod contract;
+mod fjall;
+mod iterators;
+mod lifecycle;
 mod records;
 mod reshard;
 mod restart;
 mod retention;
 mod shards;
 mod streams;
+mod tags;
 
 use std::sync::Arc;
 use std::time::Duration;
