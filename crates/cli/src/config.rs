@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// Milliseconds a resharded or updated stream stays UPDATING [default: 0].
     #[arg(long)]
     pub update_stream_ms: Option<u64>,
+    /// Lifetime of shard iterators in milliseconds [default: 300000, AWS's five minutes].
+    /// Shorter values are for tests.
+    #[arg(long)]
+    pub iterator_ttl_ms: Option<u64>,
     /// Open shards allowed per account and region [default: 20000].
     #[arg(long)]
     pub shard_limit: Option<u32>,
@@ -82,6 +86,7 @@ struct FileConfig {
     create_stream_ms: Option<u64>,
     delete_stream_ms: Option<u64>,
     update_stream_ms: Option<u64>,
+    iterator_ttl_ms: Option<u64>,
     shard_limit: Option<u32>,
     max_body_bytes: Option<usize>,
     insecure_no_auth: Option<bool>,
@@ -103,6 +108,7 @@ pub struct Settings {
     pub create_delay: Duration,
     pub delete_delay: Duration,
     pub update_delay: Duration,
+    pub iterator_ttl: Duration,
     pub shard_limit: u32,
     pub max_body_bytes: usize,
     pub insecure_no_auth: bool,
@@ -155,6 +161,11 @@ impl Settings {
             create_delay: ms(args.create_stream_ms, file.create_stream_ms),
             delete_delay: ms(args.delete_stream_ms, file.delete_stream_ms),
             update_delay: ms(args.update_stream_ms, file.update_stream_ms),
+            iterator_ttl: Duration::from_millis(
+                args.iterator_ttl_ms
+                    .or(file.iterator_ttl_ms)
+                    .unwrap_or(300_000),
+            ),
             shard_limit: args.shard_limit.or(file.shard_limit).unwrap_or(20_000),
             max_body_bytes: args
                 .max_body_bytes

@@ -50,6 +50,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         create_delay: s.create_delay,
         delete_delay: s.delete_delay,
         update_delay: s.update_delay,
+        iterator_ttl: s.iterator_ttl,
         shard_limit: s.shard_limit,
         ..EngineConfig::default()
     };
