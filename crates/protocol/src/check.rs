@@ -118,7 +118,7 @@ fn base64_blob(s: &str) -> Result<Bytes, String> {
             format!("'{s}' can not be converted to a Blob: ")
         }
     };
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return Err(format!(
             "{}Base64 encoded length is expected a multiple of 4 bytes but found: {}",
             prefix(),
