@@ -12,6 +12,7 @@
 pub mod cbor;
 pub mod check;
 pub mod errors;
+pub mod eventstream;
 pub mod json;
 pub mod target;
 pub mod validate;

@@ -91,13 +91,21 @@ pub async fn dispatch(
             )
         }
 
-        // Enhanced fan-out, stream encryption, queues and channels come with their own issues.
-        O::RegisterStreamConsumer
-        | O::DeregisterStreamConsumer
-        | O::DescribeStreamConsumer
-        | O::ListStreamConsumers
-        | O::SubscribeToShard
-        | O::StartStreamEncryption
+        O::RegisterStreamConsumer => call!(register_stream_consumer, RegisterStreamConsumerInput),
+        O::DeregisterStreamConsumer => {
+            call_unit!(deregister_stream_consumer, DeregisterStreamConsumerInput)
+        }
+        O::DescribeStreamConsumer => call!(describe_stream_consumer, DescribeStreamConsumerInput),
+        O::ListStreamConsumers => call!(list_stream_consumers, ListStreamConsumersInput),
+        // Its response is an event stream: the pipeline hands it to `subscribe` before
+        // dispatching, so reaching this arm is a routing bug, reported as a fault.
+        O::SubscribeToShard => Err(ApiError::new(
+            ErrorCode::InternalFailureException,
+            "SubscribeToShard is served by the event-stream path",
+        )),
+
+        // Stream encryption, queues and channels come with their own issues.
+        O::StartStreamEncryption
         | O::StopStreamEncryption
         | O::CreateQueue
         | O::DeleteQueue

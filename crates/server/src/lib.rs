@@ -8,6 +8,7 @@
 //!   credential scope (the region a request addresses).
 //! - [`dispatch`]: the exhaustive `Operation` match that calls the engine.
 //! - [`respond`]: response building, the single place where an [`ApiError`] becomes HTTP.
+//! - [`subscribe`]: SubscribeToShard's event-stream response, paced by the peer.
 //! - [`tls`]: rustls configuration, ALPN, certificate reload.
 //!
 //! [`ApiError`]: tributary_model::ApiError
@@ -17,6 +18,7 @@ pub mod dispatch;
 pub mod listener;
 pub mod pipeline;
 pub mod respond;
+pub mod subscribe;
 pub mod tls;
 
 use std::sync::Arc;

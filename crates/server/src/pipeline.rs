@@ -8,12 +8,12 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use tributary_model::{ApiError, ErrorCode};
+use tributary_model::{ApiError, ErrorCode, Operation};
 use tributary_protocol::target::{self, Target};
 use tributary_protocol::Format;
 
 use crate::respond::{self, Body};
-use crate::{auth, dispatch, AppState};
+use crate::{auth, dispatch, subscribe, AppState};
 
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
@@ -89,6 +89,9 @@ async fn serve(
         account_id: state.account_id.clone(),
         region: caller.region,
     };
+    if op == Operation::SubscribeToShard {
+        return subscribe::handle(&state.engine, &ctx, format, input).await;
+    }
     let out = dispatch::dispatch(&state.engine, &ctx, op, input).await?;
     Ok(match out {
         Some(v) => respond::ok(format, tributary_protocol::encode_output(format, &v)),

@@ -2,12 +2,15 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
 use rand::RngCore;
 use tributary_model::ApiError;
 use tributary_protocol::{errors::encode_error, Format};
 
-pub type Body = Full<Bytes>;
+/// Every response body: whole (`Full`) for ordinary operations, streamed for
+/// SubscribeToShard.
+pub type Body = BoxBody<Bytes, std::convert::Infallible>;
 
 pub fn ok(format: Format, body: Bytes) -> Response<Body> {
     with_headers(StatusCode::OK, Some(format.content_type()), body)
@@ -31,8 +34,12 @@ pub fn raw_xml(status: u16, code: &str, message: Option<&str>) -> Response<Body>
     with_headers(status, None, Bytes::from(body))
 }
 
-fn with_headers(status: StatusCode, content_type: Option<&str>, body: Bytes) -> Response<Body> {
-    let mut r = Response::new(Full::new(body));
+pub(crate) fn with_headers(
+    status: StatusCode,
+    content_type: Option<&str>,
+    body: Bytes,
+) -> Response<Body> {
+    let mut r = Response::new(Full::new(body).boxed());
     *r.status_mut() = status;
     let h = r.headers_mut();
     if let Some(ct) = content_type {

@@ -5,6 +5,7 @@
 mod control;
 mod crash;
 mod data;
+mod efo;
 mod more;
 mod reshard;
 mod restart;

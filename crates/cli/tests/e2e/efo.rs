@@ -1,0 +1,206 @@
+//! Enhanced fan-out through the SDK: consumers and SubscribeToShard pushing records over
+//! HTTP/2 as an AWS event stream.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::{
+    ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEventStream,
+};
+
+use crate::{arn, create, err_of, server};
+
+async fn consumer(c: &aws_sdk_kinesis::Client, stream: &str, name: &str) -> String {
+    let r = c
+        .register_stream_consumer()
+        .stream_arn(arn(stream))
+        .consumer_name(name)
+        .send()
+        .await
+        .unwrap();
+    let consumer = r.consumer().unwrap();
+    assert!(consumer
+        .consumer_arn()
+        .starts_with(&format!("{}/consumer/{name}:", arn(stream))));
+    consumer.consumer_arn().to_string()
+}
+
+#[tokio::test]
+async fn consumers_lifecycle() {
+    let s = server();
+    let c = s.sdk();
+    create(&c, "efo", 1).await;
+    let carn = consumer(&c, "efo", "app").await;
+    let d = c
+        .describe_stream_consumer()
+        .consumer_arn(&carn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        d.consumer_description().unwrap().consumer_status(),
+        &ConsumerStatus::Active
+    );
+    let l = c
+        .list_stream_consumers()
+        .stream_arn(arn("efo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(l.consumers().len(), 1);
+    let (code, _) = err_of(
+        c.register_stream_consumer()
+            .stream_arn(arn("efo"))
+            .consumer_name("app")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ResourceInUseException");
+    let (code, _) = err_of(c.delete_stream().stream_name("efo").send().await);
+    assert_eq!(
+        code, "ResourceInUseException",
+        "a stream with consumers needs EnforceConsumerDeletion"
+    );
+    c.deregister_stream_consumer()
+        .consumer_arn(&carn)
+        .send()
+        .await
+        .unwrap();
+    let (code, _) = err_of(
+        c.describe_stream_consumer()
+            .consumer_arn(&carn)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ResourceNotFoundException");
+}
+
+#[tokio::test]
+async fn subscribe_to_shard_pushes_records_in_order() {
+    let s = server();
+    let c = s.sdk();
+    create(&c, "push", 1).await;
+    let carn = consumer(&c, "push", "reader").await;
+    let out = c
+        .subscribe_to_shard()
+        .consumer_arn(&carn)
+        .shard_id("shardId-000000000000")
+        .starting_position(
+            StartingPosition::builder()
+                .r#type(ShardIteratorType::Latest)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut events = out.event_stream;
+
+    let (code, _) = err_of(
+        c.subscribe_to_shard()
+            .consumer_arn(&carn)
+            .shard_id("shardId-000000000000")
+            .starting_position(
+                StartingPosition::builder()
+                    .r#type(ShardIteratorType::Latest)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await,
+    );
+    assert_eq!(
+        code, "ResourceInUseException",
+        "one subscription per consumer and shard"
+    );
+
+    let writer = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            for i in 0..20 {
+                c.put_record()
+                    .stream_name("push")
+                    .partition_key("k")
+                    .data(Blob::new(format!("m{i}")))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut got = Vec::new();
+    let mut last_cont = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < 20 && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Some(SubscribeToShardEventStream::SubscribeToShardEvent(e)) => {
+                got.extend(
+                    e.records()
+                        .iter()
+                        .map(|r| String::from_utf8(r.data().as_ref().to_vec()).unwrap()),
+                );
+                assert!(e.continuation_sequence_number() >= last_cont.as_str());
+                last_cont = e.continuation_sequence_number().to_string();
+            }
+            Some(other) => panic!("unexpected event {other:?}"),
+            None => break,
+        }
+    }
+    writer.await.unwrap();
+    assert_eq!(got, (0..20).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    drop(events);
+
+    // Resubscribing after the last ContinuationSequenceNumber continues with no repeat.
+    c.put_record()
+        .stream_name("push")
+        .partition_key("k")
+        .data(Blob::new("after"))
+        .send()
+        .await
+        .unwrap();
+    let mut again = None;
+    for _ in 0..50 {
+        let r = c
+            .subscribe_to_shard()
+            .consumer_arn(&carn)
+            .shard_id("shardId-000000000000")
+            .starting_position(
+                StartingPosition::builder()
+                    .r#type(ShardIteratorType::AfterSequenceNumber)
+                    .sequence_number(&last_cont)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await;
+        match r {
+            Ok(r) => {
+                again = Some(r.event_stream);
+                break;
+            }
+            // The previous subscription is released when its connection notices the drop.
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let mut again = again.expect("resubscribed");
+    let mut next = Vec::new();
+    while next.is_empty() {
+        if let Some(SubscribeToShardEventStream::SubscribeToShardEvent(e)) =
+            tokio::time::timeout(Duration::from_secs(10), again.recv())
+                .await
+                .unwrap()
+                .unwrap()
+        {
+            next.extend(
+                e.records()
+                    .iter()
+                    .map(|r| String::from_utf8(r.data().as_ref().to_vec()).unwrap()),
+            );
+        }
+    }
+    assert_eq!(next, ["after"]);
+}
