@@ -29,6 +29,17 @@ pub struct EngineConfig {
     pub retention_interval: Duration,
     /// Shards given to a new on-demand stream.
     pub on_demand_shard_count: u32,
+    /// How long a new consumer stays CREATING and a deregistered one DELETING
+    /// (0: ACTIVE, or gone, when the call returns).
+    pub consumer_delay: Duration,
+    /// How long one SubscribeToShard lasts before its event stream ends (AWS: 5 minutes).
+    pub subscription_lifetime: Duration,
+    /// The longest a subscription stays silent: with nothing new for this long it sends an
+    /// empty event (AWS: 5 seconds).
+    pub subscription_heartbeat: Duration,
+    /// A second SubscribeToShard for the same consumer and shard is refused this long
+    /// after the first started; later it takes the subscription over (AWS: 5 seconds).
+    pub subscription_takeover: Duration,
 }
 
 impl Default for EngineConfig {
@@ -44,6 +55,10 @@ impl Default for EngineConfig {
             next_token_ttl: Duration::from_secs(300),
             retention_interval: Duration::from_secs(5),
             on_demand_shard_count: 4,
+            consumer_delay: Duration::ZERO,
+            subscription_lifetime: Duration::from_secs(300),
+            subscription_heartbeat: Duration::from_secs(5),
+            subscription_takeover: Duration::from_secs(5),
         }
     }
 }

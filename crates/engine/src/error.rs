@@ -104,6 +104,11 @@ failure_into! {
     PutResourcePolicyError { NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument, InUse => ResourceInUse }
     GetResourcePolicyError { NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument, InUse => ResourceInUse }
     DeleteResourcePolicyError { NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument, InUse => ResourceInUse }
+    RegisterStreamConsumerError { InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded, InUse => ResourceInUse, NotFound => ResourceNotFound }
+    DeregisterStreamConsumerError { LimitExceeded => LimitExceeded, NotFound => ResourceNotFound, InvalidArgument => InvalidArgument }
+    DescribeStreamConsumerError { LimitExceeded => LimitExceeded, NotFound => ResourceNotFound, InvalidArgument => InvalidArgument }
+    ListStreamConsumersError { NotFound => ResourceNotFound, InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded, ExpiredNextToken => ExpiredNextToken, InUse => ResourceInUse }
+    SubscribeToShardError { NotFound => ResourceNotFound, InvalidArgument => InvalidArgument, InUse => ResourceInUse, LimitExceeded => LimitExceeded, DryRun => DryRunOperation }
 }
 
 #[cfg(test)]

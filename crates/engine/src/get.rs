@@ -1,4 +1,5 @@
-//! GetShardIterator and GetRecords.
+//! GetShardIterator and GetRecords, and the two pieces SubscribeToShard shares with them:
+//! resolving a starting position, and one bounded read of a shard.
 //!
 //! Reads run on the blocking pool (the ShardLog API is synchronous). Records older than
 //! the stream's retention are skipped even if the background trim has not removed them
@@ -19,11 +20,11 @@ use crate::meta::{ShardRecord, Status, StreamRecord};
 use crate::resolve::target;
 use crate::seqnum::SeqNum;
 use crate::shards::parse_shard_id;
-use crate::state::StreamEntry;
+use crate::state::{ShardRuntime, StreamEntry};
 use crate::{payload, Engine, RequestContext};
 
-/// AWS's GetRecords limits.
-const DEFAULT_LIMIT: usize = 10_000;
+/// AWS's GetRecords limits; a SubscribeToShard event carries no more than one GetRecords.
+pub(crate) const DEFAULT_LIMIT: usize = 10_000;
 const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
 
 impl Engine {
@@ -56,71 +57,15 @@ impl Engine {
         }
         let shard = shard.ok_or_else(missing)?;
 
-        let kind = input.shard_iterator_type;
-        let seq = input.starting_sequence_number.as_deref();
-        let position = match kind {
-            ShardIteratorType::TrimHorizon | ShardIteratorType::Latest if seq.is_some() => {
-                return Err(Failure::InvalidArgument(msg::iterator_type_mismatch(
-                    kind.as_str(),
-                    true,
-                ))
-                .into());
-            }
-            ShardIteratorType::TrimHorizon => Position::Offset(0),
-            ShardIteratorType::Latest => {
-                let key = entry
-                    .state
-                    .read()
-                    .runtimes
-                    .get(&index)
-                    .map(|rt| rt.key)
-                    .ok_or_else(missing)?;
-                match self.log.bounds(key) {
-                    Ok(b) => Position::Offset(b.next),
-                    Err(StorageError::NoSuchShard(_)) => return Err(missing().into()),
-                    Err(e) => return Err(Failure::from(e).into()),
-                }
-            }
-            ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber => {
-                let seq = seq.ok_or_else(|| {
-                    Failure::InvalidArgument(msg::iterator_type_mismatch(kind.as_str(), false))
-                })?;
-                let n = check_starting_seq(&entry, &shard_id, seq)?;
-                if n.shard != index {
-                    let encoded = canonical_shard_id(n.shard);
-                    return Err(Failure::InvalidArgument(msg::starting_seq_other_shard(
-                        &encoded, &shard_id,
-                    ))
-                    .into());
-                }
-                if n.stream != entry.id {
-                    return Err(Failure::InvalidArgument(msg::starting_seq_other_stream(
-                        seq,
-                        &shard_id,
-                        &entry.name,
-                        &entry.account,
-                    ))
-                    .into());
-                }
-                match kind {
-                    ShardIteratorType::AtSequenceNumber => Position::Offset(n.offset),
-                    _ => Position::Offset(n.offset.saturating_add(1)),
-                }
-            }
-            ShardIteratorType::AtTimestamp => {
-                let ts = input
-                    .timestamp
-                    .ok_or_else(|| {
-                        Failure::InvalidArgument(msg::AT_TIMESTAMP_WITHOUT_TIMESTAMP.to_owned())
-                    })?
-                    .millis();
-                let now = now_ms();
-                if ts > now {
-                    return Err(Failure::InvalidArgument(msg::timestamp_in_future(ts, now)).into());
-                }
-                Position::Time(ts)
-            }
-        };
+        let position = self.start_position(
+            &entry,
+            index,
+            &shard_id,
+            "GetShardIterator",
+            input.shard_iterator_type,
+            input.starting_sequence_number.as_deref(),
+            input.timestamp,
+        )?;
         if input.dry_run.unwrap_or(false) {
             return Err(Failure::dry_run().into());
         }
@@ -190,7 +135,7 @@ impl Engine {
         if entry.account != ctx.account_id && input.stream_arn.is_none() {
             return Err(missing().into());
         }
-        let (rec, runtime) = {
+        let (view, runtime) = {
             let st = entry.state.read();
             if matches!(st.rec.status, Status::Creating | Status::Deleting) {
                 return Err(missing().into());
@@ -205,16 +150,145 @@ impl Engine {
         let limit = input
             .limit
             .map_or(DEFAULT_LIMIT, |l| (l.max(1) as usize).min(DEFAULT_LIMIT));
+        let batch = self
+            .read_batch(&view, &runtime, it.position, limit, now)
+            .await?
+            .ok_or_else(missing)?;
+        let next_shard_iterator = match batch.children {
+            Some(_) => None,
+            None => Some(
+                ShardIterator {
+                    issued_ms: now,
+                    position: batch.next,
+                    ..it
+                }
+                .seal(&self.sealer),
+            ),
+        };
+        Ok(GetRecordsOutput {
+            records: batch.records,
+            next_shard_iterator,
+            millis_behind_latest: Some(batch.millis_behind_latest),
+            child_shards: batch.children,
+        })
+    }
+
+    /// Where a reader of shard `index` starts, from an iterator type and its arguments,
+    /// with AWS's checks and messages (`op` names the operation in them). Shared by
+    /// GetShardIterator and SubscribeToShard.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start_position(
+        &self,
+        entry: &StreamEntry,
+        index: u32,
+        shard_id: &str,
+        op: &str,
+        kind: ShardIteratorType,
+        seq: Option<&str>,
+        timestamp: Option<Timestamp>,
+    ) -> Outcome<Position> {
+        let missing = || {
+            Failure::NotFound(msg::shard_does_not_exist(
+                shard_id,
+                &entry.name,
+                &entry.account,
+            ))
+        };
+        Ok(match kind {
+            ShardIteratorType::TrimHorizon | ShardIteratorType::Latest if seq.is_some() => {
+                return Err(Failure::InvalidArgument(msg::iterator_type_mismatch(
+                    kind.as_str(),
+                    true,
+                )));
+            }
+            ShardIteratorType::TrimHorizon => Position::Offset(0),
+            ShardIteratorType::Latest => {
+                let key = entry
+                    .state
+                    .read()
+                    .runtimes
+                    .get(&index)
+                    .map(|rt| rt.key)
+                    .ok_or_else(missing)?;
+                match self.log.bounds(key) {
+                    Ok(b) => Position::Offset(b.next),
+                    Err(StorageError::NoSuchShard(_)) => return Err(missing()),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber => {
+                let seq = seq.ok_or_else(|| {
+                    Failure::InvalidArgument(msg::iterator_type_mismatch(kind.as_str(), false))
+                })?;
+                let n = SeqNum::decode(seq).ok_or_else(|| {
+                    Failure::InvalidArgument(msg::invalid_starting_seq(
+                        op,
+                        seq,
+                        shard_id,
+                        &entry.name,
+                        &entry.account,
+                    ))
+                })?;
+                if n.shard != index {
+                    let encoded = canonical_shard_id(n.shard);
+                    return Err(Failure::InvalidArgument(msg::starting_seq_other_shard(
+                        &encoded, shard_id,
+                    )));
+                }
+                if n.stream != entry.id {
+                    return Err(Failure::InvalidArgument(msg::starting_seq_other_stream(
+                        op,
+                        seq,
+                        shard_id,
+                        &entry.name,
+                        &entry.account,
+                    )));
+                }
+                match kind {
+                    ShardIteratorType::AtSequenceNumber => Position::Offset(n.offset),
+                    // A number at time 0 is a position just before its offset (a shard's
+                    // StartingSequenceNumber, a ContinuationSequenceNumber), not a record's:
+                    // the first record after it is the one at that offset.
+                    _ if n.is_position() => Position::Offset(n.offset),
+                    _ => Position::Offset(n.offset.saturating_add(1)),
+                }
+            }
+            ShardIteratorType::AtTimestamp => {
+                let ts = timestamp
+                    .ok_or_else(|| {
+                        Failure::InvalidArgument(msg::AT_TIMESTAMP_WITHOUT_TIMESTAMP.to_owned())
+                    })?
+                    .millis();
+                let now = now_ms();
+                if ts > now {
+                    return Err(Failure::InvalidArgument(msg::timestamp_in_future(ts, now)));
+                }
+                Position::Time(ts)
+            }
+        })
+    }
+
+    /// One read of a shard from `from`: at most `limit` records and GetRecords' byte limit,
+    /// without those past retention. `None` when the shard's log is gone. The end of a
+    /// sealed shard is reported (with its children) only once the read reaches it.
+    pub(crate) async fn read_batch(
+        &self,
+        view: &ReadView,
+        runtime: &ShardRuntime,
+        from: Position,
+        limit: usize,
+        now: i64,
+    ) -> Outcome<Option<Batch>> {
         // Read the seal before the log: if it was sealed, the bounds we read are final.
-        let sealed = runtime.is_sealed() && !rec.shard.is_open();
-        let from = match it.position {
+        let sealed = runtime.is_sealed() && !view.shard.is_open();
+        let read_from = match from {
             Position::Offset(o) => ReadFrom::Offset(o),
             Position::Time(t) => ReadFrom::Time(t),
         };
         let log = Arc::clone(&self.log);
         let key = runtime.key;
         let read = tokio::task::spawn_blocking(move || {
-            let records = log.read(key, from, limit, MAX_RESPONSE_BYTES)?;
+            let records = log.read(key, read_from, limit, MAX_RESPONSE_BYTES)?;
             let bounds = log.bounds(key)?;
             Ok::<_, StorageError>((records, bounds))
         })
@@ -222,11 +296,11 @@ impl Engine {
         .map_err(|e| Failure::internal("read task", e))?;
         let (stored, bounds) = match read {
             Ok(r) => r,
-            Err(StorageError::NoSuchShard(_)) => return Err(missing().into()),
-            Err(e) => return Err(Failure::from(e).into()),
+            Err(StorageError::NoSuchShard(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
         };
 
-        let horizon = now - i64::from(rec.retention_hours) * 3_600_000;
+        let horizon = now - i64::from(view.retention_hours) * 3_600_000;
         let mut records = Vec::with_capacity(stored.len());
         let mut last_arrival = None;
         for r in &stored {
@@ -237,14 +311,15 @@ impl Engine {
                 payload::decode(&r.payload).map_err(|e| Failure::internal("stored record", e))?;
             last_arrival = Some(r.arrival_ms);
             records.push(Record {
-                sequence_number: SeqNum::new(entry.id, it.shard, r.offset, r.arrival_ms).encode(),
+                sequence_number: SeqNum::new(key.stream, key.shard, r.offset, r.arrival_ms)
+                    .encode(),
                 approximate_arrival_timestamp: Some(Timestamp(r.arrival_ms)),
                 data: decoded.data,
                 partition_key: decoded.partition_key,
                 encryption_type: None,
             });
         }
-        let next = match (stored.last(), it.position) {
+        let next = match (stored.last(), from) {
             (Some(last), _) => Position::Offset(last.offset + 1),
             (None, p) => p,
         };
@@ -256,46 +331,37 @@ impl Engine {
             (true, _) | (false, None) => 0,
             (false, Some(t)) => (now - t).max(0),
         };
-        let (next_shard_iterator, child_shards) = if sealed && caught_up {
-            (None, Some(rec.children()))
-        } else {
-            let next_it = ShardIterator {
-                issued_ms: now,
-                position: next,
-                ..it
-            };
-            (Some(next_it.seal(&self.sealer)), None)
-        };
-        Ok(GetRecordsOutput {
+        Ok(Some(Batch {
             records,
-            next_shard_iterator,
-            millis_behind_latest: Some(millis_behind_latest),
-            child_shards,
-        })
+            next,
+            caught_up,
+            millis_behind_latest,
+            children: (sealed && caught_up).then(|| view.children()),
+        }))
     }
 }
 
-/// Parses a StartingSequenceNumber, with AWS's message for numbers it cannot read.
-fn check_starting_seq(entry: &StreamEntry, shard_id: &str, seq: &str) -> Outcome<SeqNum> {
-    SeqNum::decode(seq).ok_or_else(|| {
-        Failure::InvalidArgument(msg::invalid_starting_seq(
-            seq,
-            shard_id,
-            &entry.name,
-            &entry.account,
-        ))
-    })
+/// What [`Engine::read_batch`] found.
+pub(crate) struct Batch {
+    pub records: Vec<Record>,
+    /// Where the next read starts.
+    pub next: Position,
+    /// The read reached the log's end.
+    pub caught_up: bool,
+    pub millis_behind_latest: i64,
+    /// At the end of a sealed shard: the shards to continue with.
+    pub children: Option<Vec<ChildShard>>,
 }
 
-/// What GetRecords needs from the stream record, copied out of the lock.
-struct ReadView {
+/// What a read needs from the stream record, copied out of the lock.
+pub(crate) struct ReadView {
     retention_hours: u32,
-    shard: ShardRecord,
+    pub shard: ShardRecord,
     children: Vec<ShardRecord>,
 }
 
 impl ReadView {
-    fn new(rec: &StreamRecord, shard: ShardRecord) -> Self {
+    pub(crate) fn new(rec: &StreamRecord, shard: ShardRecord) -> Self {
         let children = if shard.is_open() {
             Vec::new()
         } else {

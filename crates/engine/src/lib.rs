@@ -15,17 +15,20 @@
 //! | `config` | [`EngineConfig`], [`RequestContext`], [`StreamDeclaration`], open errors |
 //! | `create` | CreateStream and the declared streams of the config file |
 //! | `streams` | DeleteStream, DescribeStream(Summary), ListStreams |
+//! | `consumers` | Register/Deregister/DescribeStreamConsumer, ListStreamConsumers, their states |
+//! | `subscribe` | SubscribeToShard: [`Subscription`], its wake-ups, one claim per consumer and shard |
 //! | `shards` | ListShards and its ShardFilter semantics; how AWS reads shard ids |
 //! | `put` | PutRecord, PutRecords: routing, one `ShardLog::append` per request |
-//! | `get` | GetShardIterator, GetRecords, ChildShards at the end of a closed shard |
+//! | `get` | GetShardIterator, GetRecords, ChildShards at the end of a closed shard; the
+//! |       | starting positions and bounded reads SubscribeToShard shares |
 //! | `reshard` | SplitShard, MergeShards, UpdateShardCount and the plan they share |
 //! | `lifecycle` | the CREATING/UPDATING/DELETING state machine, its timers and recovery |
 //! | `retention` | retention operations and the background trim and prune task |
-//! | `tags` | stream tags by name and by resource ARN |
+//! | `tags` | stream tags by name, stream and consumer tags by resource ARN |
 //! | `settings` | enhanced monitoring, stream mode, record size, warm throughput, distribution |
 //! | `limits` | DescribeLimits and the account settings |
-//! | `policy` | resource policies |
-//! | `resolve` | addressing a stream by StreamName and/or StreamARN |
+//! | `policy` | resource policies (streams and consumers) |
+//! | `resolve` | addressing a stream by StreamName and/or StreamARN; consumer ARNs |
 //! | `routing` | MD5 hash keys, even hash-range splits, the route table |
 //! | `seqnum` | the 56-digit sequence-number codec |
 //! | `iterator`, `token` | sealed shard iterators and NextTokens (HMAC-SHA256) |
@@ -40,6 +43,7 @@
 
 mod clock;
 mod config;
+mod consumers;
 mod create;
 mod error;
 mod get;
@@ -61,6 +65,7 @@ mod shards;
 mod startup;
 mod state;
 mod streams;
+mod subscribe;
 mod tags;
 mod token;
 mod wire;
@@ -75,9 +80,11 @@ use parking_lot::{Mutex, RwLock};
 use tributary_storage::{MetaStore, Revision, ShardLog};
 
 pub use config::{EngineConfig, EngineOpenError, RequestContext, StreamDeclaration};
+pub use subscribe::Subscription;
 
 use crate::meta::AccountRecord;
 use crate::state::Registry;
+use crate::subscribe::SubscriptionTable;
 use crate::token::Sealer;
 
 /// The Kinesis engine of one node. Cheap to share: every method takes `&self`.
@@ -99,6 +106,8 @@ pub struct Engine {
     policies: RwLock<HashMap<String, (String, Revision)>>,
     /// Account settings by (account, region).
     accounts: RwLock<HashMap<(String, String), (AccountRecord, Revision)>>,
+    /// Open SubscribeToShard subscriptions, one per consumer and shard.
+    subscriptions: Arc<SubscriptionTable>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -129,14 +138,21 @@ impl Engine {
             next_stream_id: Mutex::new(loaded.next_stream_id),
             policies: RwLock::new(loaded.policies),
             accounts: RwLock::new(loaded.accounts),
+            subscriptions: Arc::default(),
         });
         engine.resume_pending();
+        engine.resume_consumers();
         engine.spawn_retention_task();
         Ok(engine)
     }
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// SubscribeToShard subscriptions currently open on this node.
+    pub fn open_subscriptions(&self) -> usize {
+        self.subscriptions.len()
     }
 }
 
@@ -185,6 +201,14 @@ mod futures_are_send {
         send(e.put_resource_policy(c, Default::default()));
         send(e.get_resource_policy(c, Default::default()));
         send(e.delete_resource_policy(c, Default::default()));
+        send(e.register_stream_consumer(c, Default::default()));
+        send(e.deregister_stream_consumer(c, Default::default()));
+        send(e.describe_stream_consumer(c, Default::default()));
+        send(e.list_stream_consumers(c, Default::default()));
+        send(e.subscribe_to_shard(c, Default::default()));
+        let mut sub: Subscription = unreachable();
+        send(sub.next_event());
+        send(sub);
         send(Engine::open(
             EngineConfig::default(),
             unreachable(),

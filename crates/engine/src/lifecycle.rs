@@ -92,13 +92,18 @@ impl Engine {
         }
     }
 
-    /// Removes a DELETING stream: waits for in-flight appends, deletes every shard log,
-    /// then the metadata (the commit point), then the stream's resource policy.
+    /// Removes a DELETING stream: waits for in-flight appends, deletes every shard log and
+    /// every consumer, then the stream's metadata (the commit point), then its resource
+    /// policy. Its subscriptions end.
     pub(crate) async fn finish_delete(&self, entry: &Arc<StreamEntry>) -> Outcome<()> {
         let runtimes: Vec<_> = entry.state.read().runtimes.values().cloned().collect();
         for rt in runtimes {
             rt.drain().await;
             self.log.delete_shard(rt.key)?;
+        }
+        let consumers: Vec<_> = entry.consumers.read().values().cloned().collect();
+        for c in &consumers {
+            self.remove_consumer(entry, c)?;
         }
         let revision = entry.state.read().revision;
         match self.meta.delete(&entry.key, Some(revision)) {
@@ -106,6 +111,7 @@ impl Engine {
             Err(e) => return Err(e.into()),
         }
         self.registry.write().remove(entry);
+        self.subscriptions.wake(entry.id, None);
         self.drop_policy(&entry.arn)?;
         Ok(())
     }

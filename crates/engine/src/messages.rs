@@ -129,10 +129,17 @@ pub(crate) fn timestamp_in_future(ts: i64, now: i64) -> String {
     )
 }
 
-/// Recorded.
-pub(crate) fn invalid_starting_seq(seq: &str, shard_id: &str, name: &str, account: &str) -> String {
+/// Recorded for GetShardIterator; `op` names the operation (SubscribeToShard's wording is
+/// reconstructed on the same model).
+pub(crate) fn invalid_starting_seq(
+    op: &str,
+    seq: &str,
+    shard_id: &str,
+    name: &str,
+    account: &str,
+) -> String {
     format!(
-        "StartingSequenceNumber {seq} used in GetShardIterator on shard {shard_id} in stream \
+        "StartingSequenceNumber {seq} used in {op} on shard {shard_id} in stream \
          {name} under account {account} is invalid."
     )
 }
@@ -145,15 +152,16 @@ pub(crate) fn starting_seq_other_shard(encoded: &str, shard_id: &str) -> String 
     )
 }
 
-/// Recorded.
+/// Recorded for GetShardIterator (see `invalid_starting_seq`).
 pub(crate) fn starting_seq_other_stream(
+    op: &str,
     seq: &str,
     shard_id: &str,
     name: &str,
     account: &str,
 ) -> String {
     format!(
-        "StartingSequenceNumber {seq} used in GetShardIterator on shard {shard_id} in stream \
+        "StartingSequenceNumber {seq} used in {op} on shard {shard_id} in stream \
          {name} under account {account} is invalid because it did not come from this stream."
     )
 }
@@ -270,4 +278,99 @@ pub(crate) fn scale_under_half(open: usize, target: i32) -> String {
 /// Reconstructed.
 pub(crate) fn on_demand_no_resharding(op: &str, name: &str, account: &str) -> String {
     format!("{op} is not supported for stream {name} under account {account} because it is in ON_DEMAND mode.")
+}
+
+/// Recorded (the apostrophe is U+2019 in AWS's text).
+pub(crate) fn stream_has_consumers(name: &str, account: &str) -> String {
+    format!(
+        "DeleteStream can\u{2019}t delete {account}:{name} because there are consumers \
+         associated with this data stream. To delete {name} anyway, set the \
+         EnforceConsumerDeletion parameter to true to force the deletion of all the consumers \
+         that are associated with it."
+    )
+}
+
+/// Recorded (SubscribeToShard while another subscription of the consumer reads the shard).
+pub(crate) fn another_subscription(
+    account: &str,
+    stream: &str,
+    shard_id: &str,
+    consumer: &str,
+) -> String {
+    format!("Another active subscription exists for this consumer: {account}:{stream}:{shard_id}:{consumer}")
+}
+
+/// Recorded (SubscribeToShard on a consumer that is CREATING or DELETING; `secs` is the
+/// creation time in the consumer's ARN).
+pub(crate) fn consumer_not_active_subscribe(
+    name: &str,
+    secs: i64,
+    stream: &str,
+    account: &str,
+) -> String {
+    format!(
+        "Consumer {name} with creation timestamp {secs} under stream: {stream} , account \
+         {account} is not in ACTIVE status."
+    )
+}
+
+/// Recorded (PutResourcePolicy on a consumer that is not ACTIVE).
+pub(crate) fn consumer_not_active(name: &str, secs: i64, stream: &str, account: &str) -> String {
+    format!(
+        "Consumer {name} with creation timestamp {secs} under stream {stream} and account \
+         {account} is not in ACTIVE status."
+    )
+}
+
+/// Reconstructed on the model of `consumer_not_active`. `secs` is given when the consumer
+/// was named by its ARN.
+pub(crate) fn consumer_not_found(
+    name: &str,
+    secs: Option<i64>,
+    stream: &str,
+    account: &str,
+) -> String {
+    match secs {
+        Some(secs) => format!(
+            "Consumer {name} with creation timestamp {secs} under stream {stream} and account \
+             {account} not found."
+        ),
+        None => format!("Consumer {name} under stream {stream} and account {account} not found."),
+    }
+}
+
+/// Reconstructed.
+pub(crate) fn consumer_exists(name: &str, stream: &str, account: &str) -> String {
+    format!("Consumer {name} under stream {stream} and account {account} already exists.")
+}
+
+/// Reconstructed (AWS documents the limit of 20 consumers per stream).
+pub(crate) fn consumer_limit(stream: &str, account: &str, limit: usize) -> String {
+    format!(
+        "Stream {stream} under account {account} already has {limit} registered consumers, \
+         the maximum."
+    )
+}
+
+/// Reconstructed (AWS documents that only 5 consumers can be CREATING at once).
+pub(crate) fn consumers_creating_limit(stream: &str, account: &str, limit: usize) -> String {
+    format!(
+        "Stream {stream} under account {account} already has {limit} consumers in CREATING \
+         status; only {limit} consumers can be created simultaneously."
+    )
+}
+
+/// Reconstructed.
+pub(crate) fn invalid_consumer_arn(arn: &str) -> String {
+    format!("ConsumerARN {arn} is not a valid consumer ARN.")
+}
+
+/// Reconstructed.
+pub(crate) const NO_CONSUMER_IDENTIFIER: &str =
+    "Either ConsumerARN or both ConsumerName and StreamARN must be provided.";
+
+/// Reconstructed (ConsumerARN given with a StreamARN or ConsumerName that names another
+/// consumer).
+pub(crate) fn consumer_args_conflict(arn: &str) -> String {
+    format!("StreamARN and ConsumerName do not match ConsumerARN {arn}.")
 }

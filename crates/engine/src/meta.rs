@@ -7,7 +7,13 @@
 //! stream/{account}/{region}/{name}      StreamRecord    one stream: state, settings, shards
 //! policy/{resource arn}                 PolicyRecord    resource policy document
 //! account/{account}/{region}            AccountRecord   account settings
+//! consumer/{account}/{region}/{stream}/{consumer}
+//!                                       ConsumerRecord  one enhanced fan-out consumer
 //! ```
+//!
+//! Consumers have records of their own rather than a field of the StreamRecord, so the
+//! stream format stays as it was; a ConsumerRecord names the stream incarnation (`stream_id`)
+//! it belongs to, and one left behind by a deleted stream is removed at open.
 //!
 //! Names, regions and account ids cannot contain '/', so keys are unambiguous. Every write
 //! is a create-if-absent or a compare-and-set on the revision read with the cached value.
@@ -27,6 +33,7 @@ pub(crate) const NEXT_STREAM_ID_KEY: &str = "engine/next-stream-id";
 pub(crate) const STREAM_PREFIX: &str = "stream/";
 pub(crate) const POLICY_PREFIX: &str = "policy/";
 pub(crate) const ACCOUNT_PREFIX: &str = "account/";
+pub(crate) const CONSUMER_PREFIX: &str = "consumer/";
 
 pub(crate) fn stream_key(account: &str, region: &str, name: &str) -> String {
     format!("{STREAM_PREFIX}{account}/{region}/{name}")
@@ -38,6 +45,10 @@ pub(crate) fn policy_key(arn: &str) -> String {
 
 pub(crate) fn account_key(account: &str, region: &str) -> String {
     format!("{ACCOUNT_PREFIX}{account}/{region}")
+}
+
+pub(crate) fn consumer_key(account: &str, region: &str, stream: &str, consumer: &str) -> String {
+    format!("{CONSUMER_PREFIX}{account}/{region}/{stream}/{consumer}")
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -189,6 +200,35 @@ impl ShardRecord {
     }
 }
 
+/// One enhanced fan-out consumer of one stream incarnation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ConsumerRecord {
+    pub v: u32,
+    /// The `StreamRecord::id` of the stream it was registered with.
+    pub stream_id: u64,
+    pub account: String,
+    pub region: String,
+    pub stream: String,
+    pub name: String,
+    /// Registration time; its whole seconds end the consumer's ARN.
+    pub created_ms: i64,
+    pub status: ConsumerPhase,
+    /// When CREATING becomes ACTIVE, or DELETING becomes gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_ms: Option<i64>,
+    /// Sorted by key.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum ConsumerPhase {
+    Creating,
+    Active,
+    Deleting,
+}
+
 /// A transition that completes at `due_ms` (now, when the configured delay is zero).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -335,6 +375,34 @@ mod tests {
         );
         assert_eq!(json["pending"]["op"], "reshard");
         assert_eq!(json["pending"]["plan"]["kind"], "split");
+    }
+
+    #[test]
+    fn consumer_format_is_frozen() {
+        let r = ConsumerRecord {
+            v: FORMAT_VERSION,
+            stream_id: 3,
+            account: "000000000000".into(),
+            region: "us-east-1".into(),
+            stream: "s".into(),
+            name: "c".into(),
+            created_ms: 1_700_000_000_123,
+            status: ConsumerPhase::Creating,
+            due_ms: Some(1_700_000_001_000),
+            tags: vec![("k".into(), "v".into())],
+        };
+        let json: serde_json::Value = serde_json::from_slice(&to_bytes(&r)).unwrap();
+        assert_eq!(json["v"], 1);
+        assert_eq!(json["stream_id"], 3);
+        assert_eq!(json["status"], "CREATING");
+        assert_eq!(json["due_ms"], 1_700_000_001_000i64);
+        assert_eq!(json["tags"][0][1], "v");
+        assert_eq!(from_bytes::<ConsumerRecord>(&to_bytes(&r)).unwrap(), r);
+        assert_eq!(
+            consumer_key("1", "r", "s", "c"),
+            "consumer/1/r/s/c",
+            "keys sort by stream, then consumer name"
+        );
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! PutResourcePolicy, GetResourcePolicy, DeleteResourcePolicy: documents stored per
-//! resource ARN. The authorization layer evaluates them; the engine only checks that a
-//! document is a JSON object with a Statement, and removes it with its stream.
+//! resource ARN (a stream's or a consumer's). The authorization layer evaluates them; the
+//! engine only checks that a document is a JSON object with a Statement, and removes it
+//! with its stream or consumer.
 
 use tributary_model::types::*;
 use tributary_model::*;
 use tributary_storage::MetaError;
 
 use crate::error::{Failure, Outcome};
-use crate::meta::{self, PolicyRecord, FORMAT_VERSION};
+use crate::messages as msg;
+use crate::meta::{self, ConsumerPhase, PolicyRecord, FORMAT_VERSION};
+use crate::tags::Resource;
 use crate::{Engine, RequestContext};
 
 /// What GetResourcePolicy answers for a resource without a policy.
@@ -19,23 +22,34 @@ impl Engine {
         ctx: &RequestContext,
         input: PutResourcePolicyInput,
     ) -> Result<(), PutResourcePolicyError> {
-        let entry = self.resource(ctx, &input.resource_arn)?;
+        let resource = self.resource(ctx, &input.resource_arn)?;
         validate_policy(&input.policy)?;
         let _control = self.control.lock().await;
-        let key = meta::policy_key(&entry.arn);
+        if let Resource::Consumer(entry, found) = &resource {
+            let c = self.same_consumer(entry, found)?;
+            if c.rec.status != ConsumerPhase::Active {
+                return Err(Failure::InUse(msg::consumer_not_active(
+                    &c.rec.name,
+                    c.rec.created_ms.div_euclid(1000),
+                    &entry.name,
+                    &entry.account,
+                ))
+                .into());
+            }
+        }
+        let arn = resource.arn().to_owned();
+        let key = meta::policy_key(&arn);
         let value = meta::to_bytes(&PolicyRecord {
             v: FORMAT_VERSION,
-            arn: entry.arn.clone(),
+            arn: arn.clone(),
             policy: input.policy.clone(),
         });
-        let existing = self.policies.read().get(&entry.arn).map(|(_, rev)| *rev);
+        let existing = self.policies.read().get(&arn).map(|(_, rev)| *rev);
         let revision = match existing {
             Some(rev) => self.meta.update(&key, value, rev).map_err(Failure::from)?,
             None => self.meta.create(&key, value).map_err(Failure::from)?,
         };
-        self.policies
-            .write()
-            .insert(entry.arn.clone(), (input.policy, revision));
+        self.policies.write().insert(arn, (input.policy, revision));
         Ok(())
     }
 
@@ -44,11 +58,11 @@ impl Engine {
         ctx: &RequestContext,
         input: GetResourcePolicyInput,
     ) -> Result<GetResourcePolicyOutput, GetResourcePolicyError> {
-        let entry = self.resource(ctx, &input.resource_arn)?;
+        let resource = self.resource(ctx, &input.resource_arn)?;
         let policy = self
             .policies
             .read()
-            .get(&entry.arn)
+            .get(resource.arn())
             .map_or_else(|| NO_POLICY.to_owned(), |(p, _)| p.clone());
         Ok(GetResourcePolicyOutput { policy })
     }
@@ -58,9 +72,9 @@ impl Engine {
         ctx: &RequestContext,
         input: DeleteResourcePolicyInput,
     ) -> Result<(), DeleteResourcePolicyError> {
-        let entry = self.resource(ctx, &input.resource_arn)?;
+        let resource = self.resource(ctx, &input.resource_arn)?;
         let _control = self.control.lock().await;
-        self.drop_policy(&entry.arn)?;
+        self.drop_policy(resource.arn())?;
         Ok(())
     }
 

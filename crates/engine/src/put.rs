@@ -198,6 +198,12 @@ impl Engine {
 
         let shards: Vec<u32> = appends.iter().map(|a| a.shard.shard).collect();
         let appended = self.log.append(appends).await;
+        if appended.is_ok() {
+            // Durable, hence readable: push to the shard's subscribers now.
+            for g in &guards {
+                g.wake_readers();
+            }
+        }
         drop(guards);
         let appended = appended?;
         if appended.len() != shards.len() {

@@ -46,6 +46,27 @@ pub(crate) fn parse_stream_arn(arn: &str) -> Option<Target<'_>> {
     })
 }
 
+/// What a consumer ARN names: `{stream arn}/consumer/{name}:{creation time in seconds}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConsumerTarget<'a> {
+    pub stream: Target<'a>,
+    pub name: &'a str,
+    pub secs: i64,
+}
+
+/// `arn:aws[-partition]:kinesis:{region}:{account}:stream/{stream}/consumer/{name}:{secs}`.
+pub(crate) fn parse_consumer_arn(arn: &str) -> Option<ConsumerTarget<'_>> {
+    let (head, secs) = arn.rsplit_once(':')?;
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: i64 = secs.parse().ok()?;
+    let (stream_arn, name) = head.split_once("/consumer/")?;
+    let stream = parse_stream_arn(stream_arn)?;
+    valid_stream_name(name).then_some(ConsumerTarget { stream, name, secs })
+}
+
+/// Stream and consumer names share one rule: 1 to 128 of `[a-zA-Z0-9_.-]`.
 pub(crate) fn valid_stream_name(name: &str) -> bool {
     (1..=128).contains(&name.len())
         && name
@@ -168,6 +189,29 @@ mod tests {
             "s",
         ] {
             assert!(parse_stream_arn(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_consumer_arns() {
+        let c = parse_consumer_arn(
+            "arn:aws:kinesis:us-east-1:123456789012:stream/s.1/consumer/my-app_2:1700000000",
+        )
+        .unwrap();
+        assert_eq!(c.stream.name, "s.1");
+        assert_eq!(c.stream.account, "123456789012");
+        assert_eq!(c.name, "my-app_2");
+        assert_eq!(c.secs, 1_700_000_000);
+        for bad in [
+            "arn:aws:kinesis:us-east-1:123456789012:stream/s",
+            "arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/c",
+            "arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/c:",
+            "arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/c:1x",
+            "arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/:1",
+            "arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/a/b:1",
+            "arn:aws:kinesis:us-east-1:1234:stream/s/consumer/c:1",
+        ] {
+            assert!(parse_consumer_arn(bad).is_none(), "{bad}");
         }
     }
 

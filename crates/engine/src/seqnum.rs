@@ -16,7 +16,10 @@
 //!
 //! - The stream id is the engine's internal stream incarnation; a re-created stream of the
 //!   same name gets a new one, so numbers from a deleted stream are rejected.
-//! - A shard's StartingSequenceNumber is offset 0 at time 0 (not above any record).
+//! - A number at time 0 is a *position*, just before the record at its offset, and never
+//!   a record's number: a shard's StartingSequenceNumber (offset 0) and SubscribeToShard's
+//!   ContinuationSequenceNumber (the next offset to read). AFTER_SEQUENCE_NUMBER with a
+//!   position starts at its offset, so resuming from either never skips a record.
 //! - A closed shard's EndingSequenceNumber is offset `u64::MAX` at the close time (above
 //!   every record it can hold).
 //! - The arrival time is informational; it lets SequenceNumberForOrdering values from the
@@ -51,6 +54,18 @@ impl SeqNum {
     /// The StartingSequenceNumber of a shard.
     pub(crate) fn shard_start(stream: u64, shard: u32) -> Self {
         SeqNum::new(stream, shard, 0, 0)
+    }
+
+    /// A position just before the record at `offset`, not any record's number (records
+    /// always arrive after time 0): AFTER_SEQUENCE_NUMBER with it starts at `offset`, as
+    /// AT_SEQUENCE_NUMBER does. SubscribeToShard's ContinuationSequenceNumber.
+    pub(crate) fn position(stream: u64, shard: u32, offset: u64) -> Self {
+        SeqNum::new(stream, shard, offset, 0)
+    }
+
+    /// True for numbers made by [`SeqNum::position`] (and StartingSequenceNumbers).
+    pub(crate) fn is_position(&self) -> bool {
+        self.time_ms == 0
     }
 
     /// The EndingSequenceNumber of a shard closed at `closed_ms`.

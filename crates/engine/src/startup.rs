@@ -8,7 +8,8 @@ use rand::RngCore;
 use tributary_storage::{MetaError, MetaStore, Revision};
 
 use crate::meta::{
-    self, AccountRecord, CounterRecord, PolicyRecord, SecretRecord, StreamRecord, FORMAT_VERSION,
+    self, AccountRecord, ConsumerRecord, CounterRecord, PolicyRecord, SecretRecord, StreamRecord,
+    FORMAT_VERSION,
 };
 use crate::state::{Registry, StreamEntry};
 use crate::EngineOpenError;
@@ -39,6 +40,7 @@ pub(crate) fn load(store: &dyn MetaStore) -> Result<Loaded, EngineOpenError> {
     }
 
     let next_stream_id = load_counter(store, max_id + 1)?;
+    load_consumers(store, &registry)?;
 
     let mut policies = HashMap::new();
     for entry in store.list(meta::POLICY_PREFIX)? {
@@ -119,4 +121,31 @@ fn load_counter(store: &dyn MetaStore, floor: u64) -> Result<(u64, Revision), En
             Ok((floor, rev))
         }
     }
+}
+
+/// Attaches every consumer to its stream. A consumer whose stream incarnation is gone (the
+/// stream was deleted between its consumers and its own record) is deleted.
+fn load_consumers(store: &dyn MetaStore, registry: &Registry) -> Result<(), EngineOpenError> {
+    for entry in store.list(meta::CONSUMER_PREFIX)? {
+        let rec: ConsumerRecord = meta::from_entry(&entry)?;
+        if meta::consumer_key(&rec.account, &rec.region, &rec.stream, &rec.name) != entry.key {
+            return Err(EngineOpenError::Corrupt {
+                key: entry.key,
+                reason: "consumer record does not match its key".into(),
+            });
+        }
+        match registry.get(&rec.account, &rec.region, &rec.stream) {
+            Some(stream) if stream.id == rec.stream_id => {
+                stream.put_consumer(rec, entry.revision);
+            }
+            _ => {
+                tracing::info!(key = %entry.key, "removing a consumer of a deleted stream");
+                match store.delete(&entry.key, Some(entry.revision)) {
+                    Ok(()) | Err(MetaError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -7,17 +7,25 @@
 //! another writer of this engine.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tributary_storage::{Revision, ShardKey};
 
-use crate::meta::{ShardRecord, StreamRecord};
+use crate::meta::{ConsumerRecord, ShardRecord, StreamRecord};
 use crate::routing::{Route, RouteTable};
 
 pub(crate) fn stream_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:kinesis:{region}:{account}:stream/{name}")
+}
+
+/// `{stream arn}/consumer/{name}:{registration time in whole seconds}`, as AWS forms it.
+pub(crate) fn consumer_arn(stream_arn: &str, name: &str, created_ms: i64) -> String {
+    format!(
+        "{stream_arn}/consumer/{name}:{}",
+        created_ms.div_euclid(1000)
+    )
 }
 
 /// Per-shard state that lives only in memory.
@@ -29,6 +37,11 @@ pub(crate) struct ShardRuntime {
     idle: tokio::sync::Notify,
     /// Closed and drained: no append can land any more, so its end is final.
     sealed: AtomicBool,
+    /// Woken after every durable append to this shard, and when it is sealed, for the
+    /// subscriptions reading it (SubscribeToShard pushes instead of polling).
+    appended: tokio::sync::Notify,
+    /// Subscriptions reading this shard; with none, an append skips the wake-up.
+    watchers: AtomicUsize,
 }
 
 impl ShardRuntime {
@@ -38,7 +51,37 @@ impl ShardRuntime {
             inflight: AtomicUsize::new(0),
             idle: tokio::sync::Notify::new(),
             sealed: AtomicBool::new(sealed),
+            appended: tokio::sync::Notify::new(),
+            watchers: AtomicUsize::new(0),
         }
+    }
+
+    /// Called by the append path once records are durable (and so readable): wakes every
+    /// subscription waiting on this shard. Costs one fence and one load when nobody
+    /// watches; never allocates.
+    ///
+    /// Why no wake-up is lost: a reader, already counted in `watchers`, creates its
+    /// `Notified` (tokio guarantees it receives every `notify_waiters` after its creation),
+    /// then issues a SeqCst fence, then reads the log. Either its fence comes after ours in
+    /// the single SeqCst order, and its read sees these records; or it comes before, and
+    /// our load sees it counted, so we notify a future that was already created.
+    pub(crate) fn wake_readers(&self) {
+        fence(Ordering::SeqCst);
+        if self.watchers.load(Ordering::Relaxed) > 0 {
+            self.appended.notify_waiters();
+        }
+    }
+
+    /// Counts a reader until the guard drops; see [`ShardRuntime::wake_readers`].
+    pub(crate) fn watch(self: &Arc<Self>) -> WatchGuard {
+        self.watchers.fetch_add(1, Ordering::SeqCst);
+        WatchGuard(Arc::clone(self))
+    }
+
+    /// A wake-up to wait for: create it, then `fence(SeqCst)`, then read the log, then
+    /// await it if the read found nothing new (see `wake_readers`).
+    pub(crate) fn appended(&self) -> tokio::sync::futures::Notified<'_> {
+        self.appended.notified()
     }
 
     /// Counts an append until the guard drops (also when the request future is cancelled).
@@ -63,6 +106,8 @@ impl ShardRuntime {
 
     pub(crate) fn seal(&self) {
         self.sealed.store(true, Ordering::Release);
+        // Readers waiting for records must now report the end of the shard.
+        self.appended.notify_waiters();
     }
 
     pub(crate) fn is_sealed(&self) -> bool {
@@ -70,8 +115,32 @@ impl ShardRuntime {
     }
 }
 
+/// See [`ShardRuntime::watch`].
+#[derive(Debug)]
+pub(crate) struct WatchGuard(Arc<ShardRuntime>);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl std::ops::Deref for WatchGuard {
+    type Target = ShardRuntime;
+    fn deref(&self) -> &ShardRuntime {
+        &self.0
+    }
+}
+
 /// See [`ShardRuntime::begin_append`].
 pub(crate) struct AppendGuard(Arc<ShardRuntime>);
+
+impl std::ops::Deref for AppendGuard {
+    type Target = ShardRuntime;
+    fn deref(&self) -> &ShardRuntime {
+        &self.0
+    }
+}
 
 impl Drop for AppendGuard {
     fn drop(&mut self) {
@@ -153,6 +222,14 @@ impl StreamState {
     }
 }
 
+/// A consumer's cached record.
+#[derive(Debug, Clone)]
+pub(crate) struct ConsumerEntry {
+    pub rec: ConsumerRecord,
+    pub revision: Revision,
+    pub arn: String,
+}
+
 /// One stream: identity (fixed for its lifetime) and state.
 #[derive(Debug)]
 pub(crate) struct StreamEntry {
@@ -163,6 +240,11 @@ pub(crate) struct StreamEntry {
     pub arn: String,
     pub key: String,
     pub state: RwLock<StreamState>,
+    /// Its enhanced fan-out consumers, by name.
+    pub consumers: RwLock<BTreeMap<String, ConsumerEntry>>,
+    /// Creation second of the last deregistered consumer of each name, so registering the
+    /// name again never reuses an ARN.
+    pub retired: Mutex<HashMap<String, i64>>,
 }
 
 impl StreamEntry {
@@ -175,7 +257,21 @@ impl StreamEntry {
             region: rec.region.clone(),
             name: rec.name.clone(),
             state: RwLock::new(StreamState::loaded(rec, revision)),
+            consumers: RwLock::new(BTreeMap::new()),
+            retired: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Installs a consumer's record (new or updated) in the cache.
+    pub(crate) fn put_consumer(&self, rec: ConsumerRecord, revision: Revision) {
+        let arn = consumer_arn(&self.arn, &rec.name, rec.created_ms);
+        self.consumers
+            .write()
+            .insert(rec.name.clone(), ConsumerEntry { rec, revision, arn });
+    }
+
+    pub(crate) fn consumer(&self, name: &str) -> Option<ConsumerEntry> {
+        self.consumers.read().get(name).cloned()
     }
 }
 

@@ -7,7 +7,6 @@ use crate::clock::now_ms;
 use crate::error::{Failure, Outcome};
 use crate::messages as msg;
 use crate::meta::{Pending, ShardRecord, Status};
-use crate::state::StreamEntry;
 use crate::token::{Reader, Writer, KIND_LIST_STREAMS};
 use crate::{wire, Engine, RequestContext};
 
@@ -33,18 +32,18 @@ impl Engine {
                 Failure::NotFound(msg::stream_not_found(&entry.name, &entry.account)).into(),
             );
         }
+        // With EnforceConsumerDeletion the consumers go with the stream (`finish_delete`).
         if !input.enforce_consumer_deletion.unwrap_or(false) && self.consumer_count(&entry) > 0 {
-            return Err(Failure::InUse(format!(
-                "Stream {} under account {} has registered consumers. Use EnforceConsumerDeletion \
-                 to delete them along with the stream.",
-                entry.name, entry.account
-            ))
-            .into());
+            return Err(
+                Failure::InUse(msg::stream_has_consumers(&entry.name, &entry.account)).into(),
+            );
         }
         let due_ms = now_ms() + self.config.delete_delay.as_millis() as i64;
         rec.status = Status::Deleting;
         rec.pending = Some(Pending::Delete { due_ms });
         self.commit(&entry, rec)?;
+        // Its subscriptions end now: a DELETING stream serves no reads.
+        self.subscriptions.wake(entry.id, None);
         if self.config.delete_delay.is_zero() {
             if let Err(e) = self.finish_delete(&entry).await {
                 // DELETING is persisted; the timer retries until the storage recovers.
@@ -55,11 +54,6 @@ impl Engine {
             self.schedule_pending(&entry);
         }
         Ok(())
-    }
-
-    /// Registered enhanced fan-out consumers; they arrive with RegisterStreamConsumer.
-    fn consumer_count(&self, _entry: &StreamEntry) -> usize {
-        0
     }
 
     pub async fn describe_stream(

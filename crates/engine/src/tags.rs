@@ -1,5 +1,6 @@
 //! Tags: AddTagsToStream, RemoveTagsFromStream, ListTagsForStream (by stream name or ARN)
-//! and TagResource, UntagResource, ListTagsForResource (by resource ARN).
+//! and TagResource, UntagResource, ListTagsForResource (by resource ARN: a stream or an
+//! enhanced fan-out consumer, which has tags of its own).
 
 use std::sync::Arc;
 
@@ -8,9 +9,25 @@ use tributary_model::*;
 
 use crate::error::{Failure, Outcome};
 use crate::messages as msg;
-use crate::resolve::parse_stream_arn;
-use crate::state::StreamEntry;
+use crate::resolve::{parse_consumer_arn, parse_stream_arn};
+use crate::state::{ConsumerEntry, StreamEntry};
 use crate::{Engine, RequestContext};
+
+/// What TagResource, UntagResource, ListTagsForResource and the resource-policy operations
+/// act on.
+pub(crate) enum Resource {
+    Stream(Arc<StreamEntry>),
+    Consumer(Arc<StreamEntry>, ConsumerEntry),
+}
+
+impl Resource {
+    pub(crate) fn arn(&self) -> &str {
+        match self {
+            Resource::Stream(entry) => &entry.arn,
+            Resource::Consumer(_, c) => &c.arn,
+        }
+    }
+}
 
 /// AWS's limit of tags per stream.
 pub(crate) const MAX_TAGS: usize = 50;
@@ -125,8 +142,25 @@ impl Engine {
         ctx: &RequestContext,
         input: TagResourceInput,
     ) -> Result<(), TagResourceError> {
-        let entry = self.resource(ctx, &input.resource_arn)?;
-        self.add_tags(&entry, input.tags).await?;
+        match self.resource(ctx, &input.resource_arn)? {
+            Resource::Stream(entry) => self.add_tags(&entry, input.tags).await?,
+            Resource::Consumer(entry, c) => {
+                self.change_consumer_tags(&entry, &c, |tags| {
+                    validate(
+                        input
+                            .tags
+                            .iter()
+                            .flat_map(|(k, v)| [k.as_str(), v.as_str()]),
+                        "add tags to",
+                        &entry.name,
+                        &entry.account,
+                    )?;
+                    *tags = merged(std::mem::take(tags), input.tags.clone());
+                    Ok(())
+                })
+                .await?
+            }
+        }
         Ok(())
     }
 
@@ -135,8 +169,22 @@ impl Engine {
         ctx: &RequestContext,
         input: UntagResourceInput,
     ) -> Result<(), UntagResourceError> {
-        let entry = self.resource(ctx, &input.resource_arn)?;
-        self.remove_tags(&entry, input.tag_keys).await?;
+        match self.resource(ctx, &input.resource_arn)? {
+            Resource::Stream(entry) => self.remove_tags(&entry, input.tag_keys).await?,
+            Resource::Consumer(entry, c) => {
+                self.change_consumer_tags(&entry, &c, |tags| {
+                    validate(
+                        input.tag_keys.iter().map(String::as_str),
+                        "remove tags from",
+                        &entry.name,
+                        &entry.account,
+                    )?;
+                    tags.retain(|(k, _)| !input.tag_keys.contains(k));
+                    Ok(())
+                })
+                .await?
+            }
+        }
         Ok(())
     }
 
@@ -145,24 +193,54 @@ impl Engine {
         ctx: &RequestContext,
         input: ListTagsForResourceInput,
     ) -> Result<ListTagsForResourceOutput, ListTagsForResourceError> {
-        let entry = self.resource(ctx, &input.resource_arn)?;
-        let tags = wire_tags(entry.state.read().rec.tags.iter());
+        let tags = match self.resource(ctx, &input.resource_arn)? {
+            Resource::Stream(entry) => wire_tags(entry.state.read().rec.tags.iter()),
+            Resource::Consumer(_, c) => wire_tags(c.rec.tags.iter()),
+        };
         Ok(ListTagsForResourceOutput { tags: Some(tags) })
     }
 
-    /// The stream a resource ARN names. Consumer ARNs are valid resources too, but no
-    /// consumer exists yet.
-    pub(crate) fn resource(&self, ctx: &RequestContext, arn: &str) -> Outcome<Arc<StreamEntry>> {
-        let Some(t) = parse_stream_arn(arn) else {
-            if arn.contains("/consumer/") {
-                return Err(Failure::NotFound(format!("Resource {arn} not found.")));
-            }
-            return Err(Failure::InvalidArgument(format!(
-                "ResourceARN {arn} does not name a supported resource."
+    /// The stream or consumer a resource ARN names.
+    pub(crate) fn resource(&self, ctx: &RequestContext, arn: &str) -> Outcome<Resource> {
+        if let Some(t) = parse_stream_arn(arn) {
+            return self
+                .find(ctx, &t)
+                .map(Resource::Stream)
+                .ok_or_else(|| Failure::NotFound(msg::stream_not_found(t.name, t.account)));
+        }
+        if parse_consumer_arn(arn).is_some() {
+            let (entry, c) = self.consumer_by_arn(ctx, arn)?;
+            return Ok(Resource::Consumer(entry, c));
+        }
+        if arn.contains("/consumer/") {
+            return Err(Failure::NotFound(format!("Resource {arn} not found.")));
+        }
+        Err(Failure::InvalidArgument(format!(
+            "ResourceARN {arn} does not name a supported resource."
+        )))
+    }
+
+    /// Applies `change` to a consumer's tags and commits them (at most 50 tags).
+    async fn change_consumer_tags(
+        &self,
+        entry: &Arc<StreamEntry>,
+        found: &ConsumerEntry,
+        change: impl FnOnce(&mut Vec<(String, String)>) -> Outcome<()>,
+    ) -> Outcome<()> {
+        let _control = self.control.lock().await;
+        let c = self.same_consumer(entry, found)?;
+        let mut rec = c.rec.clone();
+        change(&mut rec.tags)?;
+        if rec.tags.len() > MAX_TAGS {
+            return Err(Failure::InvalidArgument(msg::too_many_tags(
+                &entry.name,
+                &entry.account,
             )));
-        };
-        self.find(ctx, &t)
-            .ok_or_else(|| Failure::NotFound(msg::stream_not_found(t.name, t.account)))
+        }
+        if rec.tags == c.rec.tags {
+            return Ok(());
+        }
+        self.commit_consumer(entry, rec)
     }
 
     async fn add_tags(&self, entry: &StreamEntry, tags: Vec<(String, String)>) -> Outcome<()> {

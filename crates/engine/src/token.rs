@@ -20,6 +20,7 @@ const MAC_LEN: usize = 32;
 pub(crate) const KIND_SHARD_ITERATOR: u8 = 1;
 pub(crate) const KIND_LIST_SHARDS: u8 = 2;
 pub(crate) const KIND_LIST_STREAMS: u8 = 3;
+pub(crate) const KIND_LIST_CONSUMERS: u8 = 4;
 
 /// Seals and opens tokens under the server secret.
 pub(crate) struct Sealer {

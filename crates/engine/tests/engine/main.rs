@@ -1,6 +1,7 @@
 //! Engine-level tests: every operation through the public API, on in-memory storage.
 
 mod admin;
+mod consumers;
 mod contract;
 mod fjall;
 mod iterators;
@@ -11,6 +12,7 @@ mod restart;
 mod retention;
 mod shards;
 mod streams;
+mod subscribe;
 mod tags;
 
 use std::sync::Arc;
@@ -18,8 +20,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tributary_engine::testing::{MemoryMetaStore, MemoryShardLog};
-use tributary_engine::{Engine, EngineConfig, RequestContext};
+use tributary_engine::{Engine, EngineConfig, RequestContext, Subscription};
 use tributary_model::types::*;
+use tributary_model::SubscribeToShardError;
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
@@ -153,6 +156,46 @@ impl Harness {
             )
             .await
             .unwrap()
+    }
+
+    /// Registers consumer `name` on stream `stream`.
+    pub async fn register(&self, stream: &str, name: &str) -> Consumer {
+        self.engine
+            .register_stream_consumer(
+                &self.ctx,
+                RegisterStreamConsumerInput {
+                    stream_arn: self.arn(stream),
+                    consumer_name: name.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .consumer
+    }
+
+    pub async fn subscribe(
+        &self,
+        consumer_arn: &str,
+        shard: &str,
+        kind: ShardIteratorType,
+        seq: Option<&str>,
+    ) -> Result<Subscription, SubscribeToShardError> {
+        self.engine
+            .subscribe_to_shard(
+                &self.ctx,
+                SubscribeToShardInput {
+                    consumer_arn: consumer_arn.into(),
+                    shard_id: shard.into(),
+                    starting_position: StartingPosition {
+                        r#type: kind,
+                        sequence_number: seq.map(Into::into),
+                        timestamp: None,
+                    },
+                    ..Default::default()
+                },
+            )
+            .await
     }
 
     /// Every record of a shard from TRIM_HORIZON, as data strings.
