@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# THE one command that runs every test of Tributary, the same on a laptop and
+# in CI (.ci/run calls it):
+#   1. client test dependencies (Python venv, npm ci; quick when installed)
+#   2. cargo fmt --check
+#   3. cargo clippy, warnings denied
+#   4. model drift: crates/model must match what scripts/gen_model.py generates
+#   5. cargo nextest: unit and integration tests of the workspace
+#   6. build the tributary binary
+#   7. real-client scenarios (boto3, AWS CLI, AWS SDK for JavaScript over h2c)
+#      against that binary
+# It stops at the first failing stage. Honours CARGO_TARGET_DIR.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+STARTED=$SECONDS
+
+section() {
+  printf '\n==== %s  [%ss]\n' "$1" "$((SECONDS - STARTED))"
+}
+
+section "1/7 client test dependencies"
+bash tests/clients/install.sh
+
+section "2/7 cargo fmt --check"
+cargo fmt --all -- --check
+
+section "3/7 cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "4/7 model drift (scripts/gen_model.py --check)"
+python3 scripts/gen_model.py --check
+
+section "5/7 cargo nextest"
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "cargo-nextest is missing: installing it from crates.io"
+  cargo install --locked cargo-nextest
+fi
+cargo nextest run --workspace
+
+section "6/7 cargo build --bin tributary"
+cargo build --bin tributary
+
+section "7/7 client scenarios"
+# Last on purpose: its closing "clients: N passed, M failed" line is the last
+# line of the whole run, which is what CI reads.
+bash tests/clients/run.sh "$TARGET_DIR/debug/tributary"
