@@ -95,6 +95,26 @@ struct FileConfig {
     log: Option<String>,
     #[serde(default)]
     streams: Vec<StreamDeclaration>,
+    #[serde(default)]
+    users: Vec<UserConfig>,
+}
+
+/// A user with an access key. The secret comes from a file or an environment variable,
+/// never from the command line (where `ps` would show it).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct UserConfig {
+    name: String,
+    /// Defaults to the server's account.
+    account_id: Option<String>,
+    access_key_id: String,
+    secret_access_key_file: Option<PathBuf>,
+    secret_access_key_env: Option<String>,
+    /// IAM policy documents (JSON), as files and inline.
+    #[serde(default)]
+    policy_files: Vec<PathBuf>,
+    #[serde(default)]
+    policies: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -112,6 +132,8 @@ pub struct Settings {
     pub shard_limit: u32,
     pub max_body_bytes: usize,
     pub insecure_no_auth: bool,
+    /// Users whose SigV4 signatures are verified; empty means open mode (form checks only).
+    pub users: Vec<tributary_auth::Credential>,
     /// Certificate chain and key files, when serving TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log: String,
@@ -181,12 +203,80 @@ impl Settings {
                 _ => bail!("TLS needs both a certificate and a key"),
             },
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            users: Vec::new(),
         };
-        if s.account_id.len() != 12 || !s.account_id.bytes().all(|b| b.is_ascii_digit()) {
-            bail!("account id must be 12 digits, got {:?}", s.account_id);
+        let mut s = s;
+        check_account(&s.account_id)?;
+        s.users = file
+            .users
+            .into_iter()
+            .map(|u| user(u, &s.account_id))
+            .collect::<anyhow::Result<_>>()?;
+        if let Some(admin) = env_admin(&s.account_id)? {
+            s.users.push(admin);
         }
         Ok(s)
     }
+}
+
+fn check_account(id: &str) -> anyhow::Result<()> {
+    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("account id must be 12 digits, got {id:?}");
+    }
+    Ok(())
+}
+
+fn user(u: UserConfig, default_account: &str) -> anyhow::Result<tributary_auth::Credential> {
+    use tributary_auth::policy::Policy;
+    let account = u.account_id.unwrap_or_else(|| default_account.to_string());
+    check_account(&account)?;
+    let secret = match (&u.secret_access_key_file, &u.secret_access_key_env) {
+        (Some(f), None) => std::fs::read_to_string(f)
+            .with_context(|| format!("user {}: reading secret file {}", u.name, f.display()))?
+            .trim()
+            .to_string(),
+        (None, Some(var)) => std::env::var(var)
+            .with_context(|| format!("user {}: environment variable {var} is not set", u.name))?,
+        _ => bail!(
+            "user {}: give exactly one of secret_access_key_file and secret_access_key_env",
+            u.name
+        ),
+    };
+    let mut policies = Vec::new();
+    for f in &u.policy_files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("user {}: reading policy {}", u.name, f.display()))?;
+        policies.push(
+            Policy::parse_identity(&text)
+                .map_err(|e| anyhow::anyhow!("user {}: policy {}: {e}", u.name, f.display()))?,
+        );
+    }
+    for (i, text) in u.policies.iter().enumerate() {
+        policies.push(
+            Policy::parse_identity(text)
+                .map_err(|e| anyhow::anyhow!("user {}: inline policy {}: {e}", u.name, i + 1))?,
+        );
+    }
+    let principal = tributary_auth::Principal::user(u.access_key_id, account, u.name, policies);
+    Ok(tributary_auth::Credential::long_term(secret, principal))
+}
+
+/// `TRIBUTARY_ACCESS_KEY_ID` + `TRIBUTARY_SECRET_ACCESS_KEY`: one user, `admin`, allowed
+/// every Kinesis action in the server's account: the quickest way to require signatures.
+fn env_admin(account: &str) -> anyhow::Result<Option<tributary_auth::Credential>> {
+    let (Ok(key), Ok(secret)) = (
+        std::env::var("TRIBUTARY_ACCESS_KEY_ID"),
+        std::env::var("TRIBUTARY_SECRET_ACCESS_KEY"),
+    ) else {
+        return Ok(None);
+    };
+    let all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kinesis:*","Resource":"*"}]}"#;
+    let policy =
+        tributary_auth::policy::Policy::parse_identity(all).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let principal = tributary_auth::Principal::user(key, account, "admin", vec![policy]);
+    Ok(Some(tributary_auth::Credential::long_term(
+        secret, principal,
+    )))
 }
 
 fn parse_durability(s: &str) -> anyhow::Result<Durability> {

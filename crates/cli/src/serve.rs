@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use tributary_engine::{Engine, EngineConfig, RequestContext};
+use tributary_server::auth::AuthMode;
 use tributary_server::tls::CertSource;
 use tributary_server::AppState;
 use tributary_storage::{FjallOptions, FjallStore};
@@ -17,13 +18,14 @@ pub fn run(s: Settings) -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_new(&s.log).unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    if !s.bind.ip().is_loopback() {
-        // No credentials can be configured yet, so every request is unauthenticated.
+    if !s.bind.ip().is_loopback() && s.users.is_empty() {
         if !s.insecure_no_auth {
             bail!(
                 "refusing to listen on {} without credentials: anyone who reaches it could read and \
-                 write every stream. Listen on a loopback address, or pass --insecure-no-auth.",
+                 write every stream. Configure users (see tributary.example.toml), listen on a \
+                 loopback address, or pass --insecure-no-auth.",
                 s.bind
             );
         }
@@ -36,7 +38,7 @@ pub fn run(s: Settings) -> anyhow::Result<()> {
     rt.block_on(serve(s))
 }
 
-async fn serve(s: Settings) -> anyhow::Result<()> {
+async fn serve(mut s: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&s.data_dir)
         .with_context(|| format!("creating data directory {}", s.data_dir.display()))?;
     let opts = FjallOptions {
@@ -84,8 +86,23 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let auth = if s.users.is_empty() {
+        AuthMode::Open
+    } else {
+        let mut store = tributary_auth::StaticCredentialStore::new();
+        let n = s.users.len();
+        for u in s.users.drain(..) {
+            store.insert(u);
+        }
+        tracing::info!(users = n, "verifying SigV4 signatures and policies");
+        AuthMode::Verify {
+            store,
+            config: tributary_auth::sigv4::VerifyConfig::default(),
+        }
+    };
     let state = Arc::new(AppState {
         engine,
+        auth,
         account_id: s.account_id,
         max_body_bytes: s.max_body_bytes,
     });

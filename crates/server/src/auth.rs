@@ -1,189 +1,157 @@
-//! What every request must carry before it is served: an `Authorization` header or a
-//! presigned query, well formed, as on AWS. Signatures are verified by the security layer
-//! when credentials are configured; without them (the local default) only the form is
-//! checked and the credential scope names the region.
+//! Who is calling, and may they. Authentication comes before the body is trusted;
+//! authorization after the input is checked, because it needs the resource names in it.
+//!
+//! - [`AuthMode::Open`] (no credentials configured, the local default): the request must
+//!   still carry a well-formed `Authorization` header or presigned query, as on AWS, but no
+//!   signature is verified and every request acts for the configured account.
+//! - [`AuthMode::Verify`]: SigV4 is verified against the configured keys, and every
+//!   operation is authorized against the caller's identity policies and the resource's
+//!   policy (explicit deny wins, nothing is allowed unless something allows it).
 
-use http::HeaderMap;
-use tributary_model::{ApiError, ErrorCode};
+use std::net::SocketAddr;
 
-/// The caller as far as the request says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use tributary_auth::actions::{self, ArnScope, Resources};
+use tributary_auth::policy::{Context, Policy};
+use tributary_auth::sigv4::{self, SignedRequest, VerifyConfig};
+use tributary_auth::{AuthError, AuthErrorCode, Principal, StaticCredentialStore};
+use tributary_engine::Engine;
+use tributary_model::{ApiError, ErrorCode, Operation, Value};
+
+pub enum AuthMode {
+    Open,
+    Verify {
+        store: StaticCredentialStore,
+        config: VerifyConfig,
+    },
+}
+
+/// What the connection tells about a request: put in the request's extensions by the
+/// listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
 pub struct Caller {
-    pub access_key: String,
-    /// From the credential scope; `us-east-1` when the scope has none.
+    /// The verified principal; `None` in open mode.
+    pub principal: Option<Principal>,
+    /// The region of the credential scope.
     pub region: String,
 }
 
-const DEFAULT_REGION: &str = "us-east-1";
-
-pub fn caller(headers: &HeaderMap, query: Option<&str>) -> Result<Caller, ApiError> {
-    let header = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let params = query.map(parse_query).unwrap_or_default();
-    let presigned = params.iter().any(|(k, _)| k == "X-Amz-Algorithm");
-    match (header, presigned) {
-        (Some(_), true) => Err(ApiError::new(
-            ErrorCode::InvalidSignatureException,
-            "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.",
-        )),
-        (None, false) => Err(ApiError::new(
-            ErrorCode::MissingAuthenticationTokenException,
-            "Missing Authentication Token",
-        )),
-        (Some(h), false) => from_header(h, headers),
-        (None, true) => from_query(&params),
+impl Caller {
+    /// The account whose resources the request addresses by name.
+    pub fn account<'a>(&'a self, open_account: &'a str) -> &'a str {
+        self.principal
+            .as_ref()
+            .map_or(open_account, |p| p.account_id.as_str())
     }
 }
 
-fn from_header(h: &str, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    // "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kinesis/aws4_request, SignedHeaders=…, Signature=…"
-    let fields: Vec<(&str, &str)> = h
-        .split([',', ' '])
-        .skip(1)
-        .filter(|s| !s.is_empty())
-        .filter_map(|kv| kv.trim().split_once('='))
-        .collect();
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| *v)
-            .filter(|v| !v.is_empty())
+pub fn authenticate(
+    mode: &AuthMode,
+    parts: &http::request::Parts,
+    body: &[u8],
+    conn: &ConnInfo,
+) -> Result<Caller, ApiError> {
+    let mut req = SignedRequest::from_http(parts, body);
+    req.secure_transport = conn.tls;
+    match mode {
+        AuthMode::Open => sigv4::check_form(&req, &VerifyConfig::default())
+            .map(|c| Caller {
+                principal: None,
+                region: c.region,
+            })
+            .map_err(api_error),
+        AuthMode::Verify { store, config } => sigv4::verify(&req, store, config, now_secs())
+            .map(|v| Caller {
+                principal: Some(v.principal),
+                region: v.region,
+            })
+            .map_err(api_error),
+    }
+}
+
+/// Checks that the caller may run `op` on the resources named in `input`. Open mode allows
+/// everything.
+pub fn authorize(
+    engine: &Engine,
+    caller: &Caller,
+    op: Operation,
+    input: &Value,
+    conn: &ConnInfo,
+) -> Result<(), ApiError> {
+    let Some(principal) = &caller.principal else {
+        return Ok(());
     };
-    let mut msg = String::new();
-    for p in ["Credential", "Signature", "SignedHeaders"] {
-        if get(p).is_none() {
-            msg.push_str(&format!("Authorization header requires '{p}' parameter. "));
-        }
-    }
-    if !headers.contains_key("x-amz-date") && !headers.contains_key(http::header::DATE) {
-        msg.push_str(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
-        );
-    }
-    if !msg.is_empty() {
-        msg.push_str(&format!("Authorization={h}"));
-        return Err(ApiError::new(ErrorCode::IncompleteSignatureException, msg));
-    }
-    Ok(scope(get("Credential").unwrap_or_default()))
-}
-
-fn from_query(params: &[(String, String)]) -> Result<Caller, ApiError> {
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
+    let s = |name: &str| match input.get(name) {
+        Some(Value::Str(v)) => Some(v.as_str()),
+        _ => None,
     };
-    let mut msg = String::new();
-    for p in [
-        "X-Amz-Algorithm",
-        "X-Amz-Credential",
-        "X-Amz-Signature",
-        "X-Amz-SignedHeaders",
-        "X-Amz-Date",
-    ] {
-        if get(p).is_none() {
-            msg.push_str(&format!("AWS query-string parameters must include '{p}'. "));
+    // GetRecords names no stream: the iterator carries it.
+    let iterator_stream = match op {
+        Operation::GetRecords => {
+            s("ShardIterator").and_then(|it| engine.shard_iterator_stream_arn(it))
         }
-    }
-    if !msg.is_empty() {
-        msg.push_str("Re-examine the query-string parameters.");
-        return Err(ApiError::new(ErrorCode::IncompleteSignatureException, msg));
-    }
-    Ok(scope(get("X-Amz-Credential").unwrap_or_default()))
-}
-
-/// `AKID/20240101/us-east-1/kinesis/aws4_request` to the key and the region.
-fn scope(credential: &str) -> Caller {
-    let mut parts = credential.split('/');
-    let access_key = parts.next().unwrap_or_default().to_string();
-    let region = parts
-        .nth(1)
-        .filter(|r| !r.is_empty())
-        .unwrap_or(DEFAULT_REGION)
-        .to_string();
-    Caller { access_key, region }
-}
-
-fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|s| !s.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k), percent_decode(v))
+        _ => None,
+    };
+    let ids = Resources {
+        stream_name: s("StreamName"),
+        stream_arn: s("StreamARN").or(iterator_stream.as_deref()),
+        consumer_name: s("ConsumerName"),
+        consumer_arn: s("ConsumerARN"),
+        resource_arn: s("ResourceARN"),
+        queue_arn: s("QueueARN"),
+        channel_arn: s("ChannelARN"),
+        has_tags: input.get("Tags").is_some(),
+    };
+    let scope = ArnScope {
+        partition: "aws",
+        region: &caller.region,
+        account_id: &principal.account_id,
+    };
+    let needed = actions::authorizations(op.name(), &ids, &scope)
+        .map_err(|e| ApiError::new(ErrorCode::UnknownOperationException, e.to_string()))?;
+    // Resource policies are stored as text; parsed per request (they are rare and small).
+    let policies: Vec<(String, Policy)> = needed
+        .iter()
+        .filter_map(|a| {
+            let text = engine.resource_policy(&a.resource)?;
+            match Policy::parse_resource(&text) {
+                Ok(p) => Some((a.resource.clone(), p)),
+                Err(e) => {
+                    tracing::warn!(resource = %a.resource, error = %e, "stored resource policy does not parse; ignored");
+                    None
+                }
+            }
         })
-        .collect()
+        .collect();
+    let context = Context::for_request(principal, now_secs(), Some(conn.peer.ip()), conn.tls);
+    actions::authorize(principal, &needed, &context, |arn| {
+        policies.iter().find(|(a, _)| a == arn).map(|(_, p)| p)
+    })
+    .map_err(api_error)
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// The one mapping from the auth crate's errors to AWS error codes.
+fn api_error(e: AuthError) -> ApiError {
+    let code = match e.code {
+        AuthErrorCode::MissingAuthenticationToken => ErrorCode::MissingAuthenticationTokenException,
+        AuthErrorCode::IncompleteSignature => ErrorCode::IncompleteSignatureException,
+        AuthErrorCode::InvalidSignature => ErrorCode::InvalidSignatureException,
+        AuthErrorCode::UnrecognizedClient => ErrorCode::UnrecognizedClientException,
+        AuthErrorCode::ExpiredToken => ErrorCode::ExpiredTokenException,
+        AuthErrorCode::AccessDenied => ErrorCode::AccessDeniedException,
+    };
+    ApiError::new(code, e.message)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, v.parse().unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn reads_the_region_from_the_scope() {
-        let h = headers(&[
-            ("authorization", "AWS4-HMAC-SHA256 Credential=AKID/20240101/eu-west-3/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=abcd"),
-            ("x-amz-date", "20240101T000000Z"),
-        ]);
-        assert_eq!(
-            caller(&h, None).unwrap(),
-            Caller {
-                access_key: "AKID".into(),
-                region: "eu-west-3".into()
-            }
-        );
-        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20240101%2Fap-south-1%2Fkinesis%2Faws4_request&X-Amz-Signature=ab&X-Amz-SignedHeaders=host&X-Amz-Date=20240101T000000Z";
-        assert_eq!(
-            caller(&HeaderMap::new(), Some(q)).unwrap().region,
-            "ap-south-1"
-        );
-    }
-
-    #[test]
-    fn answers_aws_errors_for_missing_or_incomplete_auth() {
-        let e = caller(&HeaderMap::new(), None).unwrap_err();
-        assert_eq!(e.code, ErrorCode::MissingAuthenticationTokenException);
-        let h = headers(&[("authorization", "AWS4-HMAC-SHA256 Credential=A/x")]);
-        let e = caller(&h, None).unwrap_err();
-        assert_eq!(e.code, ErrorCode::IncompleteSignatureException);
-        assert_eq!(
-            e.message.unwrap(),
-            "Authorization header requires 'Signature' parameter. Authorization header requires \
-             'SignedHeaders' parameter. Authorization header requires existence of either a \
-             'X-Amz-Date' or a 'Date' header. Authorization=AWS4-HMAC-SHA256 Credential=A/x"
-        );
-        let h = headers(&[("authorization", "x")]);
-        let e = caller(&h, Some("X-Amz-Algorithm=a")).unwrap_err();
-        assert_eq!(e.code, ErrorCode::InvalidSignatureException);
-    }
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

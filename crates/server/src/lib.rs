@@ -4,8 +4,8 @@
 //!   on the same port; graceful shutdown drains open connections.
 //! - [`pipeline`]: one request from headers to response, in AWS's order of checks:
 //!   method, content type, target, body syntax, operation, authentication, model checks.
-//! - [`auth`]: the Authorization header / presigned query presence checks and the
-//!   credential scope (the region a request addresses).
+//! - [`auth`]: SigV4 authentication and IAM-style authorization (or, with no credentials
+//!   configured, the form checks AWS makes before it verifies anything).
 //! - [`dispatch`]: the exhaustive `Operation` match that calls the engine.
 //! - [`respond`]: response building, the single place where an [`ApiError`] becomes HTTP.
 //! - [`subscribe`]: SubscribeToShard's event-stream response, paced by the peer.
@@ -28,6 +28,8 @@ use tributary_engine::Engine;
 /// Everything a request needs, shared by all connections.
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// Open (no credentials: form checks only) or verifying SigV4 and policies.
+    pub auth: auth::AuthMode,
     /// Account that owns the resources of unsigned or unverified requests.
     pub account_id: String,
     /// Largest request body accepted, in bytes.

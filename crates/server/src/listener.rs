@@ -12,6 +12,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::ConnInfo;
 use crate::tls::CertSource;
 use crate::{pipeline, AppState};
 
@@ -22,17 +23,18 @@ async fn serve_conn<I>(
     watcher: hyper_util::server::graceful::Watcher,
     io: I,
     state: Arc<AppState>,
-    peer: std::net::SocketAddr,
+    info: ConnInfo,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let state = state.clone();
+        req.extensions_mut().insert(info);
         async move { Ok::<_, std::convert::Infallible>(pipeline::handle(state, req).await) }
     });
     let conn = watcher.watch(builder.serve_connection(io, svc).into_owned());
     if let Err(e) = conn.await {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
+        tracing::debug!(peer = %info.peer, error = %e, "connection ended with an error");
     }
 }
 
@@ -73,9 +75,15 @@ pub async fn serve(
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     match acceptor {
-                        None => serve_conn(builder, watcher, TokioIo::new(stream), state, peer).await,
+                        None => {
+                            let info = ConnInfo { peer, tls: false };
+                            serve_conn(builder, watcher, TokioIo::new(stream), state, info).await
+                        }
                         Some(a) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, a.accept(stream)).await {
-                            Ok(Ok(tls)) => serve_conn(builder, watcher, TokioIo::new(tls), state, peer).await,
+                            Ok(Ok(tls)) => {
+                                let info = ConnInfo { peer, tls: true };
+                                serve_conn(builder, watcher, TokioIo::new(tls), state, info).await
+                            }
                             Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                         },

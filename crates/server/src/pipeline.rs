@@ -12,8 +12,9 @@ use tributary_model::{ApiError, ErrorCode, Operation};
 use tributary_protocol::target::{self, Target};
 use tributary_protocol::Format;
 
+use crate::auth::{self, ConnInfo};
 use crate::respond::{self, Body};
-use crate::{auth, dispatch, subscribe, AppState};
+use crate::{dispatch, subscribe, AppState};
 
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
@@ -83,10 +84,19 @@ async fn serve(
     let Target::Known(op) = target else {
         return Err(ApiError::bare(ErrorCode::UnknownOperationException));
     };
-    let caller = auth::caller(&parts.headers, parts.uri.query())?;
+    let conn = parts
+        .extensions
+        .get::<ConnInfo>()
+        .copied()
+        .unwrap_or(ConnInfo {
+            peer: ([127, 0, 0, 1], 0).into(),
+            tls: false,
+        });
+    let caller = auth::authenticate(&state.auth, parts, &body, &conn)?;
     let input = tributary_protocol::check_value(op.input_shape(), format, raw)?;
+    auth::authorize(&state.engine, &caller, op, &input, &conn)?;
     let ctx = tributary_engine::RequestContext {
-        account_id: state.account_id.clone(),
+        account_id: caller.account(&state.account_id).to_string(),
         region: caller.region,
     };
     if op == Operation::SubscribeToShard {
