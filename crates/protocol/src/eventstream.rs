@@ -34,8 +34,9 @@
 //!   with `getString()`.
 //! - the first message must be the event `initial-response`: botocore raises
 //!   "First event was not of type initial-response" otherwise and parses its payload as the
-//!   operation's output (so send `{}` in JSON, an empty CBOR map `0xA0` in CBOR, never an empty
-//!   payload). The Rust SDK's `send()` waits for this first message before returning.
+//!   operation's output: send `{}` in JSON and an empty CBOR map `0xA0` in CBOR (its JSON
+//!   parser reads an empty payload as `{}`, its CBOR one fails on it). The Rust SDK's `send()`
+//!   waits for this first message before returning, so send it at once.
 //! - an `exception` message is the modeled error (`ResourceInUseException`, ...); its payload
 //!   is the error body. Clients stop reading after it.
 
