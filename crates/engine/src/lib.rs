@@ -1,6 +1,7 @@
 //! The Kinesis Data Streams domain, without HTTP: every stream operation as one async method
 //! of [`Engine`], taking the generated input type and returning the generated output type
-//! and per-operation error enum of `tributary-model`.
+//! and per-operation error enum of `tributary-model`. SubscribeToShard returns a
+//! [`Subscription`] the HTTP layer pulls events from.
 //!
 //! The engine keeps Kinesis semantics above two narrow storage traits: records go to a
 //! [`ShardLog`] (one log per shard, opaque payloads), control-plane state to a [`MetaStore`]
@@ -19,8 +20,7 @@
 //! | `subscribe` | SubscribeToShard: [`Subscription`], its wake-ups, one claim per consumer and shard |
 //! | `shards` | ListShards and its ShardFilter semantics; how AWS reads shard ids |
 //! | `put` | PutRecord, PutRecords: routing, one `ShardLog::append` per request |
-//! | `get` | GetShardIterator, GetRecords, ChildShards at the end of a closed shard; the
-//! |       | starting positions and bounded reads SubscribeToShard shares |
+//! | `get` | GetShardIterator, GetRecords, ChildShards; starting positions and reads shared with `subscribe` |
 //! | `reshard` | SplitShard, MergeShards, UpdateShardCount and the plan they share |
 //! | `lifecycle` | the CREATING/UPDATING/DELETING state machine, its timers and recovery |
 //! | `retention` | retention operations and the background trim and prune task |
@@ -30,10 +30,10 @@
 //! | `policy` | resource policies (streams and consumers) |
 //! | `resolve` | addressing a stream by StreamName and/or StreamARN; consumer ARNs |
 //! | `routing` | MD5 hash keys, even hash-range splits, the route table |
-//! | `seqnum` | the 56-digit sequence-number codec |
+//! | `seqnum` | the 56-digit sequence-number codec, record numbers and positions |
 //! | `iterator`, `token` | sealed shard iterators and NextTokens (HMAC-SHA256) |
 //! | `payload` | the record layout stored in the ShardLog |
-//! | `meta`, `state` | persisted records and their in-memory cache |
+//! | `meta`, `state` | persisted records (streams, consumers, ...) and their in-memory cache; shard wake-ups |
 //! | `wire` | conversions between stored records and the generated wire shapes |
 //! | `clock`, `startup` | time helpers; loading the MetaStore at open |
 //! | `messages`, `error` | AWS's messages and the shared failure type |

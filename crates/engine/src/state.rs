@@ -56,9 +56,9 @@ impl ShardRuntime {
         }
     }
 
-    /// Called by the append path once records are durable (and so readable): wakes every
-    /// subscription waiting on this shard. Costs one fence and one load when nobody
-    /// watches; never allocates.
+    /// Called when an append to this shard returns (its records are durable, hence
+    /// readable; see `AppendGuard`): wakes every subscription waiting on this shard.
+    /// Costs one fence and one load when nobody watches; never allocates.
     ///
     /// Why no wake-up is lost: a reader, already counted in `watchers`, creates its
     /// `Notified` (tokio guarantees it receives every `notify_waiters` after its creation),
@@ -135,15 +135,10 @@ impl std::ops::Deref for WatchGuard {
 /// See [`ShardRuntime::begin_append`].
 pub(crate) struct AppendGuard(Arc<ShardRuntime>);
 
-impl std::ops::Deref for AppendGuard {
-    type Target = ShardRuntime;
-    fn deref(&self) -> &ShardRuntime {
-        &self.0
-    }
-}
-
 impl Drop for AppendGuard {
     fn drop(&mut self) {
+        // The append returned (or its future was dropped): whatever it wrote is readable.
+        self.0.wake_readers();
         if self.0.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
         }

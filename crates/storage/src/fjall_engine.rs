@@ -41,6 +41,8 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub use keys::FORMAT_VERSION;
+/// Shared with the segment engine: the same lock file protocol.
+pub(crate) use open::lock_dir;
 
 /// When an append is acknowledged relative to the fsync of the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -262,7 +264,7 @@ fn write_err(e: ::fjall::Error) -> StorageError {
 }
 
 /// Allocated bytes under `dir`.
-fn dir_usage(dir: &Path) -> std::io::Result<u64> {
+pub(crate) fn dir_usage(dir: &Path) -> std::io::Result<u64> {
     dir_usage_of(dir, |_| true)
 }
 
@@ -310,7 +312,7 @@ fn read_err(e: ::fjall::Error) -> StorageError {
     StorageError::Io(e.to_string())
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
         // A clock before 1970: arrival times stay monotonic per shard anyway (max with last).

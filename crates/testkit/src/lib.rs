@@ -19,6 +19,7 @@ use aws_sdk_kinesis::config::{Credentials, Region};
 pub struct TestServer {
     bin: PathBuf,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     child: Option<Child>,
     pub addr: SocketAddr,
     dir: tempfile::TempDir,
@@ -27,10 +28,23 @@ pub struct TestServer {
 impl TestServer {
     /// Starts `bin serve` with `extra` flags in a fresh data directory.
     pub fn start(bin: impl AsRef<Path>, extra: &[&str]) -> TestServer {
+        Self::start_with_env(bin, extra, &[])
+    }
+
+    /// The same with environment variables set for the server process.
+    pub fn start_with_env(
+        bin: impl AsRef<Path>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             bin: bin.as_ref().to_path_buf(),
             args: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             child: None,
             addr: "127.0.0.1:0".parse().expect("addr"),
             dir,
@@ -55,6 +69,7 @@ impl TestServer {
             .arg("--data-dir")
             .arg(self.dir.path())
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -109,13 +124,16 @@ impl TestServer {
     }
 
     pub fn sdk_in(&self, region: &str) -> aws_sdk_kinesis::Client {
+        self.sdk_as(region, "AKIDTEST", "secret")
+    }
+
+    /// An SDK client signing with the given access key and secret.
+    pub fn sdk_as(&self, region: &str, access_key: &str, secret: &str) -> aws_sdk_kinesis::Client {
         let conf = aws_sdk_kinesis::Config::builder()
             .behavior_version_latest()
             .region(Region::new(region.to_string()))
             .endpoint_url(self.endpoint())
-            .credentials_provider(Credentials::new(
-                "AKIDTEST", "secret", None, None, "testkit",
-            ))
+            .credentials_provider(Credentials::new(access_key, secret, None, None, "testkit"))
             .build();
         aws_sdk_kinesis::Client::from_conf(conf)
     }

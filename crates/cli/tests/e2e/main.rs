@@ -9,6 +9,7 @@ mod efo;
 mod more;
 mod reshard;
 mod restart;
+mod security;
 mod wire;
 
 use aws_sdk_kinesis::error::ProvideErrorMetadata;

@@ -126,3 +126,94 @@ async fn streams_and_records_survive_reopening_the_store() {
     assert_eq!(seen.len(), 51);
     assert!(seen.contains(&"after".to_owned()));
 }
+
+/// On durable storage: a subscriber is pushed what concurrent writers append, and the
+/// consumer survives reopening the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn subscriptions_and_consumers_on_fjall() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = RequestContext::new(ACCOUNT, REGION);
+    let engine = open(dir.path()).await;
+    let create = CreateStreamInput {
+        stream_name: "s".into(),
+        shard_count: Some(1),
+        ..Default::default()
+    };
+    engine.create_stream(&ctx, create).await.unwrap();
+    let stream_arn = format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/s");
+    let consumer = engine
+        .register_stream_consumer(
+            &ctx,
+            RegisterStreamConsumerInput {
+                stream_arn: stream_arn.clone(),
+                consumer_name: "app".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .consumer;
+    let mut sub = engine
+        .subscribe_to_shard(
+            &ctx,
+            SubscribeToShardInput {
+                consumer_arn: consumer.consumer_arn.clone(),
+                shard_id: "shardId-0".into(),
+                starting_position: StartingPosition {
+                    r#type: ShardIteratorType::Latest,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    sub.next_event().await.unwrap().unwrap();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let engine = Arc::clone(&engine);
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    let input = put_input("s", "k", &format!("{w}-{i}"));
+                    engine.put_record(&ctx, input).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut got = 0;
+    while got < 200 {
+        // The default 5 s heartbeat would make a lost wake-up show as a timeout here.
+        let e = tokio::time::timeout(Duration::from_secs(4), sub.next_event())
+            .await
+            .expect("pushed promptly")
+            .unwrap()
+            .unwrap();
+        got += e.records.len();
+    }
+    assert_eq!(got, 200);
+    for w in writers {
+        w.await.unwrap();
+    }
+    drop(sub);
+    drop(engine);
+
+    let engine = open(dir.path()).await;
+    let d = engine
+        .describe_stream_consumer(
+            &ctx,
+            DescribeStreamConsumerInput {
+                consumer_arn: Some(consumer.consumer_arn.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .consumer_description;
+    assert_eq!(d.consumer_status, ConsumerStatus::Active);
+    assert_eq!(
+        d.consumer_creation_timestamp,
+        consumer.consumer_creation_timestamp
+    );
+    assert_eq!(d.stream_arn, stream_arn);
+}

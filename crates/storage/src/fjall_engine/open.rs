@@ -100,7 +100,7 @@ pub(super) fn open_shared(dir: &Path, opts: &FjallOptions) -> StorageResult<Shar
 /// Takes the advisory lock on `<dir>/LOCK`. The lock belongs to the open file description, so a
 /// second open in the same process is refused too; the OS drops it when the process dies, so a
 /// crash never leaves a stale lock behind.
-fn lock_dir(dir: &Path) -> StorageResult<File> {
+pub(crate) fn lock_dir(dir: &Path) -> StorageResult<File> {
     let path = dir.join("LOCK");
     let mut file = OpenOptions::new()
         .create(true)

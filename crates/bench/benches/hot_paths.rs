@@ -1,0 +1,126 @@
+//! Micro-benchmarks of the per-request work the server does outside storage: decoding and
+//! checking a PutRecords body (JSON with base64, and CBOR), base64 of one record, the MD5 that
+//! routes a partition key to a shard, and encoding a full GetRecords answer.
+//!
+//! The engine's sequence-number and iterator codecs are private to `tributary-engine`, so
+//! they are measured through the load generator and the profile, not here.
+//!
+//! `cargo bench -p tributary-bench` (throughput is reported in bytes of request or answer).
+
+use base64::Engine as _;
+use bytes::Bytes;
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use md5::{Digest, Md5};
+use rand::RngCore;
+use tributary_model::{Operation, Timestamp, Value};
+use tributary_protocol::{cbor, json, Format};
+
+const RECORD: usize = 1024;
+
+fn random(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    rand::thread_rng().fill_bytes(&mut v);
+    v
+}
+
+fn map(entries: Vec<(&str, Value)>) -> Value {
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+/// A PutRecords input of 500 records of 1 KiB with 16-hex-digit keys, as the peers' bench uses.
+fn put_records_value() -> Value {
+    let records = (0..500)
+        .map(|i| {
+            map(vec![
+                ("Data", Value::Blob(Bytes::from(random(RECORD)))),
+                ("PartitionKey", Value::Str(format!("{:016x}", i * 7919))),
+            ])
+        })
+        .collect();
+    map(vec![
+        ("StreamName", Value::Str("bench".into())),
+        ("Records", Value::List(records)),
+    ])
+}
+
+/// A GetRecords output of 1000 records of 1 KiB, shaped as Tributary answers it.
+fn get_records_output() -> Value {
+    let records = (0..1000u64)
+        .map(|i| {
+            map(vec![
+                (
+                    "SequenceNumber",
+                    Value::Str(format!("4960{:052}", 1_000_000_000_000u64 + i)),
+                ),
+                (
+                    "ApproximateArrivalTimestamp",
+                    Value::Timestamp(Timestamp(1_700_000_000_123 + i as i64)),
+                ),
+                ("Data", Value::Blob(Bytes::from(random(RECORD)))),
+                ("PartitionKey", Value::Str(format!("{:016x}", i * 7919))),
+            ])
+        })
+        .collect();
+    map(vec![
+        ("Records", Value::List(records)),
+        ("NextShardIterator", Value::Str("A".repeat(160))),
+        ("MillisBehindLatest", Value::Int(0)),
+    ])
+}
+
+fn decode(c: &mut Criterion) {
+    let input = put_records_value();
+    let shape = Operation::PutRecords.input_shape();
+    let mut g = c.benchmark_group("put_records_500x1KiB_decode_check");
+    for (name, format, body) in [
+        ("json", Format::Json, json::encode(&input)),
+        ("cbor", Format::Cbor, cbor::encode(&input)),
+    ] {
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| tributary_protocol::decode_value(shape, format, black_box(&body)).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn base64_and_md5(c: &mut Criterion) {
+    let text = base64::engine::general_purpose::STANDARD.encode(random(RECORD));
+    let mut g = c.benchmark_group("record");
+    g.throughput(Throughput::Bytes(RECORD as u64));
+    g.bench_function("base64_decode_1KiB", |b| {
+        let mut out = vec![0u8; RECORD + 3];
+        b.iter(|| {
+            base64::engine::general_purpose::STANDARD
+                .decode_slice(black_box(text.as_bytes()), &mut out)
+                .unwrap()
+        })
+    });
+    g.finish();
+    c.bench_function("md5_partition_key_16B", |b| {
+        let key = "0123456789abcdef";
+        b.iter(|| u128::from_be_bytes(Md5::digest(black_box(key.as_bytes())).into()))
+    });
+}
+
+fn encode(c: &mut Criterion) {
+    let out = get_records_output();
+    let mut g = c.benchmark_group("get_records_1000x1KiB_encode");
+    g.throughput(Throughput::Bytes(json::encode(&out).len() as u64));
+    g.bench_function("json", |b| {
+        b.iter(|| tributary_protocol::encode_output(Format::Json, black_box(&out)))
+    });
+    g.throughput(Throughput::Bytes(cbor::encode(&out).len() as u64));
+    g.bench_function("cbor", |b| {
+        b.iter(|| tributary_protocol::encode_output(Format::Cbor, black_box(&out)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode, base64_and_md5, encode);
+criterion_main!(benches);

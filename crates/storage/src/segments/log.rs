@@ -1,0 +1,254 @@
+//! [`ShardLog`] for [`SegmentLog`]: control operations run on the caller's thread under the state
+//! lock and are logged in the WAL (create and delete fsynced before they return); appends go to
+//! the writer thread; reads go to `read.rs`.
+
+use super::files::{idx_path, seg_path, sync_dir};
+use super::format::{self, Incarnation, KIND_CREATE, KIND_DELETE, KIND_TRIM};
+use super::writer::{Job, Msg};
+use super::View;
+use super::{read, shard_dir, writer_gone, SegmentLog, Shard, ShardWriter, Shared, State, Stats};
+use crate::{
+    Appended, Bounds, ReadFrom, ShardAppend, ShardKey, ShardLog, StorageError, StorageResult,
+    StoredRecord,
+};
+use futures::future::BoxFuture;
+use parking_lot::RwLock;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+impl ShardLog for SegmentLog {
+    fn create_shard(&self, key: ShardKey) -> StorageResult<()> {
+        let shared = &*self.shared;
+        let mut st = shared.state.lock();
+        if st.writers.contains_key(&key) {
+            return Err(StorageError::ShardExists(key));
+        }
+        shared.poisoned()?;
+        let inc = Incarnation {
+            stream: key.stream,
+            shard: key.shard,
+            gen: st.next_gen,
+        };
+        st.next_gen += 1;
+        let dir = shard_dir(&shared.dir, inc);
+        std::fs::create_dir_all(&dir).map_err(|e| super::files::io_err(&dir, "create", &e))?;
+        // The directory must outlive a power cut before segments that hold data on their own
+        // (direct writes) can appear in it.
+        let parent = shared.dir.join("shards");
+        if let Err(e) = sync_dir(&parent) {
+            return Err(shared.poison("fsync of the shards directory", &e));
+        }
+        log_control(shared, &mut st, KIND_CREATE, inc, None, true)?;
+        let shard = Arc::new(Shard {
+            dir,
+            view: RwLock::new(View::default()),
+        });
+        st.writers.insert(
+            key,
+            ShardWriter {
+                inc,
+                shard: Arc::clone(&shard),
+                next: 0,
+                last_arrival: None,
+                tail: None,
+            },
+        );
+        shared.table.write().insert(key, shard);
+        Ok(())
+    }
+
+    fn delete_shard(&self, key: ShardKey) -> StorageResult<()> {
+        let shared = &*self.shared;
+        let mut st = shared.state.lock();
+        let Some(inc) = st.writers.get(&key).map(|w| w.inc) else {
+            return Ok(());
+        };
+        shared.poisoned()?;
+        log_control(shared, &mut st, KIND_DELETE, inc, None, true)?;
+        shared.table.write().remove(&key);
+        if let Some(w) = st.writers.remove(&key) {
+            st.dirty_files.retain(|p, _| !p.starts_with(&w.shard.dir));
+            st.dirty_dirs.remove(&w.shard.dir);
+            // Gone for readers and writers now; the files go after the next checkpoint.
+            st.doomed.push(w.shard.dir.clone());
+        }
+        drop(st);
+        shared.request_checkpoint();
+        Ok(())
+    }
+
+    fn append(&self, appends: Vec<ShardAppend>) -> BoxFuture<'_, StorageResult<Vec<Appended>>> {
+        Box::pin(async move {
+            let mut bytes: u64 = 0;
+            for a in &appends {
+                for p in &a.payloads {
+                    if p.len() > format::MAX_PAYLOAD {
+                        return Err(StorageError::Io(format!(
+                            "a record of {} bytes is larger than the engine accepts ({})",
+                            p.len(),
+                            format::MAX_PAYLOAD
+                        )));
+                    }
+                    bytes += p.len() as u64;
+                }
+            }
+            let kib = u32::try_from(bytes.div_ceil(1024))
+                .unwrap_or(u32::MAX)
+                .clamp(1, self.inflight_kib);
+            let permit = Arc::clone(&self.inflight)
+                .acquire_many_owned(kib)
+                .await
+                .map_err(|_| writer_gone())?;
+            let (reply, rx) = oneshot::channel();
+            let job = Job {
+                appends,
+                bytes,
+                reply,
+                permit,
+            };
+            let tx = self.tx.as_ref().ok_or_else(writer_gone)?;
+            tx.send(Msg::Append(job)).map_err(|_| writer_gone())?;
+            rx.await.map_err(|_| writer_gone())?
+        })
+    }
+
+    fn read(
+        &self,
+        shard: ShardKey,
+        from: ReadFrom,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> StorageResult<Vec<StoredRecord>> {
+        read::read(&self.shared, shard, from, max_records, max_bytes)
+    }
+
+    fn bounds(&self, key: ShardKey) -> StorageResult<Bounds> {
+        let shard = shard_of(&self.shared, key)?;
+        let v = shard.view.read();
+        Ok(Bounds {
+            first: v.first,
+            next: v.next,
+            last_arrival_ms: v.last_arrival,
+        })
+    }
+
+    fn trim_before(&self, key: ShardKey, arrival_ms: i64) -> StorageResult<()> {
+        let shared = &*self.shared;
+        let shard = shard_of(shared, key)?;
+        // Only records present now count: take `next` before looking.
+        let seen_next = shard.view.read().next;
+        let cut = read::read(shared, key, ReadFrom::Time(arrival_ms), 1, 0)?
+            .first()
+            .map_or(seen_next, |r| r.offset.min(seen_next));
+        let mut st = shared.state.lock();
+        let Some(w) = st
+            .writers
+            .get(&key)
+            .filter(|w| Arc::ptr_eq(&w.shard, &shard))
+        else {
+            return Err(StorageError::NoSuchShard(key));
+        };
+        let inc = w.inc;
+        let (first, next) = {
+            let v = shard.view.read();
+            (v.first, v.next)
+        };
+        let new_first = cut.clamp(first, next);
+        if new_first == first {
+            return Ok(());
+        }
+        shared.poisoned()?;
+        // Not fsynced on its own: the next group commit's fsync or the next checkpoint carries
+        // it. Losing it in a power cut only brings back records a later trim removes again.
+        log_control(shared, &mut st, KIND_TRIM, inc, Some(new_first), false)?;
+        shard.view.write().first = new_first;
+        let doomed = drop_trimmed(&mut st, key, new_first);
+        st.changed = true;
+        drop(st);
+        if doomed {
+            // Trimmed segments are deleted by the next checkpoint: have it soon.
+            shared.request_checkpoint();
+        }
+        Ok(())
+    }
+}
+
+/// Forgets the segments of `key` that hold nothing at or above `trim`, and dooms their files
+/// (deleted after the next checkpoint). The tail goes too once everything in it is trimmed.
+/// Returns whether any segment was doomed.
+pub(super) fn drop_trimmed(st: &mut State, key: ShardKey, trim: u64) -> bool {
+    let Some(w) = st.writers.get_mut(&key) else {
+        return false;
+    };
+    let mut gone = Vec::new();
+    {
+        let mut v = w.shard.view.write();
+        while let Some(front) = v.segments.front() {
+            let end = v.segments.get(1).map_or(w.next, |s| s.base);
+            if end > trim {
+                break;
+            }
+            gone.push(front.base);
+            v.segments.pop_front();
+        }
+    }
+    if w.tail.as_ref().is_some_and(|t| gone.contains(&t.base)) {
+        w.tail = None;
+    }
+    let dir = w.shard.dir.clone();
+    let doomed = !gone.is_empty();
+    for base in gone {
+        st.dirty_files.remove(&seg_path(&dir, base));
+        st.doomed.push(seg_path(&dir, base));
+        st.doomed.push(idx_path(&dir, base));
+    }
+    st.dirty_dirs.insert(dir);
+    doomed
+}
+
+/// Appends a one-entry control batch to the WAL, fsynced if `sync`.
+fn log_control(
+    shared: &Shared,
+    st: &mut State,
+    kind: u8,
+    inc: Incarnation,
+    arg: Option<u64>,
+    sync: bool,
+) -> StorageResult<()> {
+    let mut buf = Vec::with_capacity(64);
+    format::begin_batch(&mut buf);
+    format::encode_entry_head(&mut buf, kind, inc);
+    if let Some(a) = arg {
+        buf.extend_from_slice(&a.to_le_bytes());
+    }
+    format::finish_batch(&mut buf, 1);
+    let written = st
+        .wal
+        .prepare(buf.len() as u64)
+        .and_then(|()| st.wal.append(&buf));
+    if let Err(e) = written {
+        return match st.wal.undo() {
+            Ok(()) => Err(StorageError::Unavailable(format!(
+                "cannot write the WAL: {e}"
+            ))),
+            Err(e2) => Err(shared.poison("undoing a failed WAL write", &e2)),
+        };
+    }
+    if sync {
+        if let Err(e) = st.wal.file().sync_data() {
+            return Err(shared.poison("fsync of the WAL", &e));
+        }
+    }
+    Stats::add(&shared.stats.wal_bytes, buf.len() as u64);
+    st.changed = true;
+    Ok(())
+}
+
+fn shard_of(shared: &Shared, key: ShardKey) -> StorageResult<Arc<Shard>> {
+    shared
+        .table
+        .read()
+        .get(&key)
+        .cloned()
+        .ok_or(StorageError::NoSuchShard(key))
+}
