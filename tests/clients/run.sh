@@ -26,7 +26,7 @@ if [[ ! -x $BIN ]]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 SCENARIOS=("$@")
-if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli); fi
+if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo secure); fi
 TIMEOUT=${SCENARIO_TIMEOUT:-600}
 LOGS=${CLIENT_TEST_LOGS:-$(mktemp -d -t tributary-client-logs.XXXXXX)}
 mkdir -p "$LOGS"
@@ -89,6 +89,9 @@ scenario_command() {
     node) CMD=(node "$HERE/node/scenario.mjs") ;;
     # The CLI scenario calls `aws` and `python3`: the venv's, first on PATH.
     awscli) CMD=(env "PATH=$HERE/.venv/bin:$PATH" bash "$HERE/cli/scenario_awscli.sh") ;;
+    efo) CMD=("$HERE/.venv/bin/python" "$HERE/python/scenario_efo.py") ;;
+    # These start their own server (TLS and users from a config file): given the binary.
+    secure) CMD=("$HERE/.venv/bin/python" "$HERE/python/scenario_secure.py"); SELF_SERVED=1 ;;
     *) return 1 ;;
   esac
 }
@@ -99,12 +102,25 @@ RESULTS=()
 for name in "${SCENARIOS[@]}"; do
   printf '\n---- client scenario: %s ----\n' "$name"
   if ! scenario_command "$name"; then
-    echo "unknown scenario '$name' (known: boto3 node awscli)"
+    echo "unknown scenario '$name' (known: boto3 node awscli efo secure)"
     FAILED=$((FAILED + 1))
     RESULTS+=("FAIL  $name (unknown scenario)")
     continue
   fi
   started=$SECONDS
+  if [[ ${SELF_SERVED:-0} == 1 ]]; then
+    SELF_SERVED=0
+    rc=0
+    timeout --kill-after=10 "$TIMEOUT" "${CMD[@]}" "$BIN" </dev/null || rc=$?
+    if [[ $rc -eq 0 ]]; then
+      PASSED=$((PASSED + 1))
+      RESULTS+=("ok    $name ($((SECONDS - started))s)")
+    else
+      FAILED=$((FAILED + 1))
+      RESULTS+=("FAIL  $name (exit $rc)")
+    fi
+    continue
+  fi
   if ! start_server "$name"; then
     echo "FAIL: $START_ERROR; server log ($LOGS/$name.server.log):"
     tail -n 50 "$LOGS/$name.server.log" | sed 's/^/  | /'
