@@ -26,7 +26,7 @@ if [[ ! -x $BIN ]]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 SCENARIOS=("$@")
-if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo secure); fi
+if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo node-efo secure); fi
 TIMEOUT=${SCENARIO_TIMEOUT:-600}
 LOGS=${CLIENT_TEST_LOGS:-$(mktemp -d -t tributary-client-logs.XXXXXX)}
 mkdir -p "$LOGS"
@@ -90,6 +90,7 @@ scenario_command() {
     # The CLI scenario calls `aws` and `python3`: the venv's, first on PATH.
     awscli) CMD=(env "PATH=$HERE/.venv/bin:$PATH" bash "$HERE/cli/scenario_awscli.sh") ;;
     efo) CMD=("$HERE/.venv/bin/python" "$HERE/python/scenario_efo.py") ;;
+    node-efo) CMD=(node "$HERE/node/efo.mjs") ;;
     # These start their own server (TLS and users from a config file): given the binary.
     secure) CMD=("$HERE/.venv/bin/python" "$HERE/python/scenario_secure.py"); SELF_SERVED=1 ;;
     *) return 1 ;;
@@ -102,7 +103,7 @@ RESULTS=()
 for name in "${SCENARIOS[@]}"; do
   printf '\n---- client scenario: %s ----\n' "$name"
   if ! scenario_command "$name"; then
-    echo "unknown scenario '$name' (known: boto3 node awscli efo secure)"
+    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure)"
     FAILED=$((FAILED + 1))
     RESULTS+=("FAIL  $name (unknown scenario)")
     continue

@@ -17,7 +17,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Body as HttpBody, Frame};
 use tokio::sync::mpsc;
 use tributary_engine::{Engine, RequestContext, Subscription};
-use tributary_model::types::SubscribeToShardInput;
+use tributary_model::types::{SubscribeToShardEvent, SubscribeToShardInput};
 use tributary_model::{ApiError, FromValue, ToValue, Value};
 use tributary_protocol::errors::error_value;
 use tributary_protocol::{eventstream, Format};
@@ -91,6 +91,19 @@ async fn pump(mut sub: Subscription, format: Format, tx: mpsc::Sender<Bytes>) {
             }
         }
     }
+}
+
+/// The wire form of an event. The last event of a closed shard carries ChildShards and no
+/// ContinuationSequenceNumber (the engine leaves it empty): the KCL takes its absence as the
+/// end of the shard and rejects an event with both, so the member is dropped, not sent empty.
+fn event_value(event: &SubscribeToShardEvent) -> Value {
+    let mut v = event.to_value();
+    if event.continuation_sequence_number.is_empty() {
+        if let Value::Map(m) = &mut v {
+            m.retain(|(k, _)| k != "ContinuationSequenceNumber");
+        }
+    }
+    v
 }
 
 /// The response body: frames as the pump produces them; the end of the channel ends it.

@@ -69,10 +69,12 @@ impl<'a> SignedRequest<'a> {
             .iter()
             .filter_map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?)))
             .collect();
-        if !parts.headers.contains_key(http::header::HOST) {
-            if let Some(authority) = parts.uri.authority() {
+        if let Some(authority) = parts.uri.authority() {
+            if !parts.headers.contains_key(http::header::HOST) {
                 headers.push(("host", authority.as_str()));
             }
+            // Pseudo-headers are not in the header map; HTTP/2 clients may sign this one.
+            headers.push((":authority", authority.as_str()));
         }
         SignedRequest {
             method: parts.method.as_str(),

@@ -125,7 +125,8 @@ fn checked(
     if !parsed
         .signed_headers
         .split(';')
-        .any(|h| h.eq_ignore_ascii_case("host"))
+        // HTTP/2 clients (the JS SDK v3) sign the `:authority` pseudo-header instead.
+        .any(|h| h.eq_ignore_ascii_case("host") || h == ":authority")
     {
         return Err(AuthError::invalid(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
