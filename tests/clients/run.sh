@@ -60,7 +60,10 @@ trap 'stop_server; exit 130' INT TERM
 start_server() {
   local name=$1 line
   DATA_DIR=$(mktemp -d -t tributary-data.XXXXXX)
-  "$BIN" serve --bind 127.0.0.1:0 --data-dir "$DATA_DIR" \
+  # The scenarios sign with AKIDEXAMPLE/secret: giving the server that key makes it verify
+  # every signature the clients make (boto3, the AWS CLI, the JS SDK over HTTP/2).
+  TRIBUTARY_ACCESS_KEY_ID=AKIDEXAMPLE TRIBUTARY_SECRET_ACCESS_KEY=secret \
+    "$BIN" serve --bind 127.0.0.1:0 --data-dir "$DATA_DIR" \
     >"$LOGS/$name.server.stdout" 2>"$LOGS/$name.server.log" </dev/null &
   SERVER_PID=$!
   # The server prints "TRIBUTARY_LISTENING 127.0.0.1:PORT" once it accepts
