@@ -3,6 +3,7 @@
 //! - `serve`: run the Kinesis API on the embedded durable storage (see `config` for every
 //!   setting, `serve` for start-up and shutdown).
 //! - `cert`: a local CA and a server certificate for TLS.
+//! - `bench`: the load generator of `tributary-bench`.
 
 mod cert;
 mod config;
@@ -27,6 +28,8 @@ enum Command {
     Serve(config::ServeArgs),
     /// Create a local CA and a server certificate signed by it (for `serve --tls-cert`).
     Cert(cert::CertArgs),
+    /// Load a Kinesis endpoint (this server or any other) and report throughput and latency.
+    Bench(tributary_bench::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,5 +40,6 @@ fn main() -> anyhow::Result<()> {
             serve::run(settings)
         }
         Command::Cert(args) => cert::run(args),
+        Command::Bench(args) => tributary_bench::run(args),
     }
 }
