@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// Shorter values are for tests.
     #[arg(long)]
     pub iterator_ttl_ms: Option<u64>,
+    /// How long a SubscribeToShard subscription lasts, in milliseconds [default: 300000, AWS's
+    /// five minutes]. Shorter values are for tests.
+    #[arg(long)]
+    pub subscription_lifetime_ms: Option<u64>,
     /// Open shards allowed per account and region [default: 20000].
     #[arg(long)]
     pub shard_limit: Option<u32>,
@@ -87,6 +91,7 @@ struct FileConfig {
     delete_stream_ms: Option<u64>,
     update_stream_ms: Option<u64>,
     iterator_ttl_ms: Option<u64>,
+    subscription_lifetime_ms: Option<u64>,
     shard_limit: Option<u32>,
     max_body_bytes: Option<usize>,
     insecure_no_auth: Option<bool>,
@@ -129,6 +134,7 @@ pub struct Settings {
     pub delete_delay: Duration,
     pub update_delay: Duration,
     pub iterator_ttl: Duration,
+    pub subscription_lifetime: Duration,
     pub shard_limit: u32,
     pub max_body_bytes: usize,
     pub insecure_no_auth: bool,
@@ -186,6 +192,11 @@ impl Settings {
             iterator_ttl: Duration::from_millis(
                 args.iterator_ttl_ms
                     .or(file.iterator_ttl_ms)
+                    .unwrap_or(300_000),
+            ),
+            subscription_lifetime: Duration::from_millis(
+                args.subscription_lifetime_ms
+                    .or(file.subscription_lifetime_ms)
                     .unwrap_or(300_000),
             ),
             shard_limit: args.shard_limit.or(file.shard_limit).unwrap_or(20_000),

@@ -53,6 +53,7 @@ async fn serve(mut s: Settings) -> anyhow::Result<()> {
         delete_delay: s.delete_delay,
         update_delay: s.update_delay,
         iterator_ttl: s.iterator_ttl,
+        subscription_lifetime: s.subscription_lifetime,
         shard_limit: s.shard_limit,
         ..EngineConfig::default()
     };

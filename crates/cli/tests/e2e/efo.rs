@@ -204,3 +204,76 @@ async fn subscribe_to_shard_pushes_records_in_order() {
     }
     assert_eq!(next, ["after"]);
 }
+
+/// Six "minutes" of subscription at a one-second lifetime: the consumer resubscribes from
+/// its last ContinuationSequenceNumber each time the server ends the subscription, while a
+/// writer keeps putting; every record arrives once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resubscribing_across_lifetimes_loses_and_repeats_nothing() {
+    let s = crate::server_with(&["--subscription-lifetime-ms", "1000"]);
+    let c = s.sdk();
+    create(&c, "long", 1).await;
+    let carn = consumer(&c, "long", "steady").await;
+    const N: usize = 300;
+    let writer = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            for i in 0..N {
+                c.put_record()
+                    .stream_name("long")
+                    .partition_key("k")
+                    .data(Blob::new(format!("{i}")))
+                    .send()
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let mut got: Vec<usize> = Vec::new();
+    let mut position = StartingPosition::builder()
+        .r#type(ShardIteratorType::TrimHorizon)
+        .build()
+        .unwrap();
+    let mut subscriptions = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.len() < N && Instant::now() < deadline {
+        let out = match c
+            .subscribe_to_shard()
+            .consumer_arn(&carn)
+            .shard_id("shardId-000000000000")
+            .starting_position(position.clone())
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        subscriptions += 1;
+        let mut events = out.event_stream;
+        while let Ok(Some(ev)) = events.recv().await {
+            if let SubscribeToShardEventStream::SubscribeToShardEvent(e) = ev {
+                got.extend(e.records().iter().map(|r| {
+                    std::str::from_utf8(r.data().as_ref())
+                        .unwrap()
+                        .parse::<usize>()
+                        .unwrap()
+                }));
+                position = StartingPosition::builder()
+                    .r#type(ShardIteratorType::AfterSequenceNumber)
+                    .sequence_number(e.continuation_sequence_number())
+                    .build()
+                    .unwrap();
+            }
+        }
+    }
+    writer.await.unwrap();
+    assert_eq!(got, (0..N).collect::<Vec<_>>(), "no gap, no repeat");
+    assert!(
+        subscriptions >= 5,
+        "the one-second lifetime forced resubscribing ({subscriptions} subscriptions)"
+    );
+}
