@@ -23,5 +23,8 @@ mkdir -p "corpus/$target"
 seeds=()
 [[ -d "seeds/$target" ]] && seeds=("seeds/$target")
 # -max_total_time bounds the session; -rss_limit_mb keeps one input from eating the machine.
-exec cargo +nightly fuzz run "$target" "corpus/$target" "${seeds[@]}" -- \
+# FUZZ_TARGET_DIR keeps the (slow, instrumented) build outside a fresh clone, as CI does.
+target_dir=()
+[[ -n ${FUZZ_TARGET_DIR:-} ]] && target_dir=(--target-dir "$FUZZ_TARGET_DIR")
+exec cargo +nightly fuzz run "${target_dir[@]}" "$target" "corpus/$target" "${seeds[@]}" -- \
   -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10

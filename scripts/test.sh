@@ -6,8 +6,9 @@
 #   3. cargo clippy, warnings denied
 #   4. model drift: crates/model must match what scripts/gen_model.py generates
 #   5. cargo nextest: unit and integration tests of the workspace
-#   6. build the tributary binary
-#   7. real-client scenarios (boto3, AWS CLI, AWS SDK for JavaScript over h2c)
+#   6. bounded fuzz sessions (nightly + cargo-fuzz, installed if missing)
+#   7. build the tributary binary
+#   8. real-client scenarios (boto3, AWS CLI, AWS SDK for JavaScript over h2c)
 #      against that binary
 # It stops at the first failing stage. Honours CARGO_TARGET_DIR.
 set -euo pipefail
@@ -21,29 +22,37 @@ section() {
   printf '\n==== %s  [%ss]\n' "$1" "$((SECONDS - STARTED))"
 }
 
-section "1/7 client test dependencies"
+section "1/8 client test dependencies"
 bash tests/clients/install.sh
 
-section "2/7 cargo fmt --check"
+section "2/8 cargo fmt --check"
 cargo fmt --all -- --check
 
-section "3/7 cargo clippy (warnings are errors)"
+section "3/8 cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-section "4/7 model drift (scripts/gen_model.py --check)"
+section "4/8 model drift (scripts/gen_model.py --check)"
 python3 scripts/gen_model.py --check
 
-section "5/7 cargo nextest"
+section "5/8 cargo nextest"
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "cargo-nextest is missing: installing it from crates.io"
   cargo install --locked cargo-nextest
 fi
 cargo nextest run --workspace
 
-section "6/7 cargo build --bin tributary"
+section "6/8 fuzz: bounded sessions of the decoders that face the network"
+# SigV4 header/query parsing, CBOR bodies and event-stream frames; 30 s each.
+FUZZ_TARGET_DIR=${FUZZ_TARGET_DIR:-$TARGET_DIR/fuzz}
+export FUZZ_TARGET_DIR
+for t in sigv4_parse cbor_decode eventstream_decode; do
+  bash fuzz/run.sh "$t" 30 2>&1 | tail -n 3
+done
+
+section "7/8 cargo build --bin tributary"
 cargo build --bin tributary
 
-section "7/7 client scenarios"
+section "8/8 client scenarios"
 # Last on purpose: its closing "clients: N passed, M failed" line is the last
 # line of the whole run, which is what CI reads.
 bash tests/clients/run.sh "$TARGET_DIR/debug/tributary"
