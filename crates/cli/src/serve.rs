@@ -8,7 +8,7 @@ use tributary_engine::{Engine, EngineConfig, RequestContext};
 use tributary_server::auth::AuthMode;
 use tributary_server::tls::CertSource;
 use tributary_server::AppState;
-use tributary_storage::{FjallOptions, FjallStore};
+use tributary_storage::{FjallOptions, FjallStore, SegmentLog, SegmentOptions};
 
 use crate::config::Settings;
 
@@ -41,12 +41,27 @@ pub fn run(s: Settings) -> anyhow::Result<()> {
 async fn serve(mut s: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&s.data_dir)
         .with_context(|| format!("creating data directory {}", s.data_dir.display()))?;
-    let opts = FjallOptions {
-        durability: s.durability,
-        ..FjallOptions::default()
-    };
-    let store = FjallStore::open(&s.data_dir, opts)
-        .with_context(|| format!("opening storage in {}", s.data_dir.display()))?;
+    // Metadata in fjall (small: a modest cache and write buffer); records in per-shard
+    // segment files with a shared journal (docs/storage.md).
+    let meta = FjallStore::open(
+        &s.data_dir,
+        FjallOptions {
+            durability: s.durability,
+            cache_bytes: 8 << 20,
+            write_buffer_bytes: 4 << 20,
+            ..FjallOptions::default()
+        },
+    )
+    .with_context(|| format!("opening metadata in {}", s.data_dir.display()))?;
+    let segments_dir = s.data_dir.join("segments");
+    let log = SegmentLog::open(
+        &segments_dir,
+        SegmentOptions {
+            durability: s.durability,
+            ..SegmentOptions::default()
+        },
+    )
+    .with_context(|| format!("opening the record log in {}", segments_dir.display()))?;
     let config = EngineConfig {
         default_account_id: s.account_id.clone(),
         create_delay: s.create_delay,
@@ -57,7 +72,7 @@ async fn serve(mut s: Settings) -> anyhow::Result<()> {
         shard_limit: s.shard_limit,
         ..EngineConfig::default()
     };
-    let engine = Engine::open(config, store.clone(), store.clone())
+    let engine = Engine::open(config, log, meta)
         .await
         .context("opening the engine")?;
     let ctx = RequestContext::new(s.account_id.clone(), s.streams_region.clone());

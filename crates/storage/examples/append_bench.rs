@@ -8,7 +8,8 @@
 //!     --engine segments --records 2000000 --size 1024 --tasks 16 --shards 4 --batch 500
 //! ```
 //! Options: `--engine fjall|segments`, `--records N`, `--size S`, `--tasks C`, `--shards K`,
-//! `--batch B`, `--interval-ms D` (Durability::Interval instead of Sync), `--direct-bytes X`
+//! `--batch B`, `--read-limit L` (then read everything back, C tasks each reading whole shards
+//! L records at a time, like GetRecords with Limit L; 0 = skip), `--interval-ms D` (Durability::Interval instead of Sync), `--direct-bytes X`
 //! (segments: direct-write threshold, 0 = always, `none` = never), `--dir PATH` (default: a
 //! temporary directory under the current one, so it is on the disk under test).
 
@@ -20,6 +21,9 @@ use tributary_storage::{
     ShardLog,
 };
 
+/// Reads (group commits, fsync rounds) of the engine under test.
+type Counters = Box<dyn Fn() -> (u64, u64)>;
+
 struct Args {
     engine: String,
     records: u64,
@@ -30,6 +34,7 @@ struct Args {
     interval_ms: Option<u64>,
     direct: Option<Option<u64>>,
     dir: Option<std::path::PathBuf>,
+    read_limit: usize,
 }
 
 fn args() -> Args {
@@ -43,6 +48,7 @@ fn args() -> Args {
         interval_ms: None,
         direct: None,
         dir: None,
+        read_limit: 1000,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -62,6 +68,7 @@ fn args() -> Args {
             "--interval-ms" => a.interval_ms = Some(num()),
             "--direct-bytes" => a.direct = Some((v != "none").then(num)),
             "--dir" => a.dir = Some(v.into()),
+            "--read-limit" => a.read_limit = num() as usize,
             other => panic!("unknown option {other}"),
         }
     }
@@ -87,7 +94,7 @@ fn main() {
     let durability = a.interval_ms.map_or(Durability::Sync, |ms| {
         Durability::Interval(Duration::from_millis(ms))
     });
-    let (log, stats): (Arc<dyn ShardLog>, Box<dyn Fn() -> (u64, u64)>) = match a.engine.as_str() {
+    let (log, stats): (Arc<dyn ShardLog>, Counters) = match a.engine.as_str() {
         "fjall" => {
             let s = FjallStore::open(
                 &dir,
@@ -206,5 +213,62 @@ fn main() {
         pct(0.99).as_secs_f64() * 1e3,
         secs
     );
+    if a.read_limit > 0 {
+        read_back(&rt, &log, &a);
+    }
     drop(log);
+}
+
+/// Reads every shard from offset 0 to its end, `read_limit` records (at most 10 MiB) per call,
+/// from `tasks` concurrent readers (on blocking threads, as the server would).
+fn read_back(rt: &tokio::runtime::Runtime, log: &Arc<dyn ShardLog>, a: &Args) {
+    let started = Instant::now();
+    let (records, calls) = rt.block_on(async {
+        let handles: Vec<_> = (0..a.tasks)
+            .map(|t| {
+                let log = Arc::clone(log);
+                let (shards, limit) = (a.shards, a.read_limit);
+                tokio::task::spawn_blocking(move || {
+                    let s = ShardKey {
+                        stream: 1,
+                        shard: t as u32 % shards,
+                    };
+                    let (mut from, mut n, mut calls) = (0, 0u64, 0u64);
+                    loop {
+                        let recs = log
+                            .read(
+                                s,
+                                tributary_storage::ReadFrom::Offset(from),
+                                limit,
+                                10 << 20,
+                            )
+                            .expect("read");
+                        calls += 1;
+                        let Some(last) = recs.last() else {
+                            return (n, calls);
+                        };
+                        from = last.offset + 1;
+                        n += recs.len() as u64;
+                    }
+                })
+            })
+            .collect();
+        let (mut n, mut c) = (0, 0);
+        for h in handles {
+            let (a, b) = h.await.expect("reader");
+            n += a;
+            c += b;
+        }
+        (n, c)
+    });
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "read back: {:.0} records/s, {:.1} MB/s, {:.0} reads/s of up to {} records ({} readers, \
+         page cache warm)",
+        records as f64 / secs,
+        records as f64 * a.size as f64 / secs / 1e6,
+        calls as f64 / secs,
+        a.read_limit,
+        a.tasks
+    );
 }

@@ -53,7 +53,7 @@ async fn readers_see_only_acknowledged_records_in_order() {
                     x ^= x << 17;
                     let s = (x % u64::from(SHARDS)) as u32;
                     let next = log.bounds(key(s)).expect("bounds").next;
-                    let from = if x % 3 == 0 {
+                    let from = if x.is_multiple_of(3) {
                         next.saturating_sub(5)
                     } else {
                         (x >> 8) % (next + 1)

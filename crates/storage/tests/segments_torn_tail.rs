@@ -160,7 +160,7 @@ fn damage_after(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn torn_tails_lose_nothing_synced_and_return_nothing_corrupt() {
     let mut rng = Rng(0x0DDB_1A5E_5BAD_5EED);
-    for iter in 0..48 {
+    for iter in 0..36 {
         let direct = match iter % 3 {
             0 => None,
             1 => Some(0),
@@ -168,7 +168,7 @@ async fn torn_tails_lose_nothing_synced_and_return_nothing_corrupt() {
         };
         let opts = SegmentOptions {
             durability: Durability::Interval(Duration::from_secs(3600)),
-            segment_bytes: 4_096 + rng.below(8_192),
+            segment_bytes: 8_192 + rng.below(24_576),
             index_interval_bytes: 256,
             wal_file_bytes: 16 << 10,
             checkpoint_bytes: u64::MAX / 2,

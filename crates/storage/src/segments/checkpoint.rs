@@ -233,8 +233,25 @@ pub(super) fn run_once(shared: &Shared) -> StorageResult<()> {
             _ => {}
         }
     }
-    if let Err(e) = write(&shared.dir, &ckpt) {
-        return Err(shared.poison("writing the checkpoint", &e));
+    // The segments are durable now; only the checkpoint file is missing. Failing to write it
+    // (a full disk) loses nothing: the previous checkpoint and the WAL still describe
+    // everything. So no poison: keep the pending work for the next attempt. On a full disk the
+    // reserve file makes room for this small file.
+    let written = write(&shared.dir, &ckpt).or_else(|e| {
+        if release_reserve(&shared.dir) {
+            write(&shared.dir, &ckpt)
+        } else {
+            Err(e)
+        }
+    });
+    if let Err(e) = written {
+        let mut st = shared.state.lock();
+        st.changed = true;
+        st.doomed.extend(doomed);
+        st.dirty_dirs.extend(dirs);
+        return Err(crate::StorageError::Unavailable(format!(
+            "cannot write the checkpoint: {e}"
+        )));
     }
     Stats::add(&shared.stats.checkpoints, 1);
     if let Err(e) = wal::delete_before(&shared.dir.join("wal"), ckpt.wal_position) {
@@ -248,7 +265,37 @@ pub(super) fn run_once(shared: &Shared) -> StorageResult<()> {
         }
     }
     Stats::add(&shared.stats.segments_deleted, deleted);
+    make_reserve(&shared.dir);
     Ok(())
+}
+
+/// Size of `<dir>/RESERVE`, a file of zeros kept so that a full disk still has room for a
+/// checkpoint (which is what lets retention delete segments and give space back).
+const RESERVE_BYTES: usize = 1 << 20;
+const RESERVE: &str = "RESERVE";
+
+/// Deletes the reserve file; returns whether there was one.
+pub(super) fn release_reserve(dir: &Path) -> bool {
+    let released = std::fs::remove_file(dir.join(RESERVE)).is_ok();
+    if released {
+        tracing::warn!(dir = %dir.display(), "disk full: released the reserve file");
+    }
+    released
+}
+
+/// Creates the reserve file if it is missing (best effort: on a full disk it waits).
+pub(super) fn make_reserve(dir: &Path) {
+    let path = dir.join(RESERVE);
+    if path.exists() {
+        return;
+    }
+    let tmp = dir.join("RESERVE.tmp");
+    let made = std::fs::write(&tmp, vec![0u8; RESERVE_BYTES])
+        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if made.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
 }
 
 fn snapshot(st: &State) -> Checkpoint {

@@ -47,10 +47,9 @@ pub(super) fn list_segments(dir: &Path) -> io::Result<(Vec<u64>, Vec<PathBuf>)> 
     bases.sort_unstable();
     others.retain(|p| {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        !name
-            .strip_suffix(".idx")
+        name.strip_suffix(".idx")
             .and_then(|b| b.parse::<u64>().ok())
-            .is_some_and(|b| bases.binary_search(&b).is_ok())
+            .is_none_or(|b| bases.binary_search(&b).is_err())
     });
     Ok((bases, others))
 }

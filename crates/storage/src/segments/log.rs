@@ -159,8 +159,13 @@ impl ShardLog for SegmentLog {
         }
         shared.poisoned()?;
         // Not fsynced on its own: the next group commit's fsync or the next checkpoint carries
-        // it. Losing it in a power cut only brings back records a later trim removes again.
-        log_control(shared, &mut st, KIND_TRIM, inc, Some(new_first), false)?;
+        // it. Losing it in a power cut only brings back records a later trim removes again. For
+        // the same reason a WAL that cannot grow (full disk) does not stop the trim: retention is
+        // what gives the space back, through the next checkpoint.
+        if let Err(e) = log_control(shared, &mut st, KIND_TRIM, inc, Some(new_first), false) {
+            shared.poisoned()?;
+            tracing::warn!(error = %e, "trim not logged in the WAL; the next checkpoint records it");
+        }
         shard.view.write().first = new_first;
         let doomed = drop_trimmed(&mut st, key, new_first);
         st.changed = true;

@@ -102,6 +102,8 @@ pub(super) fn open(
     }
     sync_dir(&shards_dir).map_err(|e| io_err(&shards_dir, "fsync", &e))?;
 
+    // On a full disk the open itself needs room for a WAL file and a checkpoint.
+    checkpoint::release_reserve(dir);
     let old_wals = wal::list(&wal_dir).map_err(|e| io_err(&wal_dir, "list", &e))?;
     let wal = wal::Wal::create(&wal_dir, end, opts.wal_file_bytes)
         .map_err(|e| io_err(&wal_dir, "create a WAL file in", &e))?;
@@ -122,6 +124,7 @@ pub(super) fn open(
         }
     }
 
+    checkpoint::make_reserve(dir);
     let (writers, table) = build(rp.shards, &mut report);
     report.shards = writers.len();
     report.elapsed = started.elapsed();

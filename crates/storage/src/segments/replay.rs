@@ -245,9 +245,15 @@ fn apply_piece(
     if !continues {
         if let Some(old) = sh.tail.take() {
             sh.sealed.push((old.sim.base, old.sim.first_arrival));
-            // The sealed segment's bytes must be durable before the new checkpoint says so.
-            old.files.data.sync_data().map_err(ioe)?;
-            old.files.idx.sync_data().map_err(ioe)?;
+            // Sealed as it was replayed (readers of sealed segments trust the index length),
+            // and durable before the new checkpoint says so.
+            let f = &old.files;
+            f.data
+                .set_len(old.sim.len)
+                .and_then(|()| f.idx.set_len(idx_entry_pos(old.sim.idx_entries)))
+                .and_then(|()| f.data.sync_data())
+                .and_then(|()| f.idx.sync_data())
+                .map_err(ioe)?;
         }
         let open = |p: PathBuf| {
             OpenOptions::new()

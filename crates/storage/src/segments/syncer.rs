@@ -16,6 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
+/// fsyncs issued at once by one round.
+const PARALLEL_FSYNCS: usize = 8;
+
 /// Something to fsync before the group commits that name it are acknowledged.
 #[derive(Clone)]
 pub(super) enum Target {
@@ -151,21 +154,23 @@ fn sync_all(shared: &Shared, targets: &[Target]) -> StorageResult<()> {
     shared.poisoned()?;
     #[cfg(test)]
     let _gate = shared.sync_gate.lock();
-    let results: Vec<std::io::Result<()>> = match targets {
-        [] => Vec::new(),
-        [one] => vec![one.sync()],
-        [first, rest @ ..] => std::thread::scope(|s| {
-            let handles: Vec<_> = rest.iter().map(|t| s.spawn(|| t.sync())).collect();
-            let mut out = vec![first.sync()];
-            for h in handles {
-                out.push(
-                    h.join()
-                        .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked"))),
-                );
+    // At most PARALLEL_FSYNCS at once: enough to keep the device busy, few threads.
+    let per = targets.len().div_ceil(PARALLEL_FSYNCS).max(1);
+    let results: Vec<std::io::Result<()>> = std::thread::scope(|s| {
+        let mut chunks = targets.chunks(per);
+        let mine = chunks.next().unwrap_or(&[]);
+        let handles: Vec<_> = chunks
+            .map(|c| s.spawn(move || c.iter().map(Target::sync).collect::<Vec<_>>()))
+            .collect();
+        let mut out: Vec<_> = mine.iter().map(Target::sync).collect();
+        for h in handles {
+            match h.join() {
+                Ok(r) => out.extend(r),
+                Err(_) => out.push(Err(std::io::Error::other("fsync thread panicked"))),
             }
-            out
-        }),
-    };
+        }
+        out
+    });
     Stats::add(&shared.stats.syncs, 1);
     match results.into_iter().find_map(Result::err) {
         Some(e) => Err(shared.poison("fsync", &e)),

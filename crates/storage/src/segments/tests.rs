@@ -316,7 +316,16 @@ async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
     log.create_shard(S).expect("create");
     put(&log, S, payloads(2, 10)).await;
     let commits = log.stats().group_commits;
-    let gate = log.shared.sync_gate.lock();
+    // Stall the syncer (from a plain thread: the guard must not live across an await).
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let sh = Arc::clone(&log.shared);
+    let holder = std::thread::spawn(move || {
+        let _gate = sh.sync_gate.lock();
+        let _ = locked_tx.send(());
+        let _ = release_rx.recv();
+    });
+    locked_rx.recv().expect("gate taken");
     let l = Arc::clone(&log);
     let pending = tokio::spawn(async move { put(&l, S, payloads(3, 10)).await });
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -341,7 +350,8 @@ async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
             .len(),
         2
     );
-    drop(gate);
+    release_tx.send(()).expect("release");
+    holder.join().expect("holder");
     assert_eq!(pending.await.expect("task").first_offset, 2);
     assert_eq!(log.bounds(S).expect("bounds").next, 5);
     assert_eq!(
