@@ -67,7 +67,7 @@ async fn pump(mut sub: Subscription, format: Format, tx: mpsc::Sender<Bytes>) {
             Ok(Some(event)) => eventstream::event(
                 "SubscribeToShardEvent",
                 ct,
-                &tributary_protocol::encode_output(format, &event.to_value()),
+                &tributary_protocol::encode_output(format, &event_value(&event)),
             ),
             Ok(None) => return,
             Err(e) => {
