@@ -84,6 +84,14 @@ pub async fn run_worker(plan: Arc<Plan>, id: usize, sender: Sender) -> Stats {
                 if t >= plan.end {
                     break;
                 }
+                let now = Instant::now();
+                if now >= plan.end {
+                    // Behind schedule when time is up: the slots left were never sent. They
+                    // are reported, not silently dropped.
+                    let left = ((plan.end - t).as_secs_f64() / iv.as_secs_f64()).ceil() as u64;
+                    *w.stats.errors.entry(BEHIND.to_string()).or_default() += left;
+                    break;
+                }
                 tokio::time::sleep_until(t).await;
                 t
             }
@@ -165,7 +173,16 @@ pub async fn run_worker(plan: Arc<Plan>, id: usize, sender: Sender) -> Stats {
     w.stats
 }
 
+/// An answer, or a short label of why there is none.
 type Outcome = Result<(StatusCode, Bytes), String>;
+
+/// The label of a request still unanswered when the run ends: dropped uncounted, as wrk
+/// drops its in-flight requests, so a run lasts its duration whatever the server does.
+const CUT: &str = "cut at the end";
+
+/// The label of open-loop slots that never went out because the worker was still behind
+/// schedule when the run ended.
+const BEHIND: &str = "not sent: behind schedule at the end";
 
 impl Worker {
     /// One request with the plan's timeout; transport failures come back as a short label
@@ -176,7 +193,11 @@ impl Worker {
             .ep
             .request(&mut self.signer, target, body, sha256)
             .map_err(|e| format!("request: {e}"))?;
-        let result = tokio::time::timeout(self.plan.timeout, self.sender.send(req)).await;
+        let send = tokio::time::timeout(self.plan.timeout, self.sender.send(req));
+        let result = tokio::select! {
+            r = send => r,
+            _ = tokio::time::sleep_until(self.plan.end) => return Err(CUT.to_string()),
+        };
         let err = match result {
             Ok(Ok(ok)) => return Ok(ok),
             Ok(Err(e)) => format!("transport: {}", short(&e)),
@@ -206,6 +227,9 @@ impl Worker {
 
     /// Records a measured request: latency from `scheduled`, then `ok` on a 2xx body.
     fn count(&mut self, scheduled: Instant, r: Outcome, ok: impl FnOnce(&mut Stats, &[u8])) {
+        if matches!(&r, Err(label) if label == CUT) {
+            return;
+        }
         self.stats.latency(scheduled.elapsed());
         self.stats.requests += 1;
         match r {
@@ -253,6 +277,7 @@ impl Worker {
                 "GetShardIterator {}",
                 wire::error_code(self.plan.ep.format, status.as_u16(), &body)
             ),
+            Err(label) if label == CUT => return None,
             Err(label) => label,
         };
         if measured {
