@@ -3,25 +3,7 @@
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 
-use crate::{create, err_of, server};
-
-async fn iterator(
-    c: &aws_sdk_kinesis::Client,
-    stream: &str,
-    shard: &str,
-    t: ShardIteratorType,
-) -> String {
-    c.get_shard_iterator()
-        .stream_name(stream)
-        .shard_id(shard)
-        .shard_iterator_type(t)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator()
-        .unwrap()
-        .to_string()
-}
+use crate::{create, err_of, iterator, server};
 
 #[tokio::test]
 async fn put_and_read_back_by_every_iterator_type() {

@@ -13,6 +13,7 @@ mod security;
 mod wire;
 
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use aws_sdk_kinesis::types::ShardIteratorType;
 use tributary_testkit::TestServer;
 
 pub fn server() -> TestServer {
@@ -42,6 +43,25 @@ pub async fn create(client: &aws_sdk_kinesis::Client, name: &str, shards: i32) {
         .send()
         .await
         .expect("create stream");
+}
+
+/// A shard iterator of the given type, by stream name.
+pub async fn iterator(
+    c: &aws_sdk_kinesis::Client,
+    stream: &str,
+    shard: &str,
+    t: ShardIteratorType,
+) -> String {
+    c.get_shard_iterator()
+        .stream_name(stream)
+        .shard_id(shard)
+        .shard_iterator_type(t)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator()
+        .unwrap()
+        .to_string()
 }
 
 pub const ACCOUNT: &str = "000000000000";

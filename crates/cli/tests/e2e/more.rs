@@ -11,7 +11,7 @@ use aws_sdk_kinesis::types::{
     ShardIteratorType, StreamMode, StreamModeDetails, StreamStatus,
 };
 
-use crate::{arn, create, err_of, server, server_with};
+use crate::{arn, create, err_of, iterator, server, server_with};
 
 async fn status(c: &aws_sdk_kinesis::Client, name: &str) -> StreamStatus {
     c.describe_stream_summary()
@@ -97,21 +97,15 @@ async fn iterators_expire() {
     let s = server_with(&["--iterator-ttl-ms", "300"]);
     let c = s.sdk();
     create(&c, "exp", 1).await;
-    let it = c
-        .get_shard_iterator()
-        .stream_name("exp")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap();
+    let it = iterator(
+        &c,
+        "exp",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (code, _) = err_of(
-        c.get_records()
-            .shard_iterator(it.shard_iterator().unwrap())
-            .send()
-            .await,
-    );
+    let (code, _) = err_of(c.get_records().shard_iterator(&it).send().await);
     assert_eq!(code, "ExpiredIteratorException");
 }
 
@@ -233,17 +227,16 @@ async fn get_records_honours_limit_and_reports_lag() {
             .await
             .unwrap();
     }
-    let it = c
-        .get_shard_iterator()
-        .stream_name("lim")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap();
+    let it = iterator(
+        &c,
+        "lim",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
     let r = c
         .get_records()
-        .shard_iterator(it.shard_iterator().unwrap())
+        .shard_iterator(&it)
         .limit(1000)
         .send()
         .await
@@ -279,20 +272,14 @@ async fn ten_mib_response_cap() {
             .await
             .unwrap();
     }
-    let it = c
-        .get_shard_iterator()
-        .stream_name("cap")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap();
-    let r = c
-        .get_records()
-        .shard_iterator(it.shard_iterator().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let it = iterator(
+        &c,
+        "cap",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
+    let r = c.get_records().shard_iterator(&it).send().await.unwrap();
     assert_eq!(
         r.records().len(),
         2,

@@ -3,7 +3,7 @@
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::ShardIteratorType;
 
-use crate::{create, server, server_with};
+use crate::{create, iterator, server, server_with};
 
 #[tokio::test]
 async fn streams_and_records_survive_kill9() {
@@ -43,20 +43,8 @@ async fn streams_and_records_survive_kill9() {
     assert_eq!(t.tags()[0].key(), "k");
     let mut read = Vec::new();
     for shard in ["shardId-000000000000", "shardId-000000000001"] {
-        let it = c
-            .get_shard_iterator()
-            .stream_name("durable")
-            .shard_id(shard)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap();
-        let r = c
-            .get_records()
-            .shard_iterator(it.shard_iterator().unwrap())
-            .send()
-            .await
-            .unwrap();
+        let it = iterator(&c, "durable", shard, ShardIteratorType::TrimHorizon).await;
+        let r = c.get_records().shard_iterator(&it).send().await.unwrap();
         for rec in r.records() {
             read.push((
                 shard.to_string(),
