@@ -197,25 +197,33 @@ fn finish(
     }
 }
 
-/// Answers callers: their own outcome if the commit is durable, else the failure.
+/// Answers callers: their own outcome if the commit is durable, else the failure. The
+/// counters are updated before anyone is answered, so a caller that reads them after its
+/// append returns sees its own append counted.
 pub(super) fn answer(shared: &Shared, replies: Vec<Reply>, result: &StorageResult<()>) {
     let (mut ok, mut records) = (0u64, 0u64);
-    for r in replies {
-        let outcome = match (result, r.outcome) {
-            (Ok(()), Ok(v)) => {
-                ok += 1;
-                records += r.records;
-                Ok(v)
-            }
-            (Err(e), Ok(_)) => Err(unavailable(e)),
-            (_, Err(e)) => Err(e),
-        };
-        // The caller may have stopped waiting; its records stay written.
-        let _ = r.tx.send(outcome);
-        drop(r.permit);
-    }
+    let answers: Vec<_> = replies
+        .into_iter()
+        .map(|r| {
+            let outcome = match (result, r.outcome) {
+                (Ok(()), Ok(v)) => {
+                    ok += 1;
+                    records += r.records;
+                    Ok(v)
+                }
+                (Err(e), Ok(_)) => Err(unavailable(e)),
+                (_, Err(e)) => Err(e),
+            };
+            (r.tx, r.permit, outcome)
+        })
+        .collect();
     Stats::add(&shared.stats.appends, ok);
     Stats::add(&shared.stats.records, records);
+    for (tx, permit, outcome) in answers {
+        // The caller may have stopped waiting; its records stay written.
+        let _ = tx.send(outcome);
+        drop(permit);
+    }
 }
 
 /// The same failure, as `Unavailable` (nothing of the call was acknowledged).
