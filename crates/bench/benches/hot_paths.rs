@@ -101,6 +101,19 @@ fn base64_and_md5(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // The per-character alphabet check `tributary_protocol::check` runs before decoding (a
+    // copy, to show what it costs next to the decode itself, which rejects the same input).
+    g.bench_function("base64_alphabet_loop_1KiB", |b| {
+        b.iter(|| {
+            let bytes = black_box(text.as_bytes());
+            bytes.iter().enumerate().all(|(i, &c)| {
+                c.is_ascii_alphanumeric()
+                    || c == b'+'
+                    || c == b'/'
+                    || (c == b'=' && bytes[i + 1..].iter().all(|&r| r == b'='))
+            })
+        })
+    });
     g.finish();
     c.bench_function("md5_partition_key_16B", |b| {
         let key = "0123456789abcdef";

@@ -28,6 +28,8 @@ impl std::fmt::Display for ApiFailure {
 
 impl std::error::Error for ApiFailure {}
 
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 pub struct Control {
     ep: Arc<Endpoint>,
     sender: Sender,
@@ -67,7 +69,10 @@ impl Control {
         let req = self
             .ep
             .request(&mut self.signer, &target(op), body, &hash)?;
-        let (status, resp) = self.sender.send(req).await?;
+        // A set-up call that never answers must not hang the run.
+        let (status, resp) = tokio::time::timeout(CALL_TIMEOUT, self.sender.send(req))
+            .await
+            .with_context(|| format!("{op}: no answer within {CALL_TIMEOUT:?}"))??;
         if !status.is_success() {
             let code = wire::error_code(self.ep.format, status.as_u16(), &resp);
             return Err(ApiFailure {

@@ -98,7 +98,11 @@ pub async fn run_subscriber(
         };
         let status = resp.status();
         if !status.is_success() {
-            let body = resp.into_body().collect().await?.to_bytes();
+            let Ok(body) = tokio::time::timeout_at(plan.end, resp.into_body().collect()).await
+            else {
+                break;
+            };
+            let body = body?.to_bytes();
             let code = wire::error_code(format, status.as_u16(), &body);
             if code == "NotImplementedException" {
                 bail!("{NOT_AVAILABLE}");
