@@ -301,10 +301,33 @@ async fn settings_updates_by_arn() {
     create(&c, "set", 1).await;
     c.update_stream_record_distribution_strategy()
         .stream_arn(arn("set"))
-        .record_distribution_strategy(RecordDistributionStrategy::from("RANDOM"))
+        .record_distribution_strategy(RecordDistributionStrategy::UserPartitionKey)
         .send()
         .await
-        .ok();
+        .unwrap();
+    let sum = c
+        .describe_stream_summary()
+        .stream_name("set")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sum.stream_description_summary()
+            .unwrap()
+            .record_distribution_strategy(),
+        Some(&RecordDistributionStrategy::UserPartitionKey)
+    );
+    let (code, _) = err_of(
+        c.update_stream_record_distribution_strategy()
+            .stream_arn(arn("set"))
+            .record_distribution_strategy(RecordDistributionStrategy::Auto)
+            .send()
+            .await,
+    );
+    assert_eq!(
+        code, "InvalidArgumentException",
+        "AUTO is for on-demand streams"
+    );
     c.create_stream()
         .stream_name("od-warm")
         .stream_mode_details(
