@@ -14,7 +14,7 @@ const MAX_ERRORS: usize = 10;
 pub fn validate(shape: ShapeId, v: &Value) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     if let ShapeKind::Structure { .. } = shape.def().kind {
-        structure(shape, v, "", &mut errors);
+        structure(shape, v, &Path::Root, &mut errors);
     }
     if errors.is_empty() {
         return Ok(());
@@ -28,12 +28,12 @@ pub fn validate(shape: ShapeId, v: &Value) -> Result<(), ApiError> {
     Err(ApiError::new(ErrorCode::ValidationException, msg))
 }
 
-fn structure(shape: ShapeId, v: &Value, path: &str, errors: &mut Vec<String>) {
+fn structure(shape: ShapeId, v: &Value, path: &Path<'_>, errors: &mut Vec<String>) {
     let ShapeKind::Structure { members, .. } = &shape.def().kind else {
         return;
     };
     for m in members.iter() {
-        let child = join(path, &lower_first(m.name));
+        let child = Path::Member(path, m.name);
         match v.get(m.name) {
             None if m.required => push(errors, &child, None, "Member must not be null"),
             None => {}
@@ -42,7 +42,7 @@ fn structure(shape: ShapeId, v: &Value, path: &str, errors: &mut Vec<String>) {
     }
 }
 
-fn member(shape: ShapeId, v: &Value, path: &str, errors: &mut Vec<String>) {
+fn member(shape: ShapeId, v: &Value, path: &Path<'_>, errors: &mut Vec<String>) {
     if errors.len() >= MAX_ERRORS {
         return;
     }
@@ -56,7 +56,7 @@ fn member(shape: ShapeId, v: &Value, path: &str, errors: &mut Vec<String>) {
             if let Value::List(items) = v {
                 length(items.len(), *min, *max, v, path, errors);
                 for (i, x) in items.iter().enumerate() {
-                    member(*item, x, &format!("{path}.{}.member", i + 1), errors);
+                    member(*item, x, &Path::Item(path, i), errors);
                 }
             }
         }
@@ -86,7 +86,7 @@ fn member(shape: ShapeId, v: &Value, path: &str, errors: &mut Vec<String>) {
                     }
                 }
                 for (k, x) in entries {
-                    member(*value, x, &format!("{path}.{k}.member"), errors);
+                    member(*value, x, &Path::Key(path, k), errors);
                 }
             }
         }
@@ -155,7 +155,7 @@ fn length(
     min: Option<i64>,
     max: Option<i64>,
     v: &Value,
-    path: &str,
+    path: &Path<'_>,
     errors: &mut Vec<String>,
 ) {
     if let Some(m) = min.filter(|m| (n as i64) < *m) {
@@ -193,7 +193,7 @@ fn bounds_text(min: Option<i64>, max: Option<i64>) -> String {
     parts.join(", ")
 }
 
-fn push(errors: &mut Vec<String>, path: &str, v: Option<&Value>, rule: &str) {
+fn push(errors: &mut Vec<String>, path: &Path<'_>, v: Option<&Value>, rule: &str) {
     if errors.len() >= MAX_ERRORS {
         return;
     }
@@ -231,19 +231,33 @@ fn display(v: &Value) -> String {
     }
 }
 
-fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
-    }
+/// Where a value sits, as AWS prints it (`records.1.member.partitionKey`). Built on the
+/// stack as the walk descends and rendered only when an error is reported, because valid
+/// requests (nearly all of them) never need the text.
+enum Path<'a> {
+    Root,
+    Member(&'a Path<'a>, &'static str),
+    Item(&'a Path<'a>, usize),
+    Key(&'a Path<'a>, &'a str),
 }
 
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Member(parent, name) => {
+                if !matches!(parent, Path::Root) {
+                    write!(f, "{parent}.")?;
+                }
+                let mut c = name.chars();
+                if let Some(first) = c.next() {
+                    write!(f, "{}{}", first.to_lowercase(), c.as_str())?;
+                }
+                Ok(())
+            }
+            Path::Item(parent, i) => write!(f, "{parent}.{}.member", i + 1),
+            Path::Key(parent, k) => write!(f, "{parent}.{k}.member"),
+        }
     }
 }
 
