@@ -2,6 +2,8 @@
 //!
 //! - [`target`]: `X-Amz-Target` to [`Operation`].
 //! - [`json`] / [`cbor`]: AWS JSON 1.1 and CBOR 1.1 codecs to and from [`Value`].
+//! - [`shaped`]: the fast path for JSON: parse and type-check in one pass, falling back to
+//!   the two steps below for anything it does not accept at once.
 //! - [`check`]: the model-driven type check (`SerializationException`), which also turns
 //!   base64 strings into blobs and numbers into timestamps as each format defines them.
 //! - [`validate`]: the model's constraints (`ValidationException`, AWS's message shape).
@@ -14,6 +16,7 @@ pub mod check;
 pub mod errors;
 pub mod eventstream;
 pub mod json;
+pub mod shaped;
 pub mod target;
 pub mod validate;
 
@@ -62,6 +65,36 @@ pub fn parse_body(format: Format, body: &[u8]) -> Result<Value, ApiError> {
     match raw {
         Some(v @ Value::Map(_)) => Ok(v),
         _ => Err(ApiError::bare(ErrorCode::SerializationException)),
+    }
+}
+
+/// A body that passed the syntax check: already type-checked (the fast path took it) or
+/// still raw. The server authenticates between [`parse_for`] and [`Parsed::check`], as AWS
+/// orders its checks.
+#[derive(Debug)]
+pub enum Parsed {
+    Checked(Value),
+    Raw(Value),
+}
+
+/// Syntax (and, where the fast path takes the body, the type check too) for an operation
+/// whose input is `shape`; `None` for a target that names no known operation.
+pub fn parse_for(shape: Option<ShapeId>, format: Format, body: &[u8]) -> Result<Parsed, ApiError> {
+    if let (Some(shape), Format::Json) = (shape, format) {
+        if let Some(v) = shaped::decode(shape, body) {
+            return Ok(Parsed::Checked(v));
+        }
+    }
+    parse_body(format, body).map(Parsed::Raw)
+}
+
+impl Parsed {
+    /// The rest of the checks: the type check if it has not run, then the constraints.
+    pub fn check(self, shape: ShapeId, format: Format) -> Result<Value, ApiError> {
+        match self {
+            Parsed::Checked(v) => validate::validate(shape, &v).map(|()| v),
+            Parsed::Raw(raw) => check_value(shape, format, raw),
+        }
     }
 }
 

@@ -80,7 +80,11 @@ async fn serve(
     parts: &http::request::Parts,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
-    let raw = tributary_protocol::parse_body(format, &body)?;
+    let shape = match target {
+        Target::Known(op) => Some(op.input_shape()),
+        _ => None,
+    };
+    let parsed = tributary_protocol::parse_for(shape, format, &body)?;
     let Target::Known(op) = target else {
         return Err(ApiError::bare(ErrorCode::UnknownOperationException));
     };
@@ -93,7 +97,7 @@ async fn serve(
             tls: false,
         });
     let caller = auth::authenticate(&state.auth, parts, &body, &conn)?;
-    let input = tributary_protocol::check_value(op.input_shape(), format, raw)?;
+    let input = parsed.check(op.input_shape(), format)?;
     auth::authorize(&state.engine, &caller, op, &input, &conn)?;
     let ctx = tributary_engine::RequestContext {
         account_id: caller.account(&state.account_id).to_string(),
