@@ -7,7 +7,10 @@
 use crate::meta::Status;
 
 pub(crate) fn canonical_shard_id(index: u32) -> String {
-    format!("shardId-{index:012}")
+    let mut s = String::with_capacity(20);
+    s.push_str("shardId-");
+    crate::seqnum::push_digits(&mut s, u64::from(index), 12);
+    s
 }
 
 /// Recorded.

@@ -73,11 +73,16 @@ impl SeqNum {
         SeqNum::new(stream, shard, u64::MAX, closed_ms)
     }
 
+    /// Written digit by digit: every record of every put and read needs one, and `format!`
+    /// with four padded fields showed in profiles.
     pub(crate) fn encode(&self) -> String {
-        format!(
-            "{}{:012}{:010}{:020}{:013}",
-            VERSION as char, self.stream, self.shard, self.offset, self.time_ms
-        )
+        let mut s = String::with_capacity(LEN);
+        s.push(VERSION as char);
+        push_digits(&mut s, self.stream, 12);
+        push_digits(&mut s, u64::from(self.shard), 10);
+        push_digits(&mut s, self.offset, 20);
+        push_digits(&mut s, self.time_ms, 13);
+        s
     }
 
     /// None unless `s` is a well-formed number of this layout.
@@ -102,6 +107,27 @@ impl SeqNum {
     }
 }
 
+/// `v` in decimal, zero-padded on the left to `width` digits (wider if it needs more).
+pub(crate) fn push_digits(out: &mut String, v: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut n = v;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = buf.len() - i;
+    for _ in digits..width {
+        out.push('0');
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
 /// The highest internal stream id a sequence number can carry.
 pub(crate) const fn max_stream_id() -> u64 {
     MAX_STREAM
@@ -110,6 +136,31 @@ pub(crate) const fn max_stream_id() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encodes_as_the_padded_layout() {
+        for (stream, shard, offset, time) in [
+            (1, 0, 0, 0),
+            (987_654_321_012, 4_294_967_295, u64::MAX, 9_999_999_999_999),
+            (42, 7, 1_000_000, 1_700_000_000_123),
+        ] {
+            let n = SeqNum {
+                stream,
+                shard,
+                offset,
+                time_ms: time,
+            };
+            let want = format!(
+                "{}{stream:012}{shard:010}{offset:020}{time:013}",
+                VERSION as char
+            );
+            assert_eq!(n.encode(), want);
+        }
+        assert_eq!(
+            crate::messages::canonical_shard_id(17),
+            "shardId-000000000017"
+        );
+    }
 
     #[test]
     fn round_trips() {

@@ -36,18 +36,14 @@ pub fn raw_xml(status: u16, code: &str, message: Option<&str>) -> Response<Body>
 
 pub(crate) fn with_headers(
     status: StatusCode,
-    content_type: Option<&str>,
+    content_type: Option<&'static str>,
     body: Bytes,
 ) -> Response<Body> {
     let mut r = Response::new(Full::new(body).boxed());
     *r.status_mut() = status;
     let h = r.headers_mut();
     if let Some(ct) = content_type {
-        h.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_str(ct)
-                .unwrap_or(HeaderValue::from_static("application/x-amz-json-1.1")),
-        );
+        h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
     }
     if let Ok(v) = HeaderValue::from_str(&request_id()) {
         h.insert("x-amzn-requestid", v);
@@ -55,19 +51,38 @@ pub(crate) fn with_headers(
     r
 }
 
-/// A random UUID (version 4 layout), as AWS request ids look.
+/// A random UUID (version 4 layout), as AWS request ids look. Written byte by byte: it is
+/// on every response, and formatting each byte through `format!` showed in profiles.
 pub fn request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut b = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut out = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(HEX[(x >> 4) as usize] as char);
+        out.push(HEX[(x & 0xf) as usize] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_look_like_uuid_v4() {
+        let id = super::request_id();
+        let groups: Vec<&str> = id.split('-').collect();
+        let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        assert_eq!(lens, [8, 4, 4, 4, 12], "{id}");
+        assert!(id
+            .bytes()
+            .all(|c| c == b'-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(groups[2].starts_with('4'), "{id}");
+        assert!(matches!(&groups[3][..1], "8" | "9" | "a" | "b"), "{id}");
+        assert_ne!(id, super::request_id());
+    }
 }
