@@ -74,7 +74,8 @@ pub struct SegmentOptions {
     pub wal_file_bytes: u64,
     /// A checkpoint starts once this many bytes (WAL batches and direct segment writes) were
     /// written since the last one. It bounds the WAL on disk, the replay after a crash, and how
-    /// long trimmed segments wait for deletion.
+    /// long trimmed segments wait for deletion. Small by default: each checkpoint's segment
+    /// fsync delays the WAL fsyncs running beside it (docs/storage.md, "Checkpoints").
     pub checkpoint_bytes: u64,
     /// ... and at least this often while anything changes.
     pub checkpoint_interval: Duration,
@@ -96,7 +97,7 @@ impl Default for SegmentOptions {
             segment_max_age: Duration::from_secs(3600),
             index_interval_bytes: 4 << 10,
             wal_file_bytes: 64 << 20,
-            checkpoint_bytes: 64 << 20,
+            checkpoint_bytes: 4 << 20,
             checkpoint_interval: Duration::from_secs(10),
             direct_write_bytes: Some(256 << 10),
             max_inflight_bytes: 64 << 20,
