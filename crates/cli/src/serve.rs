@@ -33,10 +33,17 @@ pub fn run(s: Settings) -> anyhow::Result<()> {
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Reads run on the blocking pool (page-cache reads, short). Tokio's default of 512
+        // threads let a burst of GetRecords grow one per concurrent read, each with its own
+        // allocator cache: more memory, no more throughput on a few cores.
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .context("starting the async runtime")?;
     rt.block_on(serve(s))
 }
+
+/// Enough reads in flight to keep a disk busy when they miss the page cache.
+const BLOCKING_THREADS: usize = 8;
 
 async fn serve(mut s: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&s.data_dir)
