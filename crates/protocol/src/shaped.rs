@@ -158,19 +158,19 @@ impl<'de> Visitor<'de> for Shaped<'_> {
             }
             _ => return Err(give_up()),
         }
+        entries.retain(|(_, v)| !matches!(v, Value::Null));
         Ok(Value::Map(entries))
     }
 }
 
-/// Adds a member unless it is null. A repeated key (whose earlier value the reference path
-/// would overwrite, even an ill-typed one) is left to the reference path.
+/// Adds a member, nulls included (they are dropped once the object is complete, so that a
+/// key repeated after a null is still seen as repeated). A repeated key is left to the
+/// reference path, which keeps the first occurrence's place and the last one's value.
 fn keep<E: de::Error>(entries: &mut Vec<(String, Value)>, k: String, v: Value) -> Result<(), E> {
     if entries.iter().any(|(ek, _)| *ek == k) {
         return Err(give_up());
     }
-    if !matches!(v, Value::Null) {
-        entries.push((k, v));
-    }
+    entries.push((k, v));
     Ok(())
 }
 

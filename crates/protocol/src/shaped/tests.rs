@@ -98,6 +98,15 @@ fn leaves_the_rest_to_the_reference_path() {
             r#"{"ShardCount":18446744073709551615}"#,
         ),
         (shapes::CREATE_STREAM_INPUT, r#"{"Tags":{"a":"b","a":"c"}}"#),
+        // A key repeated after a null: the reference keeps the first place (review finding).
+        (
+            shapes::PUT_RECORD_INPUT,
+            r#"{"StreamName":null,"PartitionKey":"k","StreamName":"s"}"#,
+        ),
+        (
+            shapes::CREATE_STREAM_INPUT,
+            r#"{"StreamName":"s","Tags":{"a":null,"b":"x","a":"y"}}"#,
+        ),
     ];
     for (shape, body) in cases {
         assert!(agree(shape, body).is_none(), "taken: {body}");
