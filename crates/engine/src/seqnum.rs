@@ -107,18 +107,30 @@ impl SeqNum {
     }
 }
 
-/// `v` in decimal, zero-padded on the left to `width` digits (wider if it needs more).
+/// `v` in decimal, zero-padded on the left to `width` digits (wider if it needs more). Two
+/// digits per division: a GetRecords answer writes 56 digits for each of its records.
 pub(crate) fn push_digits(out: &mut String, v: u64, width: usize) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut buf = [b'0'; 20];
     let mut n = v;
     let mut i = buf.len();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     let digits = buf.len() - i;
     for _ in digits..width {

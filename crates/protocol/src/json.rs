@@ -105,7 +105,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Int(i) => write_int(out, *i),
         Value::Float(f) if f.is_finite() => out.extend_from_slice(f.to_string().as_bytes()),
         Value::Float(_) => out.extend_from_slice(b"null"),
         Value::Str(s) => write_str(out, s),
@@ -117,12 +117,16 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
         }
         Value::Timestamp(t) => {
             let ms = t.millis();
-            let secs = ms.div_euclid(1000);
+            write_int(out, ms.div_euclid(1000));
             let frac = ms.rem_euclid(1000);
-            if frac == 0 {
-                out.extend_from_slice(secs.to_string().as_bytes());
-            } else {
-                out.extend_from_slice(format!("{secs}.{frac:03}").as_bytes());
+            if frac != 0 {
+                // Three digits, always: 1700000000.050 is 50 ms.
+                out.extend_from_slice(&[
+                    b'.',
+                    b'0' + (frac / 100) as u8,
+                    b'0' + (frac / 10 % 10) as u8,
+                    b'0' + (frac % 10) as u8,
+                ]);
             }
         }
         Value::List(items) => {
@@ -150,11 +154,59 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
+/// Decimal, without going through `fmt` (every record of a GetRecords answer has a
+/// timestamp).
+fn write_int(out: &mut Vec<u8>, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// True if any byte needs escaping in a JSON string: a quote, a backslash or a control
+/// character. Eight bytes at a time (the classic "has a byte less than n" and "has a zero
+/// byte" word tricks), since it runs over every string of every answer.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        // Bytes below 0x20: x - 0x20 borrows into the high bit where x's high bit is clear.
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+        if control
+            | zero_byte(x ^ (ONES * u64::from(b'"')))
+            | zero_byte(x ^ (ONES * u64::from(b'\\')))
+            != 0
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b == b'"' || b == b'\\' || b < 0x20)
+}
+
 fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     // Nearly every string (ids, sequence numbers, keys) needs no escape: one scan, one copy.
-    if !bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+    if !needs_escape(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
@@ -204,6 +256,35 @@ mod tests {
             &encode(&v)[..],
             br#"{"D":"aGVsbG8=","T":1700000000.123,"U":1700000000}"#
         );
+    }
+
+    #[test]
+    fn finds_every_byte_that_needs_escaping() {
+        for b in 0u8..=255 {
+            let want = b == b'"' || b == b'\\' || b < 0x20;
+            for pos in 0..19 {
+                let mut s = vec![b'a'; 19];
+                s[pos] = b;
+                assert_eq!(needs_escape(&s), want, "byte {b:#x} at {pos}");
+            }
+        }
+        // Multi-byte UTF-8 (bytes >= 0x80) next to the tricks' edges.
+        assert!(!needs_escape("ééééé\u{7f}x".as_bytes()));
+        for (i, want) in [
+            (0i64, "0"),
+            (-7, "-7"),
+            (i64::MIN, "-9223372036854775808"),
+            (i64::MAX, "9223372036854775807"),
+        ] {
+            let mut out = Vec::new();
+            write_int(&mut out, i);
+            assert_eq!(out, want.as_bytes());
+        }
+        let v = Value::Map(vec![
+            ("A".into(), Value::Timestamp(Timestamp(1_700_000_000_050))),
+            ("B".into(), Value::Timestamp(Timestamp(-1_500))),
+        ]);
+        assert_eq!(&encode(&v)[..], br#"{"A":1700000000.050,"B":-2.500}"#);
     }
 
     #[test]
