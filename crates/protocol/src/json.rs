@@ -5,7 +5,8 @@
 
 use bytes::Bytes;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use tributary_model::Value;
+use tributary_model::types::{GetRecordsOutput, Record};
+use tributary_model::{ToValue, Value};
 
 #[derive(Debug)]
 pub struct JsonError(pub String);
@@ -82,6 +83,63 @@ pub fn encode(v: &Value) -> Bytes {
     let mut out = Vec::with_capacity(encoded_len_hint(v));
     write_value(&mut out, v);
     Bytes::from(out)
+}
+
+/// GetRecords' answer written straight from the typed output: the same bytes as
+/// `encode(&out.to_value())` (a test holds them equal), without the per-record tree of
+/// owned keys, cloned strings and blobs that the generic path builds and drops, which was
+/// about a tenth of the server's GetRecords time. The rare ChildShards go the generic way.
+pub fn encode_get_records(out: &GetRecordsOutput) -> Bytes {
+    let data: usize = out
+        .records
+        .iter()
+        .map(|r| r.data.len().div_ceil(3) * 4)
+        .sum();
+    let mut buf = Vec::with_capacity(data + out.records.len() * 192 + 1024);
+    buf.extend_from_slice(b"{\"Records\":[");
+    for (i, r) in out.records.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        write_record(&mut buf, r);
+    }
+    buf.push(b']');
+    if let Some(it) = &out.next_shard_iterator {
+        buf.extend_from_slice(b",\"NextShardIterator\":");
+        write_str(&mut buf, it);
+    }
+    if let Some(ms) = out.millis_behind_latest {
+        buf.extend_from_slice(b",\"MillisBehindLatest\":");
+        write_int(&mut buf, ms);
+    }
+    if let Some(children) = &out.child_shards {
+        buf.extend_from_slice(b",\"ChildShards\":");
+        write_value(&mut buf, &children.to_value());
+    }
+    buf.push(b'}');
+    Bytes::from(buf)
+}
+
+/// One `Record`, members in the model's order, optional ones only when set.
+fn write_record(buf: &mut Vec<u8>, r: &Record) {
+    buf.extend_from_slice(b"{\"SequenceNumber\":");
+    write_str(buf, &r.sequence_number);
+    if let Some(t) = r.approximate_arrival_timestamp {
+        buf.extend_from_slice(b",\"ApproximateArrivalTimestamp\":");
+        write_value(buf, &Value::Timestamp(t));
+    }
+    buf.extend_from_slice(b",\"Data\":\"");
+    base64_simd::STANDARD.encode_append(&r.data, buf);
+    buf.push(b'"');
+    if let Some(pk) = &r.partition_key {
+        buf.extend_from_slice(b",\"PartitionKey\":");
+        write_str(buf, pk);
+    }
+    if let Some(e) = &r.encryption_type {
+        buf.extend_from_slice(b",\"EncryptionType\":");
+        write_str(buf, e.as_str());
+    }
+    buf.push(b'}');
 }
 
 /// Roughly the encoded size, so a large body (GetRecords: up to 10 MiB of records as
@@ -285,6 +343,48 @@ mod tests {
             ("B".into(), Value::Timestamp(Timestamp(-1_500))),
         ]);
         assert_eq!(&encode(&v)[..], br#"{"A":1700000000.050,"B":-2.500}"#);
+    }
+
+    #[test]
+    fn get_records_typed_encoding_matches_the_generic_one() {
+        use tributary_model::types::{ChildShard, EncryptionType, HashKeyRange};
+        let record = |i: usize| Record {
+            sequence_number: format!("4960{i:052}"),
+            approximate_arrival_timestamp: (!i.is_multiple_of(3))
+                .then_some(Timestamp(1_700_000_000_000 + i as i64 * 7)),
+            data: Bytes::from(vec![i as u8; i % 5]),
+            partition_key: (i % 4 != 1).then(|| format!("k\"{i}\n\u{e9}")),
+            encryption_type: match i % 3 {
+                0 => None,
+                1 => Some(EncryptionType::None),
+                _ => Some(EncryptionType::Kms),
+            },
+        };
+        let outputs = [
+            GetRecordsOutput::default(),
+            GetRecordsOutput {
+                records: (0..12).map(record).collect(),
+                next_shard_iterator: Some("AAAA/+==".into()),
+                millis_behind_latest: Some(0),
+                child_shards: None,
+            },
+            GetRecordsOutput {
+                records: vec![record(2)],
+                next_shard_iterator: None,
+                millis_behind_latest: Some(-5),
+                child_shards: Some(vec![ChildShard {
+                    shard_id: "shardId-000000000002".into(),
+                    parent_shards: vec!["shardId-000000000000".into()],
+                    hash_key_range: HashKeyRange {
+                        starting_hash_key: "0".into(),
+                        ending_hash_key: "42".into(),
+                    },
+                }]),
+            },
+        ];
+        for out in outputs {
+            assert_eq!(encode_get_records(&out), encode(&out.to_value()), "{out:?}");
+        }
     }
 
     #[test]

@@ -134,3 +134,18 @@ pub fn not_built(op: Operation) -> ApiError {
         format!("Tributary does not implement {} yet", op.name()),
     )
 }
+
+/// GetRecords in JSON, encoded straight from the typed output (`json::encode_get_records`):
+/// the one operation whose answer is large enough for the generic tree to show in profiles.
+pub async fn get_records_json(
+    engine: &Engine,
+    ctx: &RequestContext,
+    input: Value,
+) -> Result<http::Response<crate::respond::Body>, ApiError> {
+    let out = engine
+        .get_records(ctx, GetRecordsInput::from_value(input))
+        .await
+        .map_err(ApiError::from)?;
+    let body = tributary_protocol::json::encode_get_records(&out);
+    Ok(crate::respond::ok(tributary_protocol::Format::Json, body))
+}

@@ -106,6 +106,9 @@ async fn serve(
     if op == Operation::SubscribeToShard {
         return subscribe::handle(&state.engine, &ctx, format, input).await;
     }
+    if (op, format) == (Operation::GetRecords, Format::Json) {
+        return dispatch::get_records_json(&state.engine, &ctx, input).await;
+    }
     let out = dispatch::dispatch(&state.engine, &ctx, op, input).await?;
     Ok(match out {
         Some(v) => respond::ok(format, tributary_protocol::encode_output(format, &v)),
