@@ -3,8 +3,8 @@
 //! reference path it falls back to, and CBOR), base64 of one record, the MD5 that routes a
 //! partition key to a shard, and encoding a full GetRecords answer.
 //!
-//! The engine's sequence-number and iterator codecs are private to `tributary-engine`, so
-//! they are measured through the load generator and the profile, not here.
+//! The engine's sequence-number and iterator codecs and the segment log's append and read
+//! are in `benches/engine_storage.rs`.
 //!
 //! `cargo bench -p tributary-bench` (throughput is reported in bytes of request or answer).
 

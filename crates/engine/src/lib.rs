@@ -42,6 +42,7 @@
 //! Formats and the state machine are described in `docs/engine.md`.
 
 mod clock;
+pub mod codecs;
 mod config;
 mod consumers;
 mod create;
