@@ -16,6 +16,7 @@
 //! - `contract`: the test suite every engine must pass (compiled for this crate's tests and,
 //!   for other engines, with the `contract` cargo feature).
 
+mod admission;
 mod fjall_engine;
 mod segments;
 mod traits;

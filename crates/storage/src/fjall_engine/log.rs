@@ -12,7 +12,6 @@ use crate::{
 use ::fjall::PersistMode;
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// fjall stores values up to 4 GiB; refuse anything bigger up front instead of letting the writer
@@ -73,25 +72,10 @@ impl ShardLog for FjallStore {
 
     fn append(&self, appends: Vec<ShardAppend>) -> BoxFuture<'_, StorageResult<Vec<Appended>>> {
         Box::pin(async move {
-            let mut bytes: u64 = 0;
-            for a in &appends {
-                for p in &a.payloads {
-                    if p.len() > MAX_PAYLOAD {
-                        return Err(StorageError::Io(format!(
-                            "a record of {} bytes is larger than the engine accepts",
-                            p.len()
-                        )));
-                    }
-                    bytes += p.len() as u64;
-                }
-            }
-            let kib = u32::try_from(bytes.div_ceil(1024))
-                .unwrap_or(u32::MAX)
-                .clamp(1, self.inflight_kib);
-            let permit = Arc::clone(&self.inflight)
-                .acquire_many_owned(kib)
+            let bytes = crate::admission::payload_bytes(&appends, MAX_PAYLOAD)?;
+            let permit = crate::admission::reserve(&self.inflight, self.inflight_kib, bytes)
                 .await
-                .map_err(|_| writer_gone())?;
+                .ok_or_else(writer_gone)?;
             let (reply, rx) = oneshot::channel();
             let job = Job {
                 appends,
