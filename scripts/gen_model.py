@@ -5,8 +5,11 @@ usage: scripts/gen_model.py [--check]
 --check: regenerate in memory and fail (exit 1) if the checked-in files differ.
 
 Generated: the shape table used by the protocol's type and constraint checks,
-one Rust type per structure and enum shape, the Operation enum, the ErrorCode
-enum and one error enum per operation. Nothing here is typed by hand.
+one Rust type per structure and enum shape, a typed decoder and constraint check
+for every shape a request carries and a typed encoder for every shape an answer
+carries, the Input enum (a decoded request) and the resources it names, the
+Operation enum, the ErrorCode enum and one error enum per operation. Nothing
+here is typed by hand.
 """
 import json
 import os
@@ -30,6 +33,10 @@ PROTOCOL_ERRORS = [
     ("RequestEntityTooLargeException", 413),
     ("NotImplementedException", 501),
 ]
+# Members written only when not empty, though the model calls them required. The last event of
+# a closed shard carries ChildShards and no ContinuationSequenceNumber (the engine leaves it
+# empty): the KCL takes its absence as the end of the shard and rejects an event with both.
+OMIT_WHEN_EMPTY = {("SubscribeToShardEvent", "ContinuationSequenceNumber")}
 RUST_KEYWORDS = {"type", "match", "ref", "self", "mod", "use", "fn", "loop", "move", "box", "in", "as"}
 
 
@@ -131,8 +138,7 @@ class Gen:
         return {"integer": "i32", "long": "i64", "boolean": "bool", "blob": "bytes::Bytes", "timestamp": "Timestamp"}[t]
 
     def types_rs(self):
-        out = [HEADER, "use crate::convert::{FromValue, ToValue};",
-               "use crate::value::{Timestamp, Value};", ""]
+        out = [HEADER, "use crate::value::Timestamp;", ""]
         for n in self.names:
             s = self.shapes[n]
             if s["type"] == "structure" and not s.get("eventstream"):
@@ -149,39 +155,6 @@ class Gen:
             if self.shapes[d["shape"]].get("eventstream"):
                 continue
             lines.append(f"    pub {field_name(m)}: {t if m in req else f'Option<{t}>'},")
-        lines.append("}")
-        members = [(m, d) for m, d in s["members"].items() if not self.shapes[d["shape"]].get("eventstream")]
-        # FromValue: the value has already passed the protocol's type checks.
-        lines.append(f"impl FromValue for {n} {{")
-        lines.append("    fn from_value(v: Value) -> Self {")
-        lines.append("        let mut out = Self::default();")
-        lines.append("        if let Value::Map(entries) = v {")
-        lines.append("            for (k, v) in entries {")
-        lines.append("                match k.as_str() {")
-        for m, d in members:
-            f = field_name(m)
-            if m in req:
-                lines.append(f"                    {rust_str(m)} => out.{f} = FromValue::from_value(v),")
-            else:
-                lines.append(f"                    {rust_str(m)} => out.{f} = Some(FromValue::from_value(v)),")
-        lines.append("                    _ => {}")
-        lines.append("                }")
-        lines.append("            }")
-        lines.append("        }")
-        lines.append("        out")
-        lines.append("    }")
-        lines.append("}")
-        lines.append(f"impl ToValue for {n} {{")
-        lines.append("    fn to_value(&self) -> Value {")
-        lines.append(f"        let mut m = Vec::with_capacity({len(members)});")
-        for m, d in members:
-            f = field_name(m)
-            if m in req:
-                lines.append(f"        m.push(({rust_str(m)}.to_owned(), self.{f}.to_value()));")
-            else:
-                lines.append(f"        if let Some(x) = &self.{f} {{ m.push(({rust_str(m)}.to_owned(), x.to_value())); }}")
-        lines.append("        Value::Map(m)")
-        lines.append("    }")
         lines.append("}")
         return "\n".join(lines) + "\n"
 
@@ -206,14 +179,6 @@ class Gen:
         lines.append("            _ => None,")
         lines.append("        }")
         lines.append("    }")
-        lines.append("}")
-        lines.append(f"impl FromValue for {n} {{")
-        lines.append("    fn from_value(v: Value) -> Self {")
-        lines.append("        match v { Value::Str(s) => Self::parse(&s).unwrap_or_default(), _ => Self::default() }")
-        lines.append("    }")
-        lines.append("}")
-        lines.append(f"impl ToValue for {n} {{")
-        lines.append("    fn to_value(&self) -> Value { Value::Str(self.as_str().to_owned()) }")
         lines.append("}")
         return "\n".join(lines) + "\n"
 
@@ -327,8 +292,257 @@ class Gen:
             out.append("")
         return "\n".join(out) + "\n"
 
+    # ---- typed decoders and constraint checks (crates/protocol) -----------------------------
+    def reachable(self, roots):
+        seen = set()
+        def walk(n):
+            if n in seen:
+                return
+            seen.add(n)
+            sh = self.shapes[n]
+            if sh["type"] == "structure":
+                for d in sh["members"].values():
+                    walk(d["shape"])
+            elif sh["type"] == "list":
+                walk(sh["member"]["shape"])
+            elif sh["type"] == "map":
+                walk(sh["key"]["shape"])
+                walk(sh["value"]["shape"])
+        for r in roots:
+            walk(r)
+        return seen
+
+    def decode_rs(self):
+        ops = sorted(self.ops)
+        inputs = self.reachable(self.ops[o]["input"]["shape"] for o in ops)
+        out = [HEADER,
+               "use serde::de::{Deserializer, MapAccess};",
+               "",
+               "use super::shapes;",
+               "use super::types::*;",
+               "use crate::decode::{enum_value, first_time, required, rules, Decode, MemberKey, OrNull, Skip, Source, Structure, StructVisitor, Valid};",
+               "use crate::{Operation, Resources, Timestamp};",
+               ""]
+        out.append("/// A decoded request: one variant per operation, holding its typed input.")
+        out.append("#[derive(Debug, Clone, PartialEq)]")
+        out.append("pub enum Input {")
+        for o in ops:
+            out.append(f"    {o}({self.ops[o]['input']['shape']}),")
+        out.append("}")
+        out.append("impl Input {")
+        out.append("    /// The typed input of `op` from `body`, or `None` when the reference path must decide.")
+        out.append("    pub fn decode(op: Operation, source: impl Source) -> Option<Input> {")
+        out.append("        match op {")
+        for o in ops:
+            out.append(f"            Operation::{o} => source.read().map(Input::{o}),")
+        out.append("        }")
+        out.append("    }")
+        out.append("    pub fn operation(&self) -> Operation {")
+        out.append("        match self {")
+        for o in ops:
+            out.append(f"            Input::{o}(_) => Operation::{o},")
+        out.append("        }")
+        out.append("    }")
+        out.append("    /// Whether the input meets every constraint of the model.")
+        out.append("    pub fn valid(&self) -> bool {")
+        out.append("        match self {")
+        for o in ops:
+            out.append(f"            Input::{o}(i) => i.valid(),")
+        out.append("        }")
+        out.append("    }")
+        out.append("    /// The resources the request names, for authorization.")
+        out.append("    pub fn resources(&self) -> Resources<'_> {")
+        out.append("        match self {")
+        for o in ops:
+            out.append(f"            Input::{o}(i) => {self.resources_rs(self.ops[o]['input']['shape'])},")
+        out.append("        }")
+        out.append("    }")
+        out.append("}")
+        out.append("")
+        for n in self.names:
+            if n not in inputs:
+                continue
+            s = self.shapes[n]
+            if s["type"] == "structure" and not s.get("eventstream"):
+                out.append(self.struct_decode_rs(n, s))
+            elif s["type"] == "string" and "enum" in s:
+                out.append(f"impl Decode for {n} {{")
+                out.append("    fn decode<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {")
+                out.append(f"        enum_value(d, {n}::parse)")
+                out.append("    }")
+                out.append("}")
+        return "\n".join(out) + "\n"
+
+    RESOURCE_MEMBERS = {
+        "StreamName": "stream_name", "StreamARN": "stream_arn", "ConsumerName": "consumer_name",
+        "ConsumerARN": "consumer_arn", "ResourceARN": "resource_arn", "QueueARN": "queue_arn",
+        "ChannelARN": "channel_arn", "ShardIterator": "shard_iterator",
+    }
+
+    def resources_rs(self, n):
+        s = self.shapes[n]
+        req = set(s.get("required", []))
+        fields = []
+        for m, d in s["members"].items():
+            f = field_name(m)
+            if m in self.RESOURCE_MEMBERS and self.shapes[d["shape"]]["type"] == "string":
+                v = f"Some(i.{f}.as_str())" if m in req else f"i.{f}.as_deref()"
+                fields.append(f"{self.RESOURCE_MEMBERS[m]}: {v}")
+            elif m == "Tags":
+                fields.append("has_tags: " + ("true" if m in req else f"i.{f}.is_some()"))
+        if not fields:
+            return "Resources::default()"
+        return "Resources { " + ", ".join(fields) + ", ..Resources::default() }"
+
+    def struct_decode_rs(self, n, s):
+        req = set(s.get("required", []))
+        members = [(m, d) for m, d in s["members"].items() if not self.shapes[d["shape"]].get("eventstream")]
+        names = ", ".join(rust_str(m) for m, _ in members)
+        lines = [f"impl Decode for {n} {{",
+                 "    fn decode<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {",
+                 "        d.deserialize_any(StructVisitor::<Self>::default())",
+                 "    }",
+                 "}",
+                 f"impl Structure for {n} {{",
+                 "    fn members<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {",
+                 f"        const NAMES: &[&str] = &[{names}];",
+                 "        let mut seen = 0u64;"]
+        for i, (m, d) in enumerate(members):
+            lines.append(f"        let mut m{i}: Option<{self.rust_type(d['shape'])}> = None;")
+        lines.append("        while let Some(k) = map.next_key_seed(MemberKey(NAMES))? {")
+        lines.append("            match k {")
+        for i, (m, d) in enumerate(members):
+            lines.append(f"                Some({i}) => {{ first_time(&mut seen, {i})?; m{i} = map.next_value_seed(OrNull::default())?; }}")
+        lines.append("                _ => { map.next_value::<Skip>()?; }")
+        lines.append("            }")
+        lines.append("        }")
+        fields = []
+        for i, (m, d) in enumerate(members):
+            f = field_name(m)
+            fields.append(f"{f}: required(m{i})?" if m in req else f"{f}: m{i}")
+        lines.append(f"        Ok({n} {{ {', '.join(fields)} }})")
+        lines.append("    }")
+        lines.append("}")
+        checks = []
+        for m, d in members:
+            f = field_name(m)
+            c = self.check_expr(d["shape"], "x")
+            if c is None:
+                continue
+            if m in req:
+                checks.append(self.check_expr(d["shape"], f"(&self.{f})"))
+            else:
+                checks.append(f"self.{f}.as_ref().is_none_or(|x| {c})")
+        lines.append(f"impl Valid for {n} {{")
+        lines.append("    fn valid(&self) -> bool {")
+        lines.append("        " + (" && ".join(checks) if checks else "true"))
+        lines.append("    }")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def check_expr(self, shape, x):
+        """A boolean expression over `x` (a reference) for the shape's constraints, or None."""
+        s = self.shapes[shape]
+        t = s["type"]
+        mn, mx = opt(s.get("min")), opt(s.get("max"))
+        bounded = s.get("min") is not None or s.get("max") is not None
+        if t == "structure":
+            return f"{x}.valid()"
+        if t == "list":
+            parts = [f"rules::len({x}.len(), {mn}, {mx})"] if bounded else []
+            inner = self.check_expr(s["member"]["shape"], "y")
+            if inner:
+                parts.append(f"{x}.iter().all(|y| {inner})")
+            return " && ".join(parts) or None
+        if t == "map":
+            parts = [f"rules::len({x}.len(), {mn}, {mx})"] if bounded else []
+            k = self.shapes[s["key"]["shape"]]
+            kparts = []
+            if k.get("min") is not None or k.get("max") is not None:
+                kparts.append(f"rules::chars(k, {opt(k.get('min'))}, {opt(k.get('max'))})")
+            v = self.check_expr(s["value"]["shape"], "v")
+            if v:
+                kparts.append(v)
+            if kparts:
+                parts.append(f"{x}.iter().all(|(k, v)| {' && '.join(kparts)})")
+            return " && ".join(parts) or None
+        if t == "string":
+            if "enum" in s:
+                return None
+            parts = [f"rules::chars({x}, {mn}, {mx})"] if bounded else []
+            if s.get("pattern"):
+                parts.append(f"rules::pattern(shapes::{self.const(shape)}, {x})")
+            return " && ".join(parts) or None
+        if t in ("integer", "long"):
+            return f"rules::range(i64::from(*{x}), {mn}, {mx})" if bounded else None
+        if t == "blob":
+            return f"rules::len({x}.len(), {mn}, {mx})" if bounded else None
+        return None
+
+    # ---- typed encoders (crates/protocol) ------------------------------------------------
+    def encode_rs(self):
+        out = [HEADER, "#[allow(unused_imports)]", "use crate::encode::{encode_map, Encode, Writer};",
+               "use super::types::*;", ""]
+        # Answers: every operation's output, and the events of event streams.
+        roots = [o["output"]["shape"] for o in self.ops.values() if "output" in o]
+        roots += [d["shape"] for n, s in self.shapes.items() if s.get("eventstream")
+                  for d in s["members"].values()]
+        outputs = self.reachable(roots)
+        for n in self.names:
+            s = self.shapes[n]
+            if n not in outputs:
+                continue
+            if s["type"] == "structure" and not s.get("eventstream"):
+                out.append(self.struct_encode_rs(n, s))
+            elif s["type"] == "string" and "enum" in s:
+                out.append(f"impl Encode for {n} {{")
+                out.append("    fn encode<W: Writer>(&self, w: &mut W) { w.string(self.as_str()); }")
+                out.append("    fn size_hint(&self) -> usize { self.as_str().len() + 2 }")
+                out.append("}")
+        return "\n".join(out) + "\n"
+
+    def struct_encode_rs(self, n, s):
+        req = set(s.get("required", []))
+        members = [(m, d) for m, d in s["members"].items() if not self.shapes[d["shape"]].get("eventstream")]
+        always = [m for m, _ in members if m in req and (n, m) not in OMIT_WHEN_EMPTY]
+        count = [str(len(always))]
+        for m, _ in members:
+            f = field_name(m)
+            if m not in req:
+                count.append(f"usize::from(self.{f}.is_some())")
+            elif (n, m) in OMIT_WHEN_EMPTY:
+                count.append(f"usize::from(!self.{f}.is_empty())")
+        lines = [f"impl Encode for {n} {{", "    fn encode<W: Writer>(&self, w: &mut W) {",
+                 f"        w.begin_struct({' + '.join(count)});"]
+        hint = ["2"]
+        for m, d in members:
+            f = field_name(m)
+            is_map = self.shapes[d["shape"]]["type"] == "map"
+            def put(x):
+                return f"encode_map(w, {'&' if x.startswith('self.') else ''}{x})" if is_map else f"{x}.encode(w)"
+            def sz(x):
+                return f"{x}.iter().map(|(k, v)| k.len() + 4 + v.size_hint()).sum::<usize>()" if is_map else f"{x}.size_hint()"
+            if m not in req:
+                lines.append(f"        if let Some(x) = &self.{f} {{ w.member({rust_str(m)}); {put('x')}; }}")
+                hint.append(f"self.{f}.as_ref().map_or(0, |x| {len(m) + 4} + {sz('x')})")
+            elif (n, m) in OMIT_WHEN_EMPTY:
+                lines.append(f"        if !self.{f}.is_empty() {{ w.member({rust_str(m)}); {put('self.' + f)}; }}")
+                hint.append(f"{len(m) + 4} + {sz('self.' + f)}")
+            else:
+                lines.append(f"        w.member({rust_str(m)}); {put('self.' + f)};")
+                hint.append(f"{len(m) + 4} + {sz('self.' + f)}")
+        lines.append("        w.end_struct();")
+        lines.append("    }")
+        lines.append("    fn size_hint(&self) -> usize {")
+        lines.append("        " + " + ".join(hint))
+        lines.append("    }")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
     def mod_rs(self):
-        return HEADER + "#![allow(unused_mut, unused_variables, clippy::all)]\n" + "\n".join([
+        return HEADER + "#![allow(unused_mut, unused_variables, unused_parens, clippy::all)]\n" + "\n".join([
+            "pub mod decode;",
+            "pub mod encode;",
             "pub mod errors;",
             "pub mod operations;",
             "pub mod shapes;",
@@ -340,11 +554,13 @@ def render():
     with open(os.path.join(ROOT, "model", "kinesis.json")) as f:
         g = Gen(json.load(f))
     return {
-        "mod.rs": g.mod_rs(),
-        "shapes.rs": g.shapes_rs(),
-        "types.rs": g.types_rs(),
-        "operations.rs": g.operations_rs(),
-        "errors.rs": g.errors_rs(),
+        os.path.join(OUT_DIR, "mod.rs"): g.mod_rs(),
+        os.path.join(OUT_DIR, "shapes.rs"): g.shapes_rs(),
+        os.path.join(OUT_DIR, "types.rs"): g.types_rs(),
+        os.path.join(OUT_DIR, "operations.rs"): g.operations_rs(),
+        os.path.join(OUT_DIR, "errors.rs"): g.errors_rs(),
+        os.path.join(OUT_DIR, "decode.rs"): g.decode_rs(),
+        os.path.join(OUT_DIR, "encode.rs"): g.encode_rs(),
     }
 
 
@@ -364,13 +580,13 @@ def main():
     files = rustfmt(render())
     check = "--check" in sys.argv[1:]
     stale = []
-    for name, text in files.items():
-        path = os.path.join(OUT_DIR, name)
+    for path, text in files.items():
+        name = os.path.relpath(path, ROOT)
         current = open(path).read() if os.path.exists(path) else None
         if current != text:
             stale.append(name)
             if not check:
-                os.makedirs(OUT_DIR, exist_ok=True)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w") as f:
                     f.write(text)
     if check:

@@ -1,13 +1,18 @@
-//! Arbitrary bytes as a CBOR 1.1 PutRecords body (what the Java SDK and KPL send): parsing, the
-//! type check and validation must answer an error or a value, never panic.
+//! Arbitrary bytes as a CBOR 1.1 body (what the Java SDK and KPL send) for any operation: the
+//! server's answer (the typed decoders first, the reference path for what they leave) must be
+//! exactly the reference path's answer. Neither may panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use tributary_model::Operation;
-use tributary_protocol::{check_value, parse_body, Format};
+use tributary_protocol::{checked_input, parse, parse_body, Format};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(raw) = parse_body(Format::Cbor, data) {
-        let _ = check_value(Operation::PutRecords.input_shape(), Format::Cbor, raw);
-    }
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
+    let op = Operation::ALL[pick as usize % Operation::ALL.len()];
+    let served = parse(Some(op), Format::Cbor, body).and_then(|p| p.check(op, Format::Cbor));
+    let reference = parse_body(Format::Cbor, body).and_then(|raw| checked_input(op, Format::Cbor, raw));
+    assert_eq!(served, reference);
 });

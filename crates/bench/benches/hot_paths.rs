@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the per-request work the server does outside storage: decoding and
-//! checking a PutRecords body (JSON through the fast path the server uses and through the
-//! reference path it falls back to, and CBOR), base64 of one record, the MD5 that routes a
-//! partition key to a shard, and encoding a full GetRecords answer.
+//! checking a PutRecords body (JSON and CBOR through the typed decoders the server uses, and
+//! JSON through the reference path it falls back to), base64 of one record, the MD5 that
+//! routes a partition key to a shard, and encoding a full GetRecords answer with the typed
+//! encoders.
 //!
 //! The engine's sequence-number and iterator codecs and the segment log's append and read
 //! are in `benches/engine_storage.rs`.
@@ -13,8 +14,9 @@ use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use md5::{Digest, Md5};
 use rand::RngCore;
+use tributary_model::types::{GetRecordsOutput, Record};
 use tributary_model::{Operation, Timestamp, Value};
-use tributary_protocol::{cbor, json, Format};
+use tributary_protocol::{cbor, encode, json, Format};
 
 const RECORD: usize = 1024;
 
@@ -50,53 +52,52 @@ fn put_records_value() -> Value {
 }
 
 /// A GetRecords output of 1000 records of 1 KiB, shaped as Tributary answers it.
-fn get_records_output() -> Value {
+fn get_records_output() -> GetRecordsOutput {
     let records = (0..1000u64)
-        .map(|i| {
-            map(vec![
-                (
-                    "SequenceNumber",
-                    Value::Str(format!("4960{:052}", 1_000_000_000_000u64 + i)),
-                ),
-                (
-                    "ApproximateArrivalTimestamp",
-                    Value::Timestamp(Timestamp(1_700_000_000_123 + i as i64)),
-                ),
-                ("Data", Value::Blob(Bytes::from(random(RECORD)))),
-                ("PartitionKey", Value::Str(format!("{:016x}", i * 7919))),
-            ])
+        .map(|i| Record {
+            sequence_number: format!("4960{:052}", 1_000_000_000_000u64 + i),
+            approximate_arrival_timestamp: Some(Timestamp(1_700_000_000_123 + i as i64)),
+            data: Bytes::from(random(RECORD)),
+            partition_key: Some(format!("{:016x}", i * 7919)),
+            encryption_type: None,
         })
         .collect();
-    map(vec![
-        ("Records", Value::List(records)),
-        ("NextShardIterator", Value::Str("A".repeat(160))),
-        ("MillisBehindLatest", Value::Int(0)),
-    ])
+    GetRecordsOutput {
+        records,
+        next_shard_iterator: Some("A".repeat(160)),
+        millis_behind_latest: Some(0),
+        child_shards: None,
+    }
 }
 
 fn decode(c: &mut Criterion) {
     let input = put_records_value();
-    let shape = Operation::PutRecords.input_shape();
+    let op = Operation::PutRecords;
     let mut g = c.benchmark_group("put_records_500x1KiB_decode_check");
     for (name, format, body) in [
         ("json", Format::Json, json::encode(&input)),
         ("cbor", Format::Cbor, cbor::encode(&input)),
     ] {
         g.throughput(Throughput::Bytes(body.len() as u64));
-        // What the server runs: the one-pass path where it applies, then the constraints.
+        // What the server runs: the typed decoder and the constraints.
         g.bench_function(name, |b| {
             b.iter(|| {
-                tributary_protocol::parse_for(Some(shape), format, black_box(&body))
-                    .and_then(|p| p.check(shape, format))
+                tributary_protocol::parse(Some(op), format, black_box(&body))
+                    .and_then(|p| p.check(op, format))
                     .unwrap()
             })
         });
     }
-    // The reference path (generic tree, then the type check), which words the errors.
+    // The reference path (generic tree, type check, constraints, then the typed input), which
+    // words the errors.
     let body = json::encode(&input);
     g.throughput(Throughput::Bytes(body.len() as u64));
     g.bench_function("json_reference_path", |b| {
-        b.iter(|| tributary_protocol::decode_value(shape, Format::Json, black_box(&body)).unwrap())
+        b.iter(|| {
+            tributary_protocol::parse_body(Format::Json, black_box(&body))
+                .and_then(|raw| tributary_protocol::checked_input(op, Format::Json, raw))
+                .unwrap()
+        })
     });
     g.finish();
 }
@@ -136,14 +137,12 @@ fn base64_and_md5(c: &mut Criterion) {
 fn encode(c: &mut Criterion) {
     let out = get_records_output();
     let mut g = c.benchmark_group("get_records_1000x1KiB_encode");
-    g.throughput(Throughput::Bytes(json::encode(&out).len() as u64));
-    g.bench_function("json", |b| {
-        b.iter(|| tributary_protocol::encode_output(Format::Json, black_box(&out)))
-    });
-    g.throughput(Throughput::Bytes(cbor::encode(&out).len() as u64));
-    g.bench_function("cbor", |b| {
-        b.iter(|| tributary_protocol::encode_output(Format::Cbor, black_box(&out)))
-    });
+    for (name, format) in [("json", Format::Json), ("cbor", Format::Cbor)] {
+        g.throughput(Throughput::Bytes(encode::to_body(format, &out).len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| encode::to_body(format, black_box(&out)))
+        });
+    }
     g.finish();
 }
 

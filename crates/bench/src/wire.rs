@@ -308,11 +308,12 @@ mod tests {
         use tributary_model::Operation;
         for f in [Format::Json, Format::Cbor] {
             let b = &put_records_bodies(f, "s", 100, 5, 1)[0];
-            tributary_protocol::decode_value(Operation::PutRecords.input_shape(), f, &b.bytes)
-                .expect("valid PutRecords");
+            let served = |op: Operation, body: &[u8]| {
+                tributary_protocol::parse(Some(op), f, body).and_then(|p| p.check(op, f))
+            };
+            served(Operation::PutRecords, &b.bytes).expect("valid PutRecords");
             let b = &put_record_bodies(f, "s", 100, 1)[0];
-            tributary_protocol::decode_value(Operation::PutRecord.input_shape(), f, &b.bytes)
-                .expect("valid PutRecord");
+            served(Operation::PutRecord, &b.bytes).expect("valid PutRecord");
         }
     }
 }

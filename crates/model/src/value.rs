@@ -1,6 +1,6 @@
-//! A format-neutral value tree. JSON and CBOR decode into it; the protocol's type check
-//! then rewrites it to match the shapes (blobs decoded, timestamps in milliseconds), so the
-//! generated `FromValue` impls only pick fields out.
+//! A format-neutral value tree: the reference path parses a request into it, its type check
+//! rewrites it to match the shapes (blobs decoded, timestamps in milliseconds), and the
+//! constraints are checked on it, to word AWS's errors.
 
 use bytes::Bytes;
 

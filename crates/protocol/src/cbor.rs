@@ -2,279 +2,91 @@
 //! `application/x-amz-cbor-1.1`: blobs are byte strings; timestamps are tag 1 followed by
 //! epoch **milliseconds** (the SDKs' convention, not the RFC's seconds).
 //!
-//! ```text
-//!  initial byte: | major type (3 bits) | additional info (5 bits) |
-//!  info 0..23 = the value itself; 24/25/26/27 = 1/2/4/8 argument bytes follow (big endian);
-//!  31 = indefinite length (strings, arrays, maps), terminated by the 0xff break byte.
-//!  majors: 0 uint, 1 negative int, 2 bytes, 3 text, 4 array, 5 map, 6 tag, 7 float/simple.
-//! ```
-//! The decoder is written for hostile input: every length is checked against the bytes
-//! left before anything is allocated, and nesting is bounded.
+//! Both directions are ciborium's: reading through its serde deserializer (the typed decoders
+//! read CBOR through it too, so both paths accept the same bytes), with nesting bounded for
+//! hostile input; writing through its low-level encoder, shared with the typed
+//! [`crate::encode::CborWriter`].
 
 use bytes::Bytes;
-use tributary_model::{Timestamp, Value};
+use ciborium_ll::{simple, Encoder, Header};
+use tributary_model::Value;
 
-const MAX_DEPTH: usize = 64;
-const BREAK: u8 = 0xff;
+use crate::value::Wrapped;
+
+/// Deeper nesting than any request of the model needs, shallow enough for any stack.
+pub(crate) const MAX_DEPTH: usize = 64;
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct CborError(pub &'static str);
+pub struct CborError(pub String);
 
+/// One CBOR item and nothing after it.
 pub fn decode(body: &[u8]) -> Result<Value, CborError> {
-    let mut d = Decoder { buf: body, pos: 0 };
-    let v = d.value(0)?;
-    if d.pos != body.len() {
-        return Err(CborError("trailing bytes"));
+    let mut rest = body;
+    let Wrapped(v) = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH)
+        .map_err(|e| CborError(format!("{e:?}")))?;
+    if !rest.is_empty() {
+        return Err(CborError("trailing bytes".into()));
     }
     Ok(v)
 }
 
-struct Decoder<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Decoder<'a> {
-    fn byte(&mut self) -> Result<u8, CborError> {
-        let b = *self.buf.get(self.pos).ok_or(CborError("unexpected end"))?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    fn take(&mut self, n: u64) -> Result<&'a [u8], CborError> {
-        let left = (self.buf.len() - self.pos) as u64;
-        if n > left {
-            return Err(CborError("length past end"));
-        }
-        let s = &self.buf[self.pos..self.pos + n as usize];
-        self.pos += n as usize;
-        Ok(s)
-    }
-
-    fn arg(&mut self, info: u8) -> Result<u64, CborError> {
-        Ok(match info {
-            0..=23 => info as u64,
-            24 => self.byte()? as u64,
-            25 => u16::from_be_bytes(self.take(2)?.try_into().unwrap_or_default()) as u64,
-            26 => u32::from_be_bytes(self.take(4)?.try_into().unwrap_or_default()) as u64,
-            27 => u64::from_be_bytes(self.take(8)?.try_into().unwrap_or_default()),
-            _ => return Err(CborError("bad additional info")),
-        })
-    }
-
-    fn peek_break(&mut self) -> Result<bool, CborError> {
-        if *self.buf.get(self.pos).ok_or(CborError("unexpected end"))? == BREAK {
-            self.pos += 1;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    /// A byte or text string, definite or made of definite chunks of the same major type.
-    fn string(&mut self, major: u8, info: u8) -> Result<Vec<u8>, CborError> {
-        if info != 31 {
-            let n = self.arg(info)?;
-            return Ok(self.take(n)?.to_vec());
-        }
-        let mut out = Vec::new();
-        while !self.peek_break()? {
-            let ib = self.byte()?;
-            if ib >> 5 != major || ib & 0x1f == 31 {
-                return Err(CborError("bad chunk in indefinite string"));
-            }
-            let n = self.arg(ib & 0x1f)?;
-            out.extend_from_slice(self.take(n)?);
-        }
-        Ok(out)
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Value, CborError> {
-        if depth > MAX_DEPTH {
-            return Err(CborError("nesting too deep"));
-        }
-        let ib = self.byte()?;
-        let (major, info) = (ib >> 5, ib & 0x1f);
-        match major {
-            0 => {
-                let n = self.arg(info)?;
-                Ok(i64::try_from(n).map_or(Value::Float(n as f64), Value::Int))
-            }
-            1 => {
-                let n = self.arg(info)?;
-                Ok(i64::try_from(n).map_or(Value::Float(-1.0 - n as f64), |n| Value::Int(-1 - n)))
-            }
-            2 => Ok(Value::Blob(Bytes::from(self.string(2, info)?))),
-            3 => String::from_utf8(self.string(3, info)?)
-                .map(Value::Str)
-                .map_err(|_| CborError("text is not UTF-8")),
-            4 => {
-                let mut items = Vec::new();
-                if info == 31 {
-                    while !self.peek_break()? {
-                        items.push(self.value(depth + 1)?);
-                    }
-                } else {
-                    let n = self.arg(info)?;
-                    // Every item takes at least one byte: a bound before any allocation.
-                    if n > (self.buf.len() - self.pos) as u64 {
-                        return Err(CborError("length past end"));
-                    }
-                    items.reserve(n as usize);
-                    for _ in 0..n {
-                        items.push(self.value(depth + 1)?);
-                    }
-                }
-                Ok(Value::List(items))
-            }
-            5 => {
-                let mut entries: Vec<(String, Value)> = Vec::new();
-                let n = if info == 31 {
-                    None
-                } else {
-                    Some(self.arg(info)?)
-                };
-                if let Some(n) = n {
-                    if n > (self.buf.len() - self.pos) as u64 / 2 {
-                        return Err(CborError("length past end"));
-                    }
-                }
-                let mut i = 0u64;
-                loop {
-                    match n {
-                        Some(n) if i >= n => break,
-                        None if self.peek_break()? => break,
-                        _ => {}
-                    }
-                    let key = match self.value(depth + 1)? {
-                        Value::Str(s) => s,
-                        _ => return Err(CborError("map key is not text")),
-                    };
-                    let v = self.value(depth + 1)?;
-                    if let Some(slot) = entries.iter_mut().find(|(k, _)| *k == key) {
-                        slot.1 = v;
-                    } else {
-                        entries.push((key, v));
-                    }
-                    i += 1;
-                }
-                Ok(Value::Map(entries))
-            }
-            6 => {
-                let tag = self.arg(info)?;
-                let inner = self.value(depth + 1)?;
-                Ok(match (tag, inner) {
-                    (1, Value::Int(ms)) => Value::Timestamp(Timestamp(ms)),
-                    (1, Value::Float(ms)) if ms.is_finite() => {
-                        Value::Timestamp(Timestamp(ms as i64))
-                    }
-                    (_, other) => other,
-                })
-            }
-            7 => match info {
-                20 => Ok(Value::Bool(false)),
-                21 => Ok(Value::Bool(true)),
-                22 | 23 => Ok(Value::Null),
-                25 => {
-                    let h = u16::from_be_bytes(self.take(2)?.try_into().unwrap_or_default());
-                    Ok(Value::Float(half_to_f64(h)))
-                }
-                26 => {
-                    let b = self.take(4)?.try_into().unwrap_or_default();
-                    Ok(Value::Float(f32::from_be_bytes(b) as f64))
-                }
-                27 => {
-                    let b = self.take(8)?.try_into().unwrap_or_default();
-                    Ok(Value::Float(f64::from_be_bytes(b)))
-                }
-                _ => Err(CborError("unsupported simple value")),
-            },
-            _ => Err(CborError("bad major type")),
-        }
-    }
-}
-
-fn half_to_f64(h: u16) -> f64 {
-    let exp = (h >> 10) & 0x1f;
-    let mant = (h & 0x3ff) as f64;
-    let v = match exp {
-        0 => mant * 2f64.powi(-24),
-        31 if mant == 0.0 => f64::INFINITY,
-        31 => f64::NAN,
-        e => (mant + 1024.0) * 2f64.powi(e as i32 - 25),
-    };
-    if h & 0x8000 != 0 {
-        -v
-    } else {
-        v
-    }
-}
-
 pub fn encode(v: &Value) -> Bytes {
     let mut out = Vec::with_capacity(256);
-    write_value(&mut out, v);
+    write_value(&mut Out::new(&mut out), v);
     Bytes::from(out)
 }
 
-fn head(out: &mut Vec<u8>, major: u8, n: u64) {
-    let m = major << 5;
-    match n {
-        0..=23 => out.push(m | n as u8),
-        24..=0xff => out.extend_from_slice(&[m | 24, n as u8]),
-        0x100..=0xffff => {
-            out.push(m | 25);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.push(m | 26);
-            out.extend_from_slice(&(n as u32).to_be_bytes());
-        }
-        _ => {
-            out.push(m | 27);
-            out.extend_from_slice(&n.to_be_bytes());
-        }
+/// ciborium's encoder over a `Vec`, whose writes cannot fail.
+pub(crate) struct Out<'a>(Encoder<&'a mut Vec<u8>>);
+
+impl<'a> Out<'a> {
+    pub(crate) fn new(buf: &'a mut Vec<u8>) -> Self {
+        Out(Encoder::from(buf))
+    }
+    pub(crate) fn head(&mut self, h: Header) {
+        let _ = self.0.push(h);
+    }
+    pub(crate) fn int(&mut self, i: i64) {
+        self.head(if i >= 0 {
+            Header::Positive(i as u64)
+        } else {
+            Header::Negative((-1 - i) as u64)
+        });
+    }
+    pub(crate) fn text(&mut self, s: &str) {
+        let _ = self.0.text(s, None);
+    }
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
+        let _ = self.0.bytes(b, None);
+    }
+    pub(crate) fn timestamp(&mut self, ms: i64) {
+        self.head(Header::Tag(1));
+        self.int(ms);
+    }
+    pub(crate) fn boolean(&mut self, b: bool) {
+        self.head(Header::Simple(if b { simple::TRUE } else { simple::FALSE }));
     }
 }
 
-fn write_int(out: &mut Vec<u8>, i: i64) {
-    if i >= 0 {
-        head(out, 0, i as u64);
-    } else {
-        head(out, 1, (-1 - i) as u64);
-    }
-}
-
-fn write_value(out: &mut Vec<u8>, v: &Value) {
+fn write_value(out: &mut Out<'_>, v: &Value) {
     match v {
-        Value::Null => out.push(0xf6),
-        Value::Bool(b) => out.push(if *b { 0xf5 } else { 0xf4 }),
-        Value::Int(i) => write_int(out, *i),
-        Value::Float(f) => {
-            out.push(0xfb);
-            out.extend_from_slice(&f.to_be_bytes());
-        }
-        Value::Str(s) => {
-            head(out, 3, s.len() as u64);
-            out.extend_from_slice(s.as_bytes());
-        }
-        Value::Blob(b) => {
-            head(out, 2, b.len() as u64);
-            out.extend_from_slice(b);
-        }
-        Value::Timestamp(t) => {
-            head(out, 6, 1);
-            write_int(out, t.millis());
-        }
+        Value::Null => out.head(Header::Simple(simple::NULL)),
+        Value::Bool(b) => out.boolean(*b),
+        Value::Int(i) => out.int(*i),
+        Value::Float(f) => out.head(Header::Float(*f)),
+        Value::Str(s) => out.text(s),
+        Value::Blob(b) => out.bytes(b),
+        Value::Timestamp(t) => out.timestamp(t.millis()),
         Value::List(items) => {
-            head(out, 4, items.len() as u64);
+            out.head(Header::Array(Some(items.len())));
             for item in items {
                 write_value(out, item);
             }
         }
         Value::Map(entries) => {
-            head(out, 5, entries.len() as u64);
+            out.head(Header::Map(Some(entries.len())));
             for (k, v) in entries {
-                head(out, 3, k.len() as u64);
-                out.extend_from_slice(k.as_bytes());
+                out.text(k);
                 write_value(out, v);
             }
         }
@@ -284,6 +96,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tributary_model::Timestamp;
 
     #[test]
     fn round_trips() {

@@ -3,10 +3,9 @@
 //! timestamps. Encoding writes blobs as base64 and timestamps as epoch seconds with
 //! millisecond precision, as AWS does.
 
+use crate::value::Wrapped;
 use bytes::Bytes;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use tributary_model::types::{GetRecordsOutput, Record};
-use tributary_model::{ToValue, Value};
+use tributary_model::{Timestamp, Value};
 
 #[derive(Debug)]
 pub struct JsonError(pub String);
@@ -17,129 +16,10 @@ pub fn decode(body: &[u8]) -> Result<Value, JsonError> {
         .map_err(|e| JsonError(e.to_string()))
 }
 
-struct Wrapped(Value);
-
-impl<'de> Deserialize<'de> for Wrapped {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ValueVisitor).map(Wrapped)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Float(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(v))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(Wrapped(v)) = seq.next_element()? {
-            items.push(v);
-        }
-        Ok(Value::List(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut entries: Vec<(String, Value)> = Vec::new();
-        while let Some(k) = map.next_key::<String>()? {
-            let Wrapped(v) = map.next_value()?;
-            // A repeated key keeps its last value, as Jackson does.
-            if let Some(slot) = entries.iter_mut().find(|(ek, _)| *ek == k) {
-                slot.1 = v;
-            } else {
-                entries.push((k, v));
-            }
-        }
-        Ok(Value::Map(entries))
-    }
-}
-
 pub fn encode(v: &Value) -> Bytes {
     let mut out = Vec::with_capacity(encoded_len_hint(v));
     write_value(&mut out, v);
     Bytes::from(out)
-}
-
-/// GetRecords' answer written straight from the typed output: the same bytes as
-/// `encode(&out.to_value())` (a test holds them equal), without the per-record tree of
-/// owned keys, cloned strings and blobs that the generic path builds and drops, which was
-/// about a tenth of the server's GetRecords time. The rare ChildShards go the generic way.
-pub fn encode_get_records(out: &GetRecordsOutput) -> Bytes {
-    let data: usize = out
-        .records
-        .iter()
-        .map(|r| r.data.len().div_ceil(3) * 4)
-        .sum();
-    let mut buf = Vec::with_capacity(data + out.records.len() * 192 + 1024);
-    buf.extend_from_slice(b"{\"Records\":[");
-    for (i, r) in out.records.iter().enumerate() {
-        if i > 0 {
-            buf.push(b',');
-        }
-        write_record(&mut buf, r);
-    }
-    buf.push(b']');
-    if let Some(it) = &out.next_shard_iterator {
-        buf.extend_from_slice(b",\"NextShardIterator\":");
-        write_str(&mut buf, it);
-    }
-    if let Some(ms) = out.millis_behind_latest {
-        buf.extend_from_slice(b",\"MillisBehindLatest\":");
-        write_int(&mut buf, ms);
-    }
-    if let Some(children) = &out.child_shards {
-        buf.extend_from_slice(b",\"ChildShards\":");
-        write_value(&mut buf, &children.to_value());
-    }
-    buf.push(b'}');
-    Bytes::from(buf)
-}
-
-/// One `Record`, members in the model's order, optional ones only when set.
-fn write_record(buf: &mut Vec<u8>, r: &Record) {
-    buf.extend_from_slice(b"{\"SequenceNumber\":");
-    write_str(buf, &r.sequence_number);
-    if let Some(t) = r.approximate_arrival_timestamp {
-        buf.extend_from_slice(b",\"ApproximateArrivalTimestamp\":");
-        write_value(buf, &Value::Timestamp(t));
-    }
-    buf.extend_from_slice(b",\"Data\":\"");
-    base64_simd::STANDARD.encode_append(&r.data, buf);
-    buf.push(b'"');
-    if let Some(pk) = &r.partition_key {
-        buf.extend_from_slice(b",\"PartitionKey\":");
-        write_str(buf, pk);
-    }
-    if let Some(e) = &r.encryption_type {
-        buf.extend_from_slice(b",\"EncryptionType\":");
-        write_str(buf, e.as_str());
-    }
-    buf.push(b'}');
 }
 
 /// Roughly the encoded size, so a large body (GetRecords: up to 10 MiB of records as
@@ -173,20 +53,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
             base64_simd::STANDARD.encode_append(b, out);
             out.push(b'"');
         }
-        Value::Timestamp(t) => {
-            let ms = t.millis();
-            write_int(out, ms.div_euclid(1000));
-            let frac = ms.rem_euclid(1000);
-            if frac != 0 {
-                // Three digits, always: 1700000000.050 is 50 ms.
-                out.extend_from_slice(&[
-                    b'.',
-                    b'0' + (frac / 100) as u8,
-                    b'0' + (frac / 10 % 10) as u8,
-                    b'0' + (frac % 10) as u8,
-                ]);
-            }
-        }
+        Value::Timestamp(t) => write_timestamp(out, *t),
         Value::List(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -212,9 +79,25 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
+/// Epoch seconds, with a three-digit fraction when the milliseconds are not zero.
+pub(crate) fn write_timestamp(out: &mut Vec<u8>, t: Timestamp) {
+    let ms = t.millis();
+    write_int(out, ms.div_euclid(1000));
+    let frac = ms.rem_euclid(1000);
+    if frac != 0 {
+        // Three digits, always: 1700000000.050 is 50 ms.
+        out.extend_from_slice(&[
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ]);
+    }
+}
+
 /// Decimal, without going through `fmt` (every record of a GetRecords answer has a
 /// timestamp).
-fn write_int(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn write_int(out: &mut Vec<u8>, v: i64) {
     let mut buf = [0u8; 20];
     let mut n = v.unsigned_abs();
     let mut i = buf.len();
@@ -260,7 +143,7 @@ fn needs_escape(bytes: &[u8]) -> bool {
         .any(|&b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     // Nearly every string (ids, sequence numbers, keys) needs no escape: one scan, one copy.
@@ -343,48 +226,6 @@ mod tests {
             ("B".into(), Value::Timestamp(Timestamp(-1_500))),
         ]);
         assert_eq!(&encode(&v)[..], br#"{"A":1700000000.050,"B":-2.500}"#);
-    }
-
-    #[test]
-    fn get_records_typed_encoding_matches_the_generic_one() {
-        use tributary_model::types::{ChildShard, EncryptionType, HashKeyRange};
-        let record = |i: usize| Record {
-            sequence_number: format!("4960{i:052}"),
-            approximate_arrival_timestamp: (!i.is_multiple_of(3))
-                .then_some(Timestamp(1_700_000_000_000 + i as i64 * 7)),
-            data: Bytes::from(vec![i as u8; i % 5]),
-            partition_key: (i % 4 != 1).then(|| format!("k\"{i}\n\u{e9}")),
-            encryption_type: match i % 3 {
-                0 => None,
-                1 => Some(EncryptionType::None),
-                _ => Some(EncryptionType::Kms),
-            },
-        };
-        let outputs = [
-            GetRecordsOutput::default(),
-            GetRecordsOutput {
-                records: (0..12).map(record).collect(),
-                next_shard_iterator: Some("AAAA/+==".into()),
-                millis_behind_latest: Some(0),
-                child_shards: None,
-            },
-            GetRecordsOutput {
-                records: vec![record(2)],
-                next_shard_iterator: None,
-                millis_behind_latest: Some(-5),
-                child_shards: Some(vec![ChildShard {
-                    shard_id: "shardId-000000000002".into(),
-                    parent_shards: vec!["shardId-000000000000".into()],
-                    hash_key_range: HashKeyRange {
-                        starting_hash_key: "0".into(),
-                        ending_hash_key: "42".into(),
-                    },
-                }]),
-            },
-        ];
-        for out in outputs {
-            assert_eq!(encode_get_records(&out), encode(&out.to_value()), "{out:?}");
-        }
     }
 
     #[test]

@@ -1,27 +1,33 @@
 //! Sans-IO protocol layer: bytes in, values out, and back. No sockets, no async.
 //!
 //! - [`target`]: `X-Amz-Target` to [`Operation`].
-//! - [`json`] / [`cbor`]: AWS JSON 1.1 and CBOR 1.1 codecs to and from [`Value`].
-//! - [`shaped`]: the fast path for JSON: parse and type-check in one pass, falling back to
-//!   the two steps below for anything it does not accept at once.
-//! - [`check`]: the model-driven type check (`SerializationException`), which also turns
-//!   base64 strings into blobs and numbers into timestamps as each format defines them.
-//! - [`validate`]: the model's constraints (`ValidationException`, AWS's message shape).
-//! - [`errors`]: error bodies in either format.
+//! - `decode`: a body straight into the operation's typed input ([`Input`]), by the decoders
+//!   `tributary-model` generates, over serde_json or ciborium; no error messages of its own.
+//! - [`encode`]: every answer straight from its typed value, by the encoders `tributary-model`
+//!   generates, through a writer for each format.
+//! - The reference path, which decides and words every request the typed decoders do not
+//!   take at once: [`json`] / [`cbor`] parse into the generic [`Value`], [`check`] is the
+//!   model-driven type check (`SerializationException`), [`validate`] the model's constraints
+//!   (`ValidationException`, AWS's message shape).
+//! - [`errors`]: error bodies in either format; [`eventstream`]: SubscribeToShard's framing.
 //!
-//! [`decode_input`] and [`encode_output`] are what the server calls.
+//! [`parse`] and [`Parsed::check`] are what the server calls for a request, [`encode::to_body`]
+//! for an answer.
 
 pub mod cbor;
 pub mod check;
+mod decode;
+pub mod encode;
 pub mod errors;
 pub mod eventstream;
 pub mod json;
-pub mod shaped;
 pub mod target;
 pub mod validate;
+mod value;
 
-use bytes::Bytes;
-use tributary_model::{ApiError, ErrorCode, FromValue, Operation, ShapeId, Value};
+use tributary_model::{ApiError, ErrorCode, Operation, ShapeId, Value};
+
+pub use tributary_model::Input;
 
 /// The two wire formats of the Kinesis API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,20 +47,6 @@ impl Format {
     }
 }
 
-/// Decodes, type-checks and validates a request body for `op`, then builds its typed input.
-pub fn decode_input<T: FromValue>(
-    op: Operation,
-    format: Format,
-    body: &[u8],
-) -> Result<T, ApiError> {
-    decode_value(op.input_shape(), format, body).map(T::from_value)
-}
-
-/// The same as [`decode_input`] but stops at the checked [`Value`].
-pub fn decode_value(shape: ShapeId, format: Format, body: &[u8]) -> Result<Value, ApiError> {
-    check_value(shape, format, parse_body(format, body)?)
-}
-
 /// Syntax only: the body must be one JSON object or CBOR map. AWS answers a bare
 /// `SerializationException` (no message) otherwise.
 pub fn parse_body(format: Format, body: &[u8]) -> Result<Value, ApiError> {
@@ -68,33 +60,69 @@ pub fn parse_body(format: Format, body: &[u8]) -> Result<Value, ApiError> {
     }
 }
 
-/// A body that passed the syntax check: already type-checked (the fast path took it) or
-/// still raw. The server authenticates between [`parse_for`] and [`Parsed::check`], as AWS
-/// orders its checks.
+/// A body that passed the syntax check: already decoded and valid (the typed decoder took it)
+/// or still raw. The server authenticates between [`parse`] and [`Parsed::check`], as AWS
+/// orders its checks: syntax first, then the signature, then types and constraints.
 #[derive(Debug)]
+// `Ready` is what nearly every request is: boxing it would allocate on the common path to
+// save a move on the rare one.
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed {
-    Checked(Value),
+    Ready(Input),
     Raw(Value),
 }
 
-/// Syntax (and, where the fast path takes the body, the type check too) for an operation
-/// whose input is `shape`; `None` for a target that names no known operation.
-pub fn parse_for(shape: Option<ShapeId>, format: Format, body: &[u8]) -> Result<Parsed, ApiError> {
-    if let (Some(shape), Format::Json) = (shape, format) {
-        if let Some(v) = shaped::decode(shape, body) {
-            return Ok(Parsed::Checked(v));
+/// The syntax check, and the typed decoding where it takes the body; `op` is `None` for a
+/// target that names no known operation.
+pub fn parse(op: Option<Operation>, format: Format, body: &[u8]) -> Result<Parsed, ApiError> {
+    if let Some(input) = op.and_then(|op| {
+        Input::decode(
+            op,
+            decode::Body {
+                format,
+                bytes: body,
+            },
+        )
+    }) {
+        if input.valid() {
+            return Ok(Parsed::Ready(input));
         }
     }
     parse_body(format, body).map(Parsed::Raw)
 }
 
 impl Parsed {
-    /// The rest of the checks: the type check if it has not run, then the constraints.
-    pub fn check(self, shape: ShapeId, format: Format) -> Result<Value, ApiError> {
+    /// The rest of the checks for a raw body: the reference path's type check and constraints,
+    /// which word AWS's errors.
+    pub fn check(self, op: Operation, format: Format) -> Result<Input, ApiError> {
         match self {
-            Parsed::Checked(v) => validate::validate(shape, &v).map(|()| v),
-            Parsed::Raw(raw) => check_value(shape, format, raw),
+            Parsed::Ready(input) => Ok(input),
+            Parsed::Raw(raw) => checked_input(op, format, raw),
         }
+    }
+}
+
+/// The whole reference path, for a body the typed decoder did not take: type check,
+/// constraints, then the typed input. It accepts a few bodies the typed decoder leaves to it
+/// (a repeated key, a number it reads as a float, CBOR's rarer encodings); their checked
+/// value, written back as plain JSON, has none of those, and is decoded from that.
+pub fn checked_input(op: Operation, format: Format, raw: Value) -> Result<Input, ApiError> {
+    let checked = check_value(op.input_shape(), format, raw)?;
+    match Input::decode(
+        op,
+        decode::Body {
+            format: Format::Json,
+            bytes: &json::encode(&checked),
+        },
+    ) {
+        Some(input) if input.valid() => Ok(input),
+        _ => Err(ApiError::new(
+            ErrorCode::InternalFailureException,
+            format!(
+                "the typed decoder of {} refused a request the reference checks accepted",
+                op.name()
+            ),
+        )),
     }
 }
 
@@ -106,10 +134,14 @@ pub fn check_value(shape: ShapeId, format: Format, raw: Value) -> Result<Value, 
     Ok(checked)
 }
 
-/// Encodes an output value in the request's format.
-pub fn encode_output(format: Format, value: &Value) -> Bytes {
+/// Encodes a generic value in the request's format (error bodies of the reference path,
+/// tools that build requests by hand).
+pub fn encode_output(format: Format, value: &Value) -> bytes::Bytes {
     match format {
         Format::Json => json::encode(value),
         Format::Cbor => cbor::encode(value),
     }
 }
+
+#[cfg(test)]
+mod differential;

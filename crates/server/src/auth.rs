@@ -15,7 +15,8 @@ use tributary_auth::policy::{Context, Policy};
 use tributary_auth::sigv4::{self, SignedRequest, VerifyConfig};
 use tributary_auth::{AuthError, AuthErrorCode, Principal, StaticCredentialStore};
 use tributary_engine::Engine;
-use tributary_model::{ApiError, ErrorCode, Operation, Value};
+use tributary_model::{ApiError, ErrorCode};
+use tributary_protocol::Input;
 
 pub enum AuthMode {
     Open,
@@ -75,38 +76,32 @@ pub fn authenticate(
     }
 }
 
-/// Checks that the caller may run `op` on the resources named in `input`. Open mode allows
-/// everything.
+/// Checks that the caller may run the operation on the resources its input names. Open mode
+/// allows everything.
 pub fn authorize(
     engine: &Engine,
     caller: &Caller,
-    op: Operation,
-    input: &Value,
+    input: &Input,
     conn: &ConnInfo,
 ) -> Result<(), ApiError> {
     let Some(principal) = &caller.principal else {
         return Ok(());
     };
-    let s = |name: &str| match input.get(name) {
-        Some(Value::Str(v)) => Some(v.as_str()),
-        _ => None,
-    };
+    let op = input.operation();
+    let named = input.resources();
     // GetRecords names no stream: the iterator carries it.
-    let iterator_stream = match op {
-        Operation::GetRecords => {
-            s("ShardIterator").and_then(|it| engine.shard_iterator_stream_arn(it))
-        }
-        _ => None,
-    };
+    let iterator_stream = named
+        .shard_iterator
+        .and_then(|it| engine.shard_iterator_stream_arn(it));
     let ids = Resources {
-        stream_name: s("StreamName"),
-        stream_arn: s("StreamARN").or(iterator_stream.as_deref()),
-        consumer_name: s("ConsumerName"),
-        consumer_arn: s("ConsumerARN"),
-        resource_arn: s("ResourceARN"),
-        queue_arn: s("QueueARN"),
-        channel_arn: s("ChannelARN"),
-        has_tags: input.get("Tags").is_some(),
+        stream_name: named.stream_name,
+        stream_arn: named.stream_arn.or(iterator_stream.as_deref()),
+        consumer_name: named.consumer_name,
+        consumer_arn: named.consumer_arn,
+        resource_arn: named.resource_arn,
+        queue_arn: named.queue_arn,
+        channel_arn: named.channel_arn,
+        has_tags: named.has_tags,
     };
     let scope = ArnScope {
         partition: "aws",

@@ -8,22 +8,18 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use tributary_model::{ApiError, ErrorCode, Operation};
+use tributary_model::{ApiError, ErrorCode};
 use tributary_protocol::target::{self, Target};
 use tributary_protocol::Format;
 
 use crate::auth::{self, ConnInfo};
-use crate::respond::{self, Body};
-use crate::{dispatch, subscribe, AppState};
+use crate::respond::{self, Body, Refusal};
+use crate::{dispatch, AppState};
 
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     if parts.method != Method::POST {
-        return respond::raw_xml(
-            403,
-            "AccessDeniedException",
-            Some("Unable to determine service/operation name to be authorized"),
-        );
+        return respond::refuse(Refusal::NoOperation);
     }
     let format = content_format(&parts.headers);
     let target = target::parse(
@@ -46,18 +42,14 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Bo
                 return respond::error(format.unwrap_or(Format::Json), &err);
             }
             // The client went away or sent a broken body: nothing useful to answer.
-            return respond::raw_xml(400, "SerializationException", None);
+            return respond::refuse(Refusal::BrokenBody);
         }
     };
 
     let Some(format) = format else {
         return match target {
-            Target::Missing => respond::raw_xml(
-                403,
-                "AccessDeniedException",
-                Some("Unable to determine service/operation name to be authorized"),
-            ),
-            _ => respond::raw_xml(404, "UnknownOperationException", None),
+            Target::Missing => respond::refuse(Refusal::NoOperation),
+            _ => respond::refuse(Refusal::UnknownOperation),
         };
     };
     if body.is_empty() {
@@ -80,12 +72,12 @@ async fn serve(
     parts: &http::request::Parts,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
-    let shape = match target {
-        Target::Known(op) => Some(op.input_shape()),
+    let op = match target {
+        Target::Known(op) => Some(op),
         _ => None,
     };
-    let parsed = tributary_protocol::parse_for(shape, format, &body)?;
-    let Target::Known(op) = target else {
+    let parsed = tributary_protocol::parse(op, format, &body)?;
+    let Some(op) = op else {
         return Err(ApiError::bare(ErrorCode::UnknownOperationException));
     };
     let conn = parts
@@ -97,23 +89,14 @@ async fn serve(
             tls: false,
         });
     let caller = auth::authenticate(&state.auth, parts, &body, &conn)?;
-    let input = parsed.check(op.input_shape(), format)?;
-    auth::authorize(&state.engine, &caller, op, &input, &conn)?;
+    let input = parsed.check(op, format)?;
+    auth::authorize(&state.engine, &caller, &input, &conn)?;
     let ctx = tributary_engine::RequestContext {
         account_id: caller.account(&state.account_id).to_string(),
         region: caller.region,
     };
-    if op == Operation::SubscribeToShard {
-        return subscribe::handle(&state.engine, &ctx, format, input).await;
-    }
-    if (op, format) == (Operation::GetRecords, Format::Json) {
-        return dispatch::get_records_json(&state.engine, &ctx, input).await;
-    }
-    let out = dispatch::dispatch(&state.engine, &ctx, op, input).await?;
-    Ok(match out {
-        Some(v) => respond::ok(format, tributary_protocol::encode_output(format, &v)),
-        None => respond::ok(format, Bytes::new()),
-    })
+    let reply = dispatch::dispatch(&state.engine, &ctx, format, input).await?;
+    Ok(respond::reply(format, reply))
 }
 
 fn content_format(headers: &http::HeaderMap) -> Option<Format> {

@@ -1,19 +1,35 @@
-//! Responses. The one place where an [`ApiError`] becomes an HTTP status and body.
+//! Responses: the one place where an operation's [`Reply`], an [`ApiError`] or a front-door
+//! refusal becomes an HTTP status, headers and body.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use rand::RngCore;
-use tributary_model::ApiError;
-use tributary_protocol::{errors::encode_error, Format};
+use tributary_model::{ApiError, ErrorCode};
+use tributary_protocol::{errors::encode_error, eventstream, Format};
+
+use crate::dispatch::Reply;
 
 /// Every response body: whole (`Full`) for ordinary operations, streamed for
 /// SubscribeToShard.
 pub type Body = BoxBody<Bytes, std::convert::Infallible>;
 
-pub fn ok(format: Format, body: Bytes) -> Response<Body> {
-    with_headers(StatusCode::OK, Some(format.content_type()), body)
+/// A successful operation's response.
+pub fn reply(format: Format, reply: Reply) -> Response<Body> {
+    match reply {
+        Reply::Body(b) => with_headers(StatusCode::OK, Some(format.content_type()), full(b)),
+        Reply::Empty => with_headers(
+            StatusCode::OK,
+            Some(format.content_type()),
+            full(Bytes::new()),
+        ),
+        Reply::Events(sub) => with_headers(
+            StatusCode::OK,
+            Some(eventstream::CONTENT_TYPE),
+            crate::subscribe::events(sub, format),
+        ),
+    }
 }
 
 pub fn error(format: Format, e: &ApiError) -> Response<Body> {
@@ -21,25 +37,61 @@ pub fn error(format: Format, e: &ApiError) -> Response<Body> {
         tracing::warn!(code = e.code.as_str(), message = ?e.message, "server fault");
     }
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    with_headers(status, Some(format.content_type()), encode_error(format, e))
+    with_headers(
+        status,
+        Some(format.content_type()),
+        full(encode_error(format, e)),
+    )
+}
+
+/// Requests AWS's front door refuses before the protocol layer knows the request's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not a POST, or no `X-Amz-Target` to name an operation and no known content type.
+    NoOperation,
+    /// A target, but no content type the service speaks.
+    UnknownOperation,
+    /// The body could not be read.
+    BrokenBody,
 }
 
 /// AWS's answer before it knows the protocol: an XML-ish body, as its front door sends.
-pub fn raw_xml(status: u16, code: &str, message: Option<&str>) -> Response<Body> {
+pub fn refuse(r: Refusal) -> Response<Body> {
+    let (status, code, message) = match r {
+        Refusal::NoOperation => (
+            StatusCode::FORBIDDEN,
+            ErrorCode::AccessDeniedException,
+            Some("Unable to determine service/operation name to be authorized"),
+        ),
+        Refusal::UnknownOperation => (
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownOperationException,
+            None,
+        ),
+        Refusal::BrokenBody => (
+            StatusCode::BAD_REQUEST,
+            ErrorCode::SerializationException,
+            None,
+        ),
+    };
+    let code = code.as_str();
     let body = match message {
         Some(m) => format!("<{code}>\n  <Message>{m}</Message>\n</{code}>\n"),
         None => format!("<{code}/>\n"),
     };
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    with_headers(status, None, Bytes::from(body))
+    with_headers(status, None, full(Bytes::from(body)))
 }
 
-pub(crate) fn with_headers(
+fn full(b: Bytes) -> Body {
+    Full::new(b).boxed()
+}
+
+fn with_headers(
     status: StatusCode,
     content_type: Option<&'static str>,
-    body: Bytes,
+    body: Body,
 ) -> Response<Body> {
-    let mut r = Response::new(Full::new(body).boxed());
+    let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
     if let Some(ct) = content_type {

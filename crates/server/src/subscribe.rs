@@ -12,51 +12,32 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body as HttpBody, Frame};
 use tokio::sync::mpsc;
-use tributary_engine::{Engine, RequestContext, Subscription};
-use tributary_model::types::{SubscribeToShardEvent, SubscribeToShardInput};
-use tributary_model::{ApiError, FromValue, ToValue, Value};
-use tributary_protocol::errors::error_value;
+use tributary_engine::Subscription;
+use tributary_model::types::SubscribeToShardOutput;
+use tributary_model::ApiError;
+use tributary_protocol::encode::to_body;
+use tributary_protocol::errors::encode_error;
 use tributary_protocol::{eventstream, Format};
 
-use crate::respond::{self, Body};
+use crate::respond::Body;
 
-/// Starts the subscription; errors before the first event are ordinary error responses.
-pub async fn handle(
-    engine: &std::sync::Arc<Engine>,
-    ctx: &RequestContext,
-    format: Format,
-    input: Value,
-) -> Result<Response<Body>, ApiError> {
-    let input = SubscribeToShardInput::from_value(input);
-    let sub = engine
-        .subscribe_to_shard(ctx, input)
-        .await
-        .map_err(ApiError::from)?;
+/// The response body of a started subscription (errors before the start are ordinary error
+/// responses); `respond::reply` puts the headers on it.
+pub(crate) fn events(sub: Subscription, format: Format) -> Body {
     let (tx, rx) = mpsc::channel::<Bytes>(1);
     tokio::spawn(pump(sub, format, tx));
-    let mut r = Response::new(EventBody { rx }.boxed());
-    *r.status_mut() = StatusCode::OK;
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static(eventstream::CONTENT_TYPE),
-    );
-    if let Ok(v) = HeaderValue::from_str(&respond::request_id()) {
-        r.headers_mut().insert("x-amzn-requestid", v);
-    }
-    Ok(r)
+    EventBody { rx }.boxed()
 }
 
 /// Drives the subscription until it ends, the peer goes away (send fails), or it fails.
 async fn pump(mut sub: Subscription, format: Format, tx: mpsc::Sender<Bytes>) {
     let ct = format.content_type();
-    let Ok(first) = eventstream::initial_response(
-        ct,
-        &tributary_protocol::encode_output(format, &Value::Map(vec![])),
-    ) else {
+    // The initial response carries the operation's output: no members but the stream.
+    let output = to_body(format, &SubscribeToShardOutput::default());
+    let Ok(first) = eventstream::initial_response(ct, &output) else {
         return;
     };
     if tx.send(first).await.is_err() {
@@ -64,15 +45,13 @@ async fn pump(mut sub: Subscription, format: Format, tx: mpsc::Sender<Bytes>) {
     }
     loop {
         let frame = match sub.next_event().await {
-            Ok(Some(event)) => eventstream::event(
-                "SubscribeToShardEvent",
-                ct,
-                &tributary_protocol::encode_output(format, &event_value(&event)),
-            ),
+            Ok(Some(event)) => {
+                eventstream::event("SubscribeToShardEvent", ct, &to_body(format, &event))
+            }
             Ok(None) => return,
             Err(e) => {
                 let e = ApiError::from(e);
-                let body = tributary_protocol::encode_output(format, &error_value(&e));
+                let body = encode_error(format, &e);
                 if let Ok(f) = eventstream::exception(e.code.as_str(), ct, &body) {
                     let _ = tx.send(f).await;
                 }
@@ -91,19 +70,6 @@ async fn pump(mut sub: Subscription, format: Format, tx: mpsc::Sender<Bytes>) {
             }
         }
     }
-}
-
-/// The wire form of an event. The last event of a closed shard carries ChildShards and no
-/// ContinuationSequenceNumber (the engine leaves it empty): the KCL takes its absence as the
-/// end of the shard and rejects an event with both, so the member is dropped, not sent empty.
-fn event_value(event: &SubscribeToShardEvent) -> Value {
-    let mut v = event.to_value();
-    if event.continuation_sequence_number.is_empty() {
-        if let Value::Map(m) = &mut v {
-            m.retain(|(k, _)| k != "ContinuationSequenceNumber");
-        }
-    }
-    v
 }
 
 /// The response body: frames as the pump produces them; the end of the channel ends it.
