@@ -113,8 +113,7 @@ pub fn authorize(
         region: &caller.region,
         account_id: &principal.account_id,
     };
-    let needed = actions::authorizations(op.name(), &ids, &scope)
-        .map_err(|e| ApiError::new(ErrorCode::UnknownOperationException, e.to_string()))?;
+    let needed = actions::authorizations(op, &ids, &scope);
     // Resource policies are stored as text; parsed per request (they are rare and small).
     let policies: Vec<(String, Policy)> = needed
         .iter()
