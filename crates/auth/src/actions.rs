@@ -16,22 +16,13 @@
 use crate::credentials::Principal;
 use crate::error::{AuthError, AuthErrorCode};
 use crate::policy::{evaluate, Context, Decision, Policy, Request};
+use tributary_model::Operation;
 
-/// The resource identifiers of one request, as the server found them in its input. Give the
-/// fullest form known: a consumer's ARN (with its creation-time suffix) rather than its name.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Resources<'a> {
-    pub stream_name: Option<&'a str>,
-    pub stream_arn: Option<&'a str>,
-    pub consumer_name: Option<&'a str>,
-    pub consumer_arn: Option<&'a str>,
-    /// `ResourceARN` of the policy and tagging operations.
-    pub resource_arn: Option<&'a str>,
-    pub queue_arn: Option<&'a str>,
-    pub channel_arn: Option<&'a str>,
-    /// `CreateStream` carries `Tags`.
-    pub has_tags: bool,
-}
+/// The resource identifiers of one request, as the server found them in its input
+/// (generated from the model: `tributary_protocol::Input::resources`). Give the fullest form
+/// known: a consumer's ARN (with its creation-time suffix) rather than its name; GetRecords'
+/// stream ARN, which its iterator carries.
+pub use tributary_model::Resources;
 
 /// Where names become ARNs: the caller's partition, region and account.
 #[derive(Debug, Clone, Copy)]
@@ -50,11 +41,6 @@ pub struct Authorization {
     pub resource: String,
 }
 
-/// The operation name is not a Kinesis operation.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown operation {0}")]
-pub struct UnknownOperation(pub String);
-
 /// What an operation is authorized against.
 enum Target {
     Stream,
@@ -65,73 +51,75 @@ enum Target {
     Everything,
 }
 
-fn target(operation: &str) -> Option<Target> {
+/// Exhaustive, so a new operation in the model does not build until it says what it touches.
+fn target(operation: Operation) -> Target {
+    use Operation as Op;
     use Target::*;
-    Some(match operation {
-        "AddTagsToStream"
-        | "CreateStream"
-        | "DecreaseStreamRetentionPeriod"
-        | "DeleteStream"
-        | "DescribeStream"
-        | "DescribeStreamSummary"
-        | "DisableEnhancedMonitoring"
-        | "EnableEnhancedMonitoring"
-        | "GetRecords"
-        | "GetShardIterator"
-        | "IncreaseStreamRetentionPeriod"
-        | "ListShards"
-        | "ListStreamConsumers"
-        | "ListTagsForStream"
-        | "MergeShards"
-        | "PutRecord"
-        | "PutRecords"
-        | "RegisterStreamConsumer"
-        | "RemoveTagsFromStream"
-        | "SplitShard"
-        | "StartStreamEncryption"
-        | "StopStreamEncryption"
-        | "UpdateShardCount"
-        | "UpdateStreamMode"
-        | "UpdateMaxRecordSize"
-        | "UpdateStreamWarmThroughput"
-        | "UpdateStreamRecordDistributionStrategy"
-        | "CreateQueue"
-        | "CreateChannel" => Stream,
-        "DescribeStreamConsumer" | "DeregisterStreamConsumer" | "SubscribeToShard" => Consumer,
-        "PutResourcePolicy"
-        | "GetResourcePolicy"
-        | "DeleteResourcePolicy"
-        | "TagResource"
-        | "UntagResource"
-        | "ListTagsForResource" => ResourceArn,
-        "AcknowledgeDeadLetterQueueRecords"
-        | "AcknowledgeQueueRecords"
-        | "DeleteQueue"
-        | "DescribeQueue"
-        | "ReceiveDeadLetterQueueRecords"
-        | "ReceiveQueueRecords"
-        | "RestoreDeadLetterQueueRecords"
-        | "UpdateDeadLetterQueueRecordsVisibility"
-        | "UpdateQueue"
-        | "UpdateQueueRecordsVisibility" => Queue,
-        "DescribeChannel" | "UpdateChannel" | "DeleteChannel" => Channel,
-        "ListStreams"
-        | "ListQueues"
-        | "ListChannels"
-        | "DescribeLimits"
-        | "DescribeAccountSettings"
-        | "UpdateAccountSettings" => Everything,
-        _ => return None,
-    })
+    match operation {
+        Op::AddTagsToStream
+        | Op::CreateStream
+        | Op::DecreaseStreamRetentionPeriod
+        | Op::DeleteStream
+        | Op::DescribeStream
+        | Op::DescribeStreamSummary
+        | Op::DisableEnhancedMonitoring
+        | Op::EnableEnhancedMonitoring
+        | Op::GetRecords
+        | Op::GetShardIterator
+        | Op::IncreaseStreamRetentionPeriod
+        | Op::ListShards
+        | Op::ListStreamConsumers
+        | Op::ListTagsForStream
+        | Op::MergeShards
+        | Op::PutRecord
+        | Op::PutRecords
+        | Op::RegisterStreamConsumer
+        | Op::RemoveTagsFromStream
+        | Op::SplitShard
+        | Op::StartStreamEncryption
+        | Op::StopStreamEncryption
+        | Op::UpdateShardCount
+        | Op::UpdateStreamMode
+        | Op::UpdateMaxRecordSize
+        | Op::UpdateStreamWarmThroughput
+        | Op::UpdateStreamRecordDistributionStrategy
+        | Op::CreateQueue
+        | Op::CreateChannel => Stream,
+        Op::DescribeStreamConsumer | Op::DeregisterStreamConsumer | Op::SubscribeToShard => {
+            Consumer
+        }
+        Op::PutResourcePolicy
+        | Op::GetResourcePolicy
+        | Op::DeleteResourcePolicy
+        | Op::TagResource
+        | Op::UntagResource
+        | Op::ListTagsForResource => ResourceArn,
+        Op::AcknowledgeDeadLetterQueueRecords
+        | Op::AcknowledgeQueueRecords
+        | Op::DeleteQueue
+        | Op::DescribeQueue
+        | Op::ReceiveDeadLetterQueueRecords
+        | Op::ReceiveQueueRecords
+        | Op::RestoreDeadLetterQueueRecords
+        | Op::UpdateDeadLetterQueueRecordsVisibility
+        | Op::UpdateQueue
+        | Op::UpdateQueueRecordsVisibility => Queue,
+        Op::DescribeChannel | Op::UpdateChannel | Op::DeleteChannel => Channel,
+        Op::ListStreams
+        | Op::ListQueues
+        | Op::ListChannels
+        | Op::DescribeLimits
+        | Op::DescribeAccountSettings
+        | Op::UpdateAccountSettings => Everything,
+    }
 }
 
 /// The (action, resource) pairs `operation` needs, every one of which must be allowed.
 pub fn authorizations(
-    operation: &str,
+    operation: Operation,
     ids: &Resources<'_>,
     scope: &ArnScope<'_>,
-) -> Result<Vec<Authorization>, UnknownOperation> {
-    let target = target(operation).ok_or_else(|| UnknownOperation(operation.to_string()))?;
+) -> Vec<Authorization> {
     let stream = || {
         ids.stream_arn.map(str::to_string).or_else(|| {
             ids.stream_name.map(|name| {
@@ -142,7 +130,7 @@ pub fn authorizations(
             })
         })
     };
-    let resource = match target {
+    let resource = match target(operation) {
         Target::Stream => stream(),
         // Without the consumer's ARN, its name under the stream is the closest AWS form.
         Target::Consumer => ids
@@ -159,16 +147,16 @@ pub fn authorizations(
     .unwrap_or_else(|| "*".to_string());
 
     let mut out = vec![Authorization {
-        action: format!("kinesis:{operation}"),
+        action: format!("kinesis:{}", operation.name()),
         resource: resource.clone(),
     }];
-    if operation == "CreateStream" && ids.has_tags {
+    if operation == Operation::CreateStream && ids.has_tags {
         out.push(Authorization {
             action: "kinesis:AddTagsToStream".to_string(),
             resource,
         });
     }
-    Ok(out)
+    out
 }
 
 /// AWS's message for a denial: `User: ARN is not authorized to perform: ACTION on resource:

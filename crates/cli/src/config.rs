@@ -3,6 +3,7 @@
 //! repository root documents the file.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -62,6 +63,10 @@ pub struct ServeArgs {
     /// Largest request body in bytes [default: 33554432].
     #[arg(long)]
     pub max_body_bytes: Option<usize>,
+    /// Most connections open at once; past it, new ones wait in the kernel's listen backlog
+    /// until one closes [default: 10000].
+    #[arg(long, env = "TRIBUTARY_MAX_CONNECTIONS")]
+    pub max_connections: Option<NonZeroUsize>,
     /// Allow listening on a non-loopback address without credentials. Anyone who can reach
     /// the port can then read and write every stream.
     #[arg(long)]
@@ -94,6 +99,7 @@ struct FileConfig {
     subscription_lifetime_ms: Option<u64>,
     shard_limit: Option<u32>,
     max_body_bytes: Option<usize>,
+    max_connections: Option<NonZeroUsize>,
     insecure_no_auth: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -137,6 +143,7 @@ pub struct Settings {
     pub subscription_lifetime: Duration,
     pub shard_limit: u32,
     pub max_body_bytes: usize,
+    pub max_connections: NonZeroUsize,
     pub insecure_no_auth: bool,
     /// Users whose SigV4 signatures are verified; empty means open mode (form checks only).
     pub users: Vec<tributary_auth::Credential>,
@@ -204,6 +211,10 @@ impl Settings {
                 .max_body_bytes
                 .or(file.max_body_bytes)
                 .unwrap_or(32 << 20),
+            max_connections: args
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
             insecure_no_auth: args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false),
             tls: match (
                 args.tls_cert.or(file.tls_cert),
@@ -229,6 +240,12 @@ impl Settings {
         Ok(s)
     }
 }
+
+/// Far above what one node's clients need (SDKs keep a few pooled connections each, so
+/// thousands of producers fit), and below the usual file-descriptor limits once raised for
+/// a server (`LimitNOFILE` of 65536 and more), leaving room for segment files; each idle
+/// connection costs some tens of KiB, so the limit also bounds memory.
+const DEFAULT_MAX_CONNECTIONS: NonZeroUsize = NonZeroUsize::new(10_000).expect("not zero");
 
 fn check_account(id: &str) -> anyhow::Result<()> {
     if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
@@ -365,6 +382,13 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_limit_of_zero_is_refused() {
+        assert!(toml::from_str::<FileConfig>("max_connections = 0").is_err());
+        let f: FileConfig = toml::from_str("max_connections = 2").unwrap();
+        assert_eq!(f.max_connections.map(NonZeroUsize::get), Some(2));
+    }
+
+    #[test]
     fn reads_the_reference_config_file() {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -373,5 +397,6 @@ mod tests {
         .unwrap();
         let f: FileConfig = toml::from_str(&text).unwrap();
         assert!(!f.streams.is_empty());
+        assert_eq!(f.max_connections, Some(DEFAULT_MAX_CONNECTIONS));
     }
 }

@@ -135,6 +135,7 @@ async fn serve(mut s: Settings) -> anyhow::Result<()> {
         tls,
         shutdown_signal(),
         Duration::from_secs(10),
+        s.max_connections,
     )
     .await;
     tracing::info!("stopped");

@@ -2,8 +2,9 @@
 //! generated error enum at the public boundary.
 //!
 //! Why: most checks (stream lookup, state, limits) are common to many operations, and the
-//! generated enums differ only in which variants they have. A variant an operation does not
-//! declare becomes `InternalFailure`, and is logged, because it means an engine bug.
+//! generated enums differ only in which variants they have. Each operation's row below says,
+//! for every kind, which variant it becomes; a kind the operation does not declare becomes
+//! `InternalFailure`, and is logged, because it means an engine bug.
 
 use tributary_model::*;
 
@@ -50,65 +51,268 @@ impl From<tributary_storage::MetaError> for Failure {
 
 pub(crate) type Outcome<T> = Result<T, Failure>;
 
-/// `impl From<Failure> for $enum`, naming the variants the operation declares.
+/// `impl From<Failure> for $enum` from one row per operation that names what EVERY failure kind
+/// becomes: a variant the operation declares, or `undeclared` where its model has no such error
+/// (then the client sees `InternalFailure` and the kind is logged, because the engine made a
+/// failure the operation cannot report: a bug). The generated `match` has no catch-all arm, so
+/// a row that leaves a kind out, or a new `Failure` kind, does not compile until it is mapped.
 macro_rules! failure_into {
     ($($ty:ident { $($from:ident => $to:ident),* $(,)? })*) => {$(
         impl From<Failure> for $ty {
             fn from(f: Failure) -> Self {
                 match f {
-                    $(Failure::$from(m) => $ty::$to(m),)*
-                    Failure::Internal(m) => $ty::InternalFailure(m),
-                    #[allow(unreachable_patterns)]
-                    other => {
-                        tracing::error!(failure = ?other, operation = stringify!($ty),
-                            "failure kind not declared by the operation");
-                        $ty::InternalFailure(INTERNAL_MESSAGE.to_owned())
-                    }
+                    $(Failure::$from(m) => failure_arm!($ty, $from, m, $to),)*
                 }
             }
         }
     )*};
 }
 
+/// One arm of [`failure_into`]: `undeclared`, or the variant of the operation's enum.
+macro_rules! failure_arm {
+    ($ty:ident, $from:ident, $m:ident, undeclared) => {{
+        tracing::error!(
+            kind = stringify!($from),
+            message = %$m,
+            operation = stringify!($ty),
+            "failure kind not declared by the operation"
+        );
+        $ty::InternalFailure(INTERNAL_MESSAGE.to_owned())
+    }};
+    ($ty:ident, $from:ident, $m:ident, $to:ident) => {
+        $ty::$to($m)
+    };
+}
+
 failure_into! {
-    CreateStreamError { InUse => ResourceInUse, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument }
-    DeleteStreamError { NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InUse => ResourceInUse, InvalidArgument => InvalidArgument }
-    DescribeStreamError { NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument }
-    DescribeStreamSummaryError { NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument }
-    ListStreamsError { LimitExceeded => LimitExceeded, ExpiredNextToken => ExpiredNextToken, InvalidArgument => InvalidArgument }
-    ListShardsError { NotFound => ResourceNotFound, InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded, ExpiredNextToken => ExpiredNextToken, InUse => ResourceInUse }
-    PutRecordError { NotFound => ResourceNotFound, InvalidArgument => InvalidArgument, DryRun => DryRunOperation }
-    PutRecordsError { NotFound => ResourceNotFound, InvalidArgument => InvalidArgument, DryRun => DryRunOperation }
-    GetShardIteratorError { NotFound => ResourceNotFound, InvalidArgument => InvalidArgument, DryRun => DryRunOperation }
-    GetRecordsError { NotFound => ResourceNotFound, InvalidArgument => InvalidArgument, ExpiredIterator => ExpiredIterator, DryRun => DryRunOperation }
-    SplitShardError { NotFound => ResourceNotFound, InUse => ResourceInUse, InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded }
-    MergeShardsError { NotFound => ResourceNotFound, InUse => ResourceInUse, InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded }
-    UpdateShardCountError { InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded, InUse => ResourceInUse, NotFound => ResourceNotFound }
-    IncreaseStreamRetentionPeriodError { InUse => ResourceInUse, NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument }
-    DecreaseStreamRetentionPeriodError { InUse => ResourceInUse, NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument }
-    EnableEnhancedMonitoringError { InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded, InUse => ResourceInUse, NotFound => ResourceNotFound }
-    DisableEnhancedMonitoringError { InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded, InUse => ResourceInUse, NotFound => ResourceNotFound }
-    AddTagsToStreamError { NotFound => ResourceNotFound, InUse => ResourceInUse, InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded }
-    RemoveTagsFromStreamError { NotFound => ResourceNotFound, InUse => ResourceInUse, InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded }
-    ListTagsForStreamError { NotFound => ResourceNotFound, InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded }
-    TagResourceError { NotFound => ResourceNotFound, InUse => ResourceInUse, InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded }
-    UntagResourceError { NotFound => ResourceNotFound, InUse => ResourceInUse, InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded }
-    ListTagsForResourceError { NotFound => ResourceNotFound, InUse => ResourceInUse, InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded }
-    UpdateStreamModeError { InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded, InUse => ResourceInUse, NotFound => ResourceNotFound }
-    UpdateMaxRecordSizeError { InUse => ResourceInUse, NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument }
-    UpdateStreamWarmThroughputError { NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument, InUse => ResourceInUse }
-    UpdateStreamRecordDistributionStrategyError { NotFound => ResourceNotFound, InvalidArgument => InvalidArgument, InUse => ResourceInUse, LimitExceeded => LimitExceeded }
-    DescribeLimitsError { LimitExceeded => LimitExceeded }
-    DescribeAccountSettingsError { LimitExceeded => LimitExceeded }
-    UpdateAccountSettingsError { InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded }
-    PutResourcePolicyError { NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument, InUse => ResourceInUse }
-    GetResourcePolicyError { NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument, InUse => ResourceInUse }
-    DeleteResourcePolicyError { NotFound => ResourceNotFound, LimitExceeded => LimitExceeded, InvalidArgument => InvalidArgument, InUse => ResourceInUse }
-    RegisterStreamConsumerError { InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded, InUse => ResourceInUse, NotFound => ResourceNotFound }
-    DeregisterStreamConsumerError { LimitExceeded => LimitExceeded, NotFound => ResourceNotFound, InvalidArgument => InvalidArgument }
-    DescribeStreamConsumerError { LimitExceeded => LimitExceeded, NotFound => ResourceNotFound, InvalidArgument => InvalidArgument }
-    ListStreamConsumersError { NotFound => ResourceNotFound, InvalidArgument => InvalidArgument, LimitExceeded => LimitExceeded, ExpiredNextToken => ExpiredNextToken, InUse => ResourceInUse }
-    SubscribeToShardError { NotFound => ResourceNotFound, InvalidArgument => InvalidArgument, InUse => ResourceInUse, LimitExceeded => LimitExceeded, DryRun => DryRunOperation }
+    CreateStreamError {
+        NotFound => undeclared,           InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    DeleteStreamError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    DescribeStreamError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => undeclared,              LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    DescribeStreamSummaryError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => undeclared,              LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    ListStreamsError {
+        NotFound => undeclared,           InvalidArgument => InvalidArgument,
+        InUse => undeclared,              LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => ExpiredNextToken,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    ListShardsError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => ExpiredNextToken,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    PutRecordError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => undeclared,              LimitExceeded => undeclared,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => DryRunOperation,        Internal => InternalFailure,
+    }
+    PutRecordsError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => undeclared,              LimitExceeded => undeclared,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => DryRunOperation,        Internal => InternalFailure,
+    }
+    GetShardIteratorError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => undeclared,              LimitExceeded => undeclared,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => DryRunOperation,        Internal => InternalFailure,
+    }
+    GetRecordsError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => undeclared,              LimitExceeded => undeclared,
+        ExpiredIterator => ExpiredIterator,ExpiredNextToken => undeclared,
+        DryRun => DryRunOperation,        Internal => InternalFailure,
+    }
+    SplitShardError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    MergeShardsError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    UpdateShardCountError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    IncreaseStreamRetentionPeriodError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    DecreaseStreamRetentionPeriodError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    EnableEnhancedMonitoringError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    DisableEnhancedMonitoringError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    AddTagsToStreamError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    RemoveTagsFromStreamError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    ListTagsForStreamError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => undeclared,              LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    TagResourceError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    UntagResourceError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    ListTagsForResourceError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    UpdateStreamModeError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    UpdateMaxRecordSizeError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    UpdateStreamWarmThroughputError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    UpdateStreamRecordDistributionStrategyError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    DescribeLimitsError {
+        NotFound => undeclared,           InvalidArgument => undeclared,
+        InUse => undeclared,              LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    DescribeAccountSettingsError {
+        NotFound => undeclared,           InvalidArgument => undeclared,
+        InUse => undeclared,              LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    UpdateAccountSettingsError {
+        NotFound => undeclared,           InvalidArgument => InvalidArgument,
+        InUse => undeclared,              LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    PutResourcePolicyError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    GetResourcePolicyError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    DeleteResourcePolicyError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    RegisterStreamConsumerError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    DeregisterStreamConsumerError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => undeclared,              LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    DescribeStreamConsumerError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => undeclared,              LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    ListStreamConsumersError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => ExpiredNextToken,
+        DryRun => undeclared,             Internal => InternalFailure,
+    }
+    SubscribeToShardError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => DryRunOperation,        Internal => InternalFailure,
+    }
 }
 
 #[cfg(test)]
@@ -121,14 +325,32 @@ mod tests {
         assert_eq!(e, PutRecordsError::ResourceNotFound("gone".into()));
         let e: GetRecordsError = Failure::ExpiredIterator("old".into()).into();
         assert_eq!(e, GetRecordsError::ExpiredIterator("old".into()));
+        let e: ListStreamsError = Failure::ExpiredNextToken("stale".into()).into();
+        assert_eq!(e, ListStreamsError::ExpiredNextToken("stale".into()));
+        let e: SubscribeToShardError = Failure::DryRun("dry".into()).into();
+        assert_eq!(e, SubscribeToShardError::DryRunOperation("dry".into()));
+        let e: CreateStreamError = Failure::InUse("busy".into()).into();
+        assert_eq!(e, CreateStreamError::ResourceInUse("busy".into()));
+        // Internal failures keep their (already generic) message.
+        let e: DescribeLimitsError = Failure::Internal(INTERNAL_MESSAGE.into()).into();
+        assert_eq!(
+            e,
+            DescribeLimitsError::InternalFailure(INTERNAL_MESSAGE.into())
+        );
     }
 
     #[test]
     fn undeclared_variants_become_internal_failures() {
+        let internal = || INTERNAL_MESSAGE.to_owned();
         let e: CreateStreamError = Failure::NotFound("x".into()).into();
-        assert_eq!(
-            e,
-            CreateStreamError::InternalFailure(INTERNAL_MESSAGE.into())
-        );
+        assert_eq!(e, CreateStreamError::InternalFailure(internal()));
+        let e: PutRecordError = Failure::ExpiredIterator("x".into()).into();
+        assert_eq!(e, PutRecordError::InternalFailure(internal()));
+        let e: DescribeLimitsError = Failure::InvalidArgument("x".into()).into();
+        assert_eq!(e, DescribeLimitsError::InternalFailure(internal()));
+        let e: DescribeStreamError = Failure::InUse("x".into()).into();
+        assert_eq!(e, DescribeStreamError::InternalFailure(internal()));
+        let e: GetShardIteratorError = Failure::ExpiredNextToken("x".into()).into();
+        assert_eq!(e, GetShardIteratorError::InternalFailure(internal()));
     }
 }

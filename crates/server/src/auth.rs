@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 
-use tributary_auth::actions::{self, ArnScope, Resources};
+use tributary_auth::actions::{self, ArnScope};
 use tributary_auth::policy::{Context, Policy};
 use tributary_auth::sigv4::{self, SignedRequest, VerifyConfig};
 use tributary_auth::{AuthError, AuthErrorCode, Principal, StaticCredentialStore};
@@ -88,28 +88,18 @@ pub fn authorize(
         return Ok(());
     };
     let op = input.operation();
-    let named = input.resources();
+    let mut ids = input.resources();
     // GetRecords names no stream: the iterator carries it.
-    let iterator_stream = named
+    let iterator_stream = ids
         .shard_iterator
         .and_then(|it| engine.shard_iterator_stream_arn(it));
-    let ids = Resources {
-        stream_name: named.stream_name,
-        stream_arn: named.stream_arn.or(iterator_stream.as_deref()),
-        consumer_name: named.consumer_name,
-        consumer_arn: named.consumer_arn,
-        resource_arn: named.resource_arn,
-        queue_arn: named.queue_arn,
-        channel_arn: named.channel_arn,
-        has_tags: named.has_tags,
-    };
+    ids.stream_arn = ids.stream_arn.or(iterator_stream.as_deref());
     let scope = ArnScope {
         partition: "aws",
         region: &caller.region,
         account_id: &principal.account_id,
     };
-    let needed = actions::authorizations(op.name(), &ids, &scope)
-        .map_err(|e| ApiError::new(ErrorCode::UnknownOperationException, e.to_string()))?;
+    let needed = actions::authorizations(op, &ids, &scope);
     // Resource policies are stored as text; parsed per request (they are rare and small).
     let policies: Vec<(String, Policy)> = needed
         .iter()

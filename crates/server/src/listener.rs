@@ -1,7 +1,14 @@
 //! Accept loop: one tokio task per connection, HTTP/1.1 or h2c chosen by the first bytes
 //! (hyper-util's auto builder recognises the HTTP/2 connection preface).
+//!
+//! Connection limit: each connection holds a semaphore permit for its whole life. When none
+//! is left the loop stops accepting until a connection closes; new connections wait in the
+//! kernel's listen backlog meanwhile (and are refused by it once that is full), so a flood
+//! of connections costs bounded memory and file descriptors instead of failing every
+//! accept with EMFILE.
 
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::ConnInfo;
@@ -40,13 +48,19 @@ async fn serve_conn<I>(
 
 /// Serves until `shutdown` resolves, then waits (at most `drain`) for open requests.
 /// With `tls`, every connection starts with a TLS handshake (ALPN `h2` or `http/1.1`).
+/// At most `max_connections` connections are open at once.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     tls: Option<Arc<CertSource>>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
+    max_connections: NonZeroUsize,
 ) {
+    // Above MAX_PERMITS (about 2^61) the limit could never be reached anyway.
+    let slots = Arc::new(Semaphore::new(
+        max_connections.get().min(Semaphore::MAX_PERMITS),
+    ));
     let acceptor = tls.map(|t| TlsAcceptor::from(t.server_config()));
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -55,8 +69,32 @@ pub async fn serve(
         .max_concurrent_streams(1000)
         .initial_stream_window_size(4 << 20)
         .initial_connection_window_size(16 << 20);
+    // Whether the limit was reached and no slot has been found free since: one warning per
+    // episode, not one per connection accepted while it lasts.
+    let mut saturated = false;
     tokio::pin!(shutdown);
     loop {
+        let permit = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(p) => {
+                saturated = false;
+                p
+            }
+            Err(_) => {
+                if !saturated {
+                    saturated = true;
+                    tracing::warn!(
+                        max_connections,
+                        "connection limit reached; new connections wait in the listen backlog"
+                    );
+                }
+                tokio::select! {
+                    p = Arc::clone(&slots).acquire_owned() => {
+                        p.expect("the semaphore is never closed")
+                    }
+                    _ = &mut shutdown => break,
+                }
+            }
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -74,6 +112,7 @@ pub async fn serve(
                 let state = state.clone();
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     match acceptor {
                         None => {
                             let info = ConnInfo { peer, tls: false };

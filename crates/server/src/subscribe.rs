@@ -32,7 +32,9 @@ pub(crate) fn events(sub: Subscription, format: Format) -> Body {
     EventBody { rx }.boxed()
 }
 
-/// Drives the subscription until it ends, the peer goes away (send fails), or it fails.
+/// Drives the subscription until it ends, fails, or its response body is dropped (the peer
+/// went away). Waiting for the next event also watches for the drop, so a subscription on a
+/// quiet shard releases its (consumer, shard) claim at once instead of at its next event.
 async fn pump(mut sub: Subscription, format: Format, tx: mpsc::Sender<Bytes>) {
     let ct = format.content_type();
     // The initial response carries the operation's output: no members but the stream.
@@ -44,7 +46,11 @@ async fn pump(mut sub: Subscription, format: Format, tx: mpsc::Sender<Bytes>) {
         return;
     }
     loop {
-        let frame = match sub.next_event().await {
+        let next = tokio::select! {
+            next = sub.next_event() => next,
+            () = tx.closed() => return,
+        };
+        let frame = match next {
             Ok(Some(event)) => {
                 eventstream::event("SubscribeToShardEvent", ct, &to_body(format, &event))
             }

@@ -3,12 +3,17 @@
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{
     ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEventStream,
 };
 
-use crate::{arn, create, err_of, server};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::{arn, create, err_of, raw_h1, read_head, server};
 
 async fn consumer(c: &aws_sdk_kinesis::Client, stream: &str, name: &str) -> String {
     let r = c
@@ -276,4 +281,58 @@ async fn resubscribing_across_lifetimes_loses_and_repeats_nothing() {
         subscriptions >= 5,
         "the one-second lifetime forced resubscribing ({subscriptions} subscriptions)"
     );
+}
+
+/// A subscriber that goes away from a quiet shard frees its (consumer, shard) at once: a new
+/// SubscribeToShard is accepted, instead of refused with ResourceInUseException until the
+/// takeover window (5 s from the first subscription's start) ends or the old subscription
+/// finds an event to send (the heartbeat, also 5 s).
+#[tokio::test]
+async fn a_dropped_subscription_frees_its_shard_at_once() {
+    let s = server();
+    let c = s.sdk();
+    create(&c, "quiet", 1).await;
+    let carn = consumer(&c, "quiet", "gone").await;
+    let started = Instant::now();
+    let mut conn = TcpStream::connect(s.addr).await.unwrap();
+    let request = json!({
+        "ConsumerARN": carn,
+        "ShardId": "shardId-000000000000",
+        "StartingPosition": {"Type": "LATEST"},
+    });
+    conn.write_all(&raw_h1("SubscribeToShard", &request))
+        .await
+        .unwrap();
+    let head = read_head(&mut conn, Duration::from_secs(5))
+        .await
+        .expect("subscribed");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let subscribe = || {
+        c.subscribe_to_shard()
+            .consumer_arn(&carn)
+            .shard_id("shardId-000000000000")
+            .starting_position(
+                StartingPosition::builder()
+                    .r#type(ShardIteratorType::Latest)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+    };
+    // While the first is open, a second is refused: what the check below relies on.
+    let (code, _) = err_of(subscribe().await);
+    assert_eq!(code, "ResourceInUseException");
+
+    drop(conn);
+    loop {
+        match subscribe().await {
+            Ok(_) => break,
+            Err(e) => assert_eq!(e.code(), Some("ResourceInUseException"), "{e:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "the dropped subscription still holds the shard"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -2,6 +2,7 @@
 //! directory, driven by the real `aws-sdk-kinesis` client and by raw requests for what SDKs
 //! refuse to send. One test binary (modules below) keeps link time down.
 
+mod connections;
 mod control;
 mod crash;
 mod data;
@@ -68,4 +69,40 @@ pub const ACCOUNT: &str = "000000000000";
 
 pub fn arn(name: &str) -> String {
     format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{name}")
+}
+
+/// One HTTP/1.1 request as bytes, for tests that hold raw connections: a JSON body, the
+/// headers an unsigned-but-well-formed request carries (open mode checks only their form).
+pub fn raw_h1(target: &str, body: &serde_json::Value) -> Vec<u8> {
+    let body = body.to_string();
+    format!(
+        "POST / HTTP/1.1\r\nhost: localhost\r\nx-amz-target: Kinesis_20131202.{target}\r\n\
+         content-type: application/x-amz-json-1.1\r\nx-amz-date: 20240101T000000Z\r\n\
+         authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20240101/us-east-1/kinesis/aws4_request, \
+         SignedHeaders=host;x-amz-date, Signature=abcd\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Reads from `conn` until the response head is complete (or `within` passes: `None`).
+pub async fn read_head(
+    conn: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = conn.read(&mut buf).await.expect("read");
+            assert!(n > 0, "connection closed before a response");
+            got.extend_from_slice(&buf[..n]);
+            if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.ok()?;
+    Some(String::from_utf8_lossy(&got).into_owned())
 }
