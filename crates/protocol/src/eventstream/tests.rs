@@ -32,6 +32,10 @@ pub(super) fn decode_one(buf: &[u8]) -> Message {
     message
 }
 
+pub(super) fn b(bytes: &'static [u8]) -> Bytes {
+    Bytes::from_static(bytes)
+}
+
 pub(super) fn string(s: &str) -> HeaderValue {
     HeaderValue::String(s.to_owned().into())
 }
@@ -83,7 +87,11 @@ fn every_header_type_round_trips() {
 /// Read back with the header parser the Rust SDK itself runs on each message.
 #[test]
 fn helpers_write_what_the_sdks_read() {
-    let frame = event("SubscribeToShardEvent", "application/x-amz-json-1.1", b"{}");
+    let frame = event(
+        "SubscribeToShardEvent",
+        "application/x-amz-json-1.1",
+        &b(b"{}"),
+    );
     let m = decode_one(&frame.unwrap());
     let h = parse_response_headers(&m).unwrap();
     assert_eq!(h.message_type.as_str(), "event");
@@ -91,14 +99,14 @@ fn helpers_write_what_the_sdks_read() {
     assert_eq!(h.content_type(), Some("application/x-amz-json-1.1"));
     assert_eq!(&m.payload()[..], b"{}");
 
-    let m = decode_one(&initial_response("application/x-amz-cbor-1.1", &[0xa0]).unwrap());
+    let m = decode_one(&initial_response("application/x-amz-cbor-1.1", &b(&[0xa0])).unwrap());
     let h = parse_response_headers(&m).unwrap();
     assert_eq!(h.message_type.as_str(), "event");
     assert_eq!(h.smithy_type.as_str(), "initial-response");
     assert_eq!(&m.payload()[..], &[0xa0]);
 
     let body = br#"{"message":"busy"}"#;
-    let m = decode_one(&exception("ResourceInUseException", "application/json", body).unwrap());
+    let m = decode_one(&exception("ResourceInUseException", "application/json", &b(body)).unwrap());
     let h = parse_response_headers(&m).unwrap();
     assert_eq!(h.message_type.as_str(), "exception");
     assert_eq!(h.smithy_type.as_str(), "ResourceInUseException");
@@ -113,7 +121,7 @@ fn every_proper_prefix_asks_for_more() {
     let frame = event(
         "SubscribeToShardEvent",
         "application/json",
-        b"{\"Records\":[]}",
+        &b(b"{\"Records\":[]}"),
     )
     .unwrap();
     for len in 0..frame.len() {
@@ -127,9 +135,14 @@ fn every_proper_prefix_asks_for_more() {
 #[test]
 fn back_to_back_frames_decode_in_order() {
     let frames = [
-        initial_response("application/json", b"{}").unwrap(),
-        event("SubscribeToShardEvent", "application/json", b"{\"a\":1}").unwrap(),
-        exception("ResourceNotFoundException", "application/json", b"{}").unwrap(),
+        initial_response("application/json", &b(b"{}")).unwrap(),
+        event(
+            "SubscribeToShardEvent",
+            "application/json",
+            &b(b"{\"a\":1}"),
+        )
+        .unwrap(),
+        exception("ResourceNotFoundException", "application/json", &b(b"{}")).unwrap(),
     ];
     let mut stream = frames.concat();
     stream.extend_from_slice(&frames[0][..7]); // the start of a fourth

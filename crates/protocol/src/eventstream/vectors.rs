@@ -7,7 +7,7 @@
 
 use aws_smithy_types::DateTime;
 
-use super::tests::{decode_one, reframe, string as str};
+use super::tests::{b, decode_one, reframe, string as str};
 use super::*;
 
 const EMPTY_MESSAGE: &[u8] = b"\x00\x00\x00\x10\x00\x00\x00\x00\x05\xc2H\xeb}\x98\xc8\xff";
@@ -153,7 +153,7 @@ fn published_frames_decode_and_reencode_byte_for_byte() {
 
 #[test]
 fn initial_response_reproduces_the_published_frame() {
-    let initial = initial_response("text/json", br#"{"InitialResponse": "sometext"}"#);
+    let initial = initial_response("text/json", &b(br#"{"InitialResponse": "sometext"}"#));
     assert_eq!(&initial.unwrap()[..], INITIAL_RESPONSE);
 }
 
