@@ -1,8 +1,9 @@
 //! Micro-benchmarks of the per-request work the server does outside storage: decoding and
 //! checking a PutRecords body (JSON and CBOR through the typed decoders the server uses, and
 //! JSON through the reference path it falls back to), base64 of one record, the MD5 that
-//! routes a partition key to a shard, and encoding a full GetRecords answer with the typed
-//! encoders.
+//! routes a partition key to a shard, encoding a full GetRecords answer with the typed
+//! encoders, and framing one SubscribeToShard event of the same size (with and without
+//! encoding its payload).
 //!
 //! The engine's sequence-number and iterator codecs and the segment log's append and read
 //! are in `benches/engine_storage.rs`.
@@ -16,7 +17,7 @@ use md5::{Digest, Md5};
 use rand::RngCore;
 use tributary_model::types::{GetRecordsOutput, Record};
 use tributary_model::{Operation, Timestamp, Value};
-use tributary_protocol::{cbor, encode, json, Format};
+use tributary_protocol::{cbor, encode, eventstream, json, Format};
 
 const RECORD: usize = 1024;
 
@@ -146,5 +147,26 @@ fn encode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode, base64_and_md5, encode);
+/// The SubscribeToShard path per event: the payload encoded, then framed. Framing alone is
+/// what the event-stream library choice affects; with the encoding it is what a subscriber
+/// waits for.
+fn subscribe_event(c: &mut Criterion) {
+    let out = get_records_output();
+    let payload = encode::to_body(Format::Json, &out);
+    let ct = Format::Json.content_type();
+    let mut g = c.benchmark_group("subscribe_event_1000x1KiB");
+    g.throughput(Throughput::Bytes(payload.len() as u64));
+    g.bench_function("frame", |b| {
+        b.iter(|| eventstream::event("SubscribeToShardEvent", ct, black_box(&payload)).unwrap())
+    });
+    g.bench_function("encode_and_frame", |b| {
+        b.iter(|| {
+            let payload = encode::to_body(Format::Json, black_box(&out));
+            eventstream::event("SubscribeToShardEvent", ct, &payload).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode, base64_and_md5, encode, subscribe_event);
 criterion_main!(benches);

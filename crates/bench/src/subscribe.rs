@@ -142,12 +142,12 @@ pub async fn run_subscriber(
                 };
                 buf.advance(used);
                 let measured = Instant::now() >= plan.measure_from;
-                match msg.str_header(eventstream::MESSAGE_TYPE) {
+                match eventstream::str_header(&msg, eventstream::MESSAGE_TYPE) {
                     Some("event")
-                        if msg.str_header(eventstream::EVENT_TYPE)
+                        if eventstream::str_header(&msg, eventstream::EVENT_TYPE)
                             == Some("SubscribeToShardEvent") =>
                     {
-                        let v = wire::decode(format, &msg.payload);
+                        let v = wire::decode(format, msg.payload());
                         if let Some(Value::Str(c)) =
                             v.as_ref().and_then(|v| v.get("ContinuationSequenceNumber"))
                         {
@@ -175,9 +175,8 @@ pub async fn run_subscriber(
                     }
                     Some("event") => {}
                     _ => {
-                        let code = msg
-                            .str_header(eventstream::EXCEPTION_TYPE)
-                            .or_else(|| msg.str_header(eventstream::ERROR_CODE))
+                        let code = eventstream::str_header(&msg, eventstream::EXCEPTION_TYPE)
+                            .or_else(|| eventstream::str_header(&msg, eventstream::ERROR_CODE))
                             .unwrap_or("unknown");
                         stats.error(format!("event stream exception {code}"));
                     }

@@ -5,7 +5,9 @@
 //!   are the CRT's own messages).
 //! - aws-smithy-eventstream 0.61 `test_data/` (smithy-rs, the Rust SDK's codec).
 
-use super::tests::{decode_one, reframe};
+use aws_smithy_types::DateTime;
+
+use super::tests::{b, decode_one, reframe, string as str};
 use super::*;
 
 const EMPTY_MESSAGE: &[u8] = b"\x00\x00\x00\x10\x00\x00\x00\x00\x05\xc2H\xeb}\x98\xc8\xff";
@@ -35,16 +37,12 @@ const SMITHY_VALID_NO_HEADERS: &[u8] =
     b"\x00\x00\x00$\x00\x00\x00\x00QcV\xadanother test payload\x8d\xf8\x0ee";
 const SMITHY_INVALID_HEADERS_LENGTH: &[u8] = b"\x00\x00\x00Y\x00\x00\x00MXLO\xfe\x04true\x00\x05false\x01\x04byte\x022\x05short\x03N \x03int\x04\x00\x07\xa1 \x04long\x05\x00\x00\x00\x0b\xa4;t\x00\x05bytes\x06\x00\x0asome bytes\x03str\x07\xff";
 
-fn h(name: &str, value: HeaderValue) -> Header {
+fn h(name: &'static str, value: HeaderValue) -> Header {
     Header::new(name, value)
 }
 
 fn bytes(b: &'static [u8]) -> HeaderValue {
     HeaderValue::ByteArray(Bytes::from_static(b))
-}
-
-fn str(s: &str) -> HeaderValue {
-    HeaderValue::String(s.into())
 }
 
 /// Each frame with the headers and payload it carries.
@@ -77,8 +75,11 @@ fn positive_cases() -> Vec<(&'static [u8], Vec<Header>, &'static [u8])> {
                 h("5", HeaderValue::Int64(5)),
                 h("6", bytes(b"bytes")),
                 h("7", str("utf8")),
-                h("8", HeaderValue::Timestamp(8)),
-                h("9", HeaderValue::Uuid(*b"0123456789abcdef")),
+                h("8", HeaderValue::Timestamp(DateTime::from_millis(8))),
+                h(
+                    "9",
+                    HeaderValue::Uuid(u128::from_be_bytes(*b"0123456789abcdef")),
+                ),
             ],
             b"",
         ),
@@ -111,10 +112,13 @@ fn positive_cases() -> Vec<(&'static [u8], Vec<Header>, &'static [u8])> {
                 h("long", HeaderValue::Int64(50_000_000_000)),
                 h("bytes", bytes(b"some bytes")),
                 h("str", str("some str")),
-                h("time", HeaderValue::Timestamp(5_000_000_000)),
+                h(
+                    "time",
+                    HeaderValue::Timestamp(DateTime::from_millis(5_000_000_000)),
+                ),
                 h(
                     "uuid",
-                    HeaderValue::Uuid(0xb79bc914_de21_4e13_b8b2_bc47e85b7f0b_u128.to_be_bytes()),
+                    HeaderValue::Uuid(0xb79bc914_de21_4e13_b8b2_bc47e85b7f0b),
                 ),
             ],
             b"some payload",
@@ -133,9 +137,8 @@ fn published_frames_decode_and_reencode_byte_for_byte() {
     let mut stream = Vec::new();
     for (frame, headers, payload) in positive_cases() {
         let message = decode_one(frame);
-        assert_eq!(message.headers, headers);
-        assert_eq!(&message.payload[..], payload);
-        assert_eq!(&encode_message(&headers, payload).unwrap()[..], frame);
+        assert_eq!(message, Message::new_from_parts(headers, payload));
+        assert_eq!(&encode_message(&message).unwrap()[..], frame);
         stream.extend_from_slice(frame);
     }
     // All of them back to back in one buffer, as botocore's test does.
@@ -149,43 +152,57 @@ fn published_frames_decode_and_reencode_byte_for_byte() {
 }
 
 #[test]
-fn helpers_reproduce_published_frames() {
-    let initial = initial_response("text/json", br#"{"InitialResponse": "sometext"}"#);
+fn initial_response_reproduces_the_published_frame() {
+    let initial = initial_response("text/json", &b(br#"{"InitialResponse": "sometext"}"#));
     assert_eq!(&initial.unwrap()[..], INITIAL_RESPONSE);
-    assert_eq!(&error("code", "message").unwrap()[..], ERROR_EVENT_MESSAGE);
+}
+
+/// The codec's own refusals carry only its wording, so checksum failures are recognised by it.
+fn is_checksum(err: &EventStreamError) -> bool {
+    matches!(err, EventStreamError::Frame(e) if e.to_string().contains("checksum"))
 }
 
 #[test]
 fn published_bad_frames_are_refused() {
     use EventStreamError::*;
-    let prelude_crc = |computed, received| PreludeChecksum { computed, received };
-    let message_crc = |computed, received| MessageChecksum { computed, received };
-    let cases: Vec<(&[u8], EventStreamError)> = vec![
+    type Want = Box<dyn Fn(&EventStreamError) -> bool>;
+    let prelude_crc = |computed, received| -> Want {
+        Box::new(
+            move |e| matches!(e, PreludeChecksum { computed: c, received: r } if (*c, *r) == (computed, received)),
+        )
+    };
+    let cases: Vec<(&[u8], Want)> = vec![
         (CORRUPTED_LENGTH, prelude_crc(0x31f8_8cc4, 0xfd52_8c5a)),
         (
             CORRUPTED_HEADER_LENGTH,
             prelude_crc(0x1583_f5c2, 0x07fd_8396),
         ),
-        (CORRUPTED_HEADERS, message_crc(0x395e_7671, 0x8d9c_08b1)),
-        (CORRUPTED_PAYLOAD, message_crc(0x7ed8_cb2a, 0xc365_3936)),
-        (DUPLICATE_HEADER, DuplicateHeader("test".into())),
+        (CORRUPTED_HEADERS, Box::new(is_checksum)),
+        (CORRUPTED_PAYLOAD, Box::new(is_checksum)),
+        // Accepted by the codec: refused by `check_headers`.
+        (
+            DUPLICATE_HEADER,
+            Box::new(|e| matches!(e, DuplicateHeader(n) if n == "test")),
+        ),
         // Valid CRCs, but a header block of almost 4 GiB.
-        (INVALID_HEADERS_LENGTH, HeadersTooLong(0xff00_0102)),
+        (
+            INVALID_HEADERS_LENGTH,
+            Box::new(|e| matches!(e, HeadersTooLong(0xff00_0102))),
+        ),
         // botocore's INVALID_PAYLOAD_LENGTH: a 24 MiB + 1 payload. Its prelude is enough.
         (
             b"\x01\x80\x00\x21\x00\x00\x00\x00\xdd\x3f\x33\xb1",
-            MessageTooLong(0x0180_0021),
+            Box::new(|e| matches!(e, MessageTooLong(0x0180_0021))),
         ),
+        // 77 bytes of headers in an 89-byte frame.
         (
             SMITHY_INVALID_HEADERS_LENGTH,
-            HeadersOverrunMessage {
-                headers: 77,
-                total: 89,
-            },
+            Box::new(|e| matches!(e, Frame(_))),
         ),
     ];
     for (frame, want) in cases {
-        assert_eq!(decode_message(frame), Err(want));
+        let err = decode_message(frame).unwrap_err();
+        assert!(want(&err), "{frame:?}: {err}");
     }
 }
 
@@ -193,7 +210,6 @@ fn published_bad_frames_are_refused() {
 /// that frame, and (for the header cases) re-checksummed so the header parser sees them.
 #[test]
 fn smithy_invalid_frames_are_refused() {
-    use EventStreamError::*;
     let valid = SMITHY_VALID_WITH_ALL_HEADERS_AND_PAYLOAD;
     let patched = |at: usize, with: &[u8]| {
         let mut v = valid.to_vec();
@@ -201,20 +217,15 @@ fn smithy_invalid_frames_are_refused() {
         v
     };
     let deadbeef = 0xdead_beef_u32.to_be_bytes();
-    assert_eq!(
+    assert!(matches!(
         decode_message(&patched(8, &deadbeef)),
-        Err(PreludeChecksum {
+        Err(EventStreamError::PreludeChecksum {
             computed: 0x8bb4_95fb,
             received: 0xdead_beef
         })
-    );
-    assert_eq!(
-        decode_message(&patched(valid.len() - 4, &deadbeef)),
-        Err(MessageChecksum {
-            computed: 0x01a0_5860,
-            received: 0xdead_beef
-        })
-    );
+    ));
+    let err = decode_message(&patched(valid.len() - 4, &deadbeef)).unwrap_err();
+    assert!(is_checksum(&err), "{err}");
 
     let block = &valid[12..12 + 122];
     let payload = b"some payload";
@@ -229,19 +240,17 @@ fn smithy_invalid_frames_are_refused() {
         b[at..at + with.len()].copy_from_slice(with);
         decode_message(&reframe(&b, payload))
     };
-    // invalid_header_value_type: "byte" typed 0x60.
-    assert_eq!(
-        rebuilt(find(b"byte\x02") + 4, b"\x60"),
-        Err(UnknownHeaderType(0x60))
-    );
-    // invalid_header_string_value_length: "str" claims 0xffff bytes.
-    assert_eq!(
-        rebuilt(find(b"str\x07") + 4, b"\xff\xff"),
-        Err(MalformedHeader("value longer than 32767 bytes"))
-    );
-    // invalid_header_name_length: "byte" claims a 255-byte name.
-    assert_eq!(
-        rebuilt(find(b"\x04byte"), b"\xff"),
-        Err(MalformedHeader("name runs past the header block"))
-    );
+    for (at, with) in [
+        // invalid_header_value_type: "byte" typed 0x60.
+        (find(b"byte\x02") + 4, &b"\x60"[..]),
+        // invalid_header_string_value_length: "str" claims 0xffff bytes.
+        (find(b"str\x07") + 4, b"\xff\xff"),
+        // invalid_header_name_length: "byte" claims a 255-byte name.
+        (find(b"\x04byte"), b"\xff"),
+    ] {
+        assert!(
+            matches!(rebuilt(at, with), Err(EventStreamError::Frame(_))),
+            "{with:?}"
+        );
+    }
 }
