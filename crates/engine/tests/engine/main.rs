@@ -3,6 +3,7 @@
 mod admin;
 mod consumers;
 mod contract;
+mod fixture;
 mod fjall;
 mod iterators;
 mod lifecycle;
