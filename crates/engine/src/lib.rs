@@ -37,7 +37,6 @@
 //! | `wire` | conversions between stored records and the generated wire shapes |
 //! | `clock`, `startup` | time helpers; loading the MetaStore at open |
 //! | `messages`, `error` | AWS's messages and the shared failure type |
-//! | `testing` | in-memory storage for tests (feature `test-util`) |
 //!
 //! Formats and the state machine are described in `docs/engine.md`.
 
@@ -70,9 +69,6 @@ mod subscribe;
 mod tags;
 mod token;
 mod wire;
-
-#[cfg(any(test, feature = "test-util"))]
-pub mod testing;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};

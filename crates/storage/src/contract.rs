@@ -9,7 +9,7 @@
 //! tributary_storage::contract_tests!(MyFactory::new());
 //! ```
 //!
-//! Other crates get this module with the `contract` cargo feature. Failures panic with a message
+//! Other crates get this module with the `test-support` cargo feature. Failures panic with a message
 //! naming the broken property, as tests do.
 
 mod lifecycle;

@@ -52,7 +52,7 @@ pub struct Bounds {
     pub last_arrival_ms: Option<i64>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
     #[error("shard {0:?} does not exist")]
     NoSuchShard(ShardKey),
@@ -62,6 +62,9 @@ pub enum StorageError {
     /// Nothing in the failed call was acknowledged; reads keep working.
     #[error("write not persisted: {0}")]
     Unavailable(String),
+    /// A record larger than the store accepts; nothing in the call was written.
+    #[error("a record of {size} bytes is larger than the store accepts ({limit})")]
+    TooLarge { size: usize, limit: usize },
     #[error("storage corrupted: {0}")]
     Corrupt(String),
     #[error("storage I/O error: {0}")]

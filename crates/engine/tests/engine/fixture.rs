@@ -14,9 +14,7 @@ use serde_json::Value;
 use tributary_engine::codecs::{decode_sequence_number, encode_sequence_number};
 use tributary_engine::{Engine, EngineConfig, RequestContext};
 use tributary_model::types::*;
-use tributary_storage::{
-    FjallOptions, FjallStore, MetaStore, ReadFrom, SegmentLog, SegmentOptions, ShardKey, ShardLog,
-};
+use tributary_storage::{FjallMeta, ReadFrom, SegmentLog, SegmentOptions, ShardKey, ShardLog};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 /// The account and region `tributary serve` used by default when it wrote the fixture.
@@ -74,8 +72,8 @@ fn load_expected() -> (Value, Vec<Expected>) {
 }
 
 /// The stores exactly as `tributary serve` opens them in a data directory.
-fn open_stores(dir: &Path) -> (Arc<SegmentLog>, Arc<FjallStore>) {
-    let meta = FjallStore::open(dir, FjallOptions::default()).expect("open the metadata store");
+fn open_stores(dir: &Path) -> (Arc<SegmentLog>, Arc<FjallMeta>) {
+    let meta = FjallMeta::open(dir).expect("open the metadata store");
     let log = SegmentLog::open(&dir.join("segments"), SegmentOptions::default())
         .expect("open the segment log");
     (log, meta)
@@ -131,7 +129,7 @@ async fn a_data_directory_of_release_0_1_opens_unchanged() {
         default_account_id: ACCOUNT.into(),
         ..EngineConfig::default()
     };
-    let engine = Engine::open(config, log.clone(), meta.clone() as Arc<dyn MetaStore>)
+    let engine = Engine::open(config, log.clone(), meta)
         .await
         .expect("the engine opens the directory");
     let ctx = RequestContext::new(ACCOUNT, REGION);

@@ -37,7 +37,7 @@ pub(super) fn open(
 ) -> StorageResult<(Shared, RecoveryReport)> {
     let started = Instant::now();
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, "create", &e))?;
-    let dir_lock = crate::fjall_engine::lock_dir(dir)?;
+    let dir_lock = crate::dir::lock_dir(dir)?;
     check_format(dir)?;
     for sub in ["wal", "shards"] {
         let p = dir.join(sub);

@@ -1,10 +1,10 @@
-//! The contract suite run against [`SegmentLog`] (with fjall as the `MetaStore`, as in the
-//! server), in several configurations, plus what only this engine promises. Crash, churn and
+//! The contract suite run against [`SegmentLog`] (with [`FjallMeta`](crate::FjallMeta) as the
+//! `MetaStore`, as in the server), in several configurations, plus what only this engine promises. Crash, churn and
 //! restart tests that need only the public API live in `crates/storage/tests/`.
 
 use super::*;
 use crate::contract::{Engines, Factory};
-use crate::{FjallOptions, FjallStore, ReadFrom, ShardAppend, ShardLog};
+use crate::{FjallMeta, ReadFrom, ShardAppend, ShardLog};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
@@ -29,8 +29,7 @@ impl SegFactory {
 impl Factory for SegFactory {
     fn open(&self) -> BoxFuture<'_, Engines> {
         Box::pin(async move {
-            let meta = FjallStore::open(&self.dir.path().join("meta"), FjallOptions::default())
-                .expect("open meta");
+            let meta = FjallMeta::open(self.dir.path()).expect("open meta");
             Engines {
                 log: self.log(),
                 meta,

@@ -16,9 +16,10 @@
 use super::encode::{self, Buffers, Plan, TailSim};
 use super::files::{create_segment, idx_entry_pos, seg_path};
 use super::syncer::{self, Publish, Reply, Target};
+use super::Durability;
 use super::{SegFiles, SegmentRef, Shard, Shared, State, Stats, Tail};
-use crate::fjall_engine::now_ms;
-use crate::{Appended, Durability, ShardAppend, StorageResult};
+use crate::clock::now_ms;
+use crate::{Appended, ShardAppend, StorageResult};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};

@@ -1,19 +1,19 @@
-//! In-memory [`ShardLog`] and [`MetaStore`] for tests (feature `test-util`).
+//! In-memory [`ShardLog`] and [`MetaStore`] for tests (feature `test-support`).
 //!
-//! They follow the storage contract closely enough for engine tests, and add hooks real
-//! storage cannot offer: shifting the log's clock (to age records past retention), failing
+//! They pass the contract suite (tests below), so tests above them say something about the
+//! real stores, and they add hooks real storage cannot offer: shifting the log's clock (to age records past retention), failing
 //! appends, and counting append calls.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
-use bytes::Bytes;
-use futures::future::BoxFuture;
-use parking_lot::Mutex;
-use tributary_storage::{
+use crate::{
     Appended, Bounds, MetaEntry, MetaError, MetaStore, ReadFrom, Revision, ShardAppend, ShardKey,
     ShardLog, StorageError, StorageResult, StoredRecord,
 };
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
 
 #[derive(Debug, Default)]
 struct ShardData {
@@ -273,4 +273,32 @@ impl MetaStore for MemoryMetaStore {
             })
             .collect())
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MemoryMetaStore, MemoryShardLog};
+    use crate::contract::{Engines, Factory};
+    use futures::future::BoxFuture;
+    use std::sync::Arc;
+
+    /// Every `open` returns the same in-memory state, as a reopened directory would.
+    #[derive(Default)]
+    struct Memory {
+        log: Arc<MemoryShardLog>,
+        meta: Arc<MemoryMetaStore>,
+    }
+
+    impl Factory for Memory {
+        fn open(&self) -> BoxFuture<'_, Engines> {
+            Box::pin(async move {
+                Engines {
+                    log: self.log.clone(),
+                    meta: self.meta.clone(),
+                }
+            })
+        }
+    }
+
+    crate::contract_tests!(Memory::default());
 }
