@@ -33,7 +33,7 @@
 //! | `seqnum` | the 56-digit sequence-number codec, record numbers and positions |
 //! | `iterator`, `token` | sealed shard iterators and NextTokens (HMAC-SHA256) |
 //! | `payload` | the record layout stored in the ShardLog |
-//! | `meta`, `state` | persisted records (streams, consumers, ...) and their in-memory cache; shard wake-ups |
+//! | `meta`, `state` | persisted records (streams, consumers, ...) and their in-memory cache; in-flight appends and seals per shard |
 //! | `wire` | conversions between stored records and the generated wire shapes |
 //! | `clock`, `startup` | time helpers; loading the MetaStore at open |
 //! | `messages`, `error` | AWS's messages and the shared failure type |

@@ -1,5 +1,6 @@
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use tokio::sync::watch;
 
 /// Identifies one shard's log: the engine's stream id and the shard's index within the stream.
 /// Both are assigned by the engine and never reused while data for them exists.
@@ -102,6 +103,12 @@ pub trait ShardLog: Send + Sync + 'static {
         max_bytes: usize,
     ) -> StorageResult<Vec<StoredRecord>>;
     fn bounds(&self, shard: ShardKey) -> StorageResult<Bounds>;
+    /// The published end of `shard`'s log (`Bounds::next`), for readers that wait for new
+    /// records instead of polling. The value moves only once the records below it are
+    /// readable, that is once they are durable (as the store's durability setting says), so a
+    /// reader woken by it finds them; an append whose caller went away still moves it when its
+    /// records become durable. Closed (`changed()` fails) once the shard is deleted.
+    fn watch(&self, shard: ShardKey) -> StorageResult<watch::Receiver<u64>>;
     /// Drops every record that arrived before `arrival_ms` (retention). Space is given back
     /// by the engine in the background; reads honour the trim at once. The trim point applies
     /// to the records present when called and never moves back; trimming an empty shard, or to

@@ -268,3 +268,40 @@ pub async fn paged_reads(f: &dyn Factory) {
         );
     }
 }
+
+/// `watch` gives the published end: current at once, moved by the time an append returns
+/// (with its records readable), and closed when the shard is deleted.
+pub async fn watch_follows_the_published_end(f: &dyn Factory) {
+    let e = f.open().await;
+    let s = key(1, 0);
+    assert!(
+        matches!(e.log.watch(s), Err(StorageError::NoSuchShard(_))),
+        "watching a missing shard"
+    );
+    e.log.create_shard(s).expect("create shard");
+    append(&*e.log, s, &["a"]).await;
+    let mut rx = e.log.watch(s).expect("watch");
+    assert_eq!(*rx.borrow_and_update(), 1, "starts at the published end");
+    let waiter = tokio::spawn(async move {
+        let changed = rx.changed().await.is_ok();
+        let seen = *rx.borrow_and_update();
+        (changed, seen, rx)
+    });
+    append(&*e.log, s, &["b", "c"]).await;
+    let (changed, seen, mut rx) = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("a waiting watcher is woken by the append")
+        .expect("waiter");
+    assert!(changed);
+    assert_eq!(seen, 3, "the new end");
+    assert_eq!(
+        read(&*e.log, s, ReadFrom::Offset(1)).len(),
+        2,
+        "and its records are readable"
+    );
+    e.log.delete_shard(s).expect("delete");
+    let closed = tokio::time::timeout(Duration::from_secs(5), rx.changed())
+        .await
+        .expect("closed promptly");
+    assert!(closed.is_err(), "a deleted shard's watch is closed");
+}

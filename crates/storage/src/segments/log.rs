@@ -12,9 +12,8 @@ use crate::{
     StoredRecord,
 };
 use futures::future::BoxFuture;
-use parking_lot::RwLock;
 use std::sync::Arc;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 impl ShardLog for SegmentLog {
     fn create_shard(&self, key: ShardKey) -> StorageResult<()> {
@@ -39,10 +38,7 @@ impl ShardLog for SegmentLog {
             return Err(shared.poison("fsync of the shards directory", &e));
         }
         log_control(shared, &mut st, KIND_CREATE, inc, None, true)?;
-        let shard = Arc::new(Shard {
-            dir,
-            view: RwLock::new(View::default()),
-        });
+        let shard = Arc::new(Shard::new(dir, View::default()));
         st.writers.insert(
             key,
             ShardWriter {
@@ -114,6 +110,10 @@ impl ShardLog for SegmentLog {
             next: v.next,
             last_arrival_ms: v.last_arrival,
         })
+    }
+
+    fn watch(&self, key: ShardKey) -> StorageResult<watch::Receiver<u64>> {
+        Ok(shard_of(&self.shared, key)?.published.subscribe())
     }
 
     fn trim_before(&self, key: ShardKey, arrival_ms: i64) -> StorageResult<()> {

@@ -318,15 +318,15 @@ fn build(
         });
         report.segments += segments.len();
         let first = segments.front().map_or(sh.next, |s| s.base).max(sh.trim);
-        let shard = Arc::new(Shard {
-            dir: sh.dir,
-            view: RwLock::new(View {
+        let shard = Arc::new(Shard::new(
+            sh.dir,
+            View {
                 first: first.min(sh.next),
                 next: sh.next,
                 last_arrival: sh.last_arrival,
                 segments,
-            }),
-        });
+            },
+        ));
         table.insert(key, Arc::clone(&shard));
         writers.insert(
             key,

@@ -325,6 +325,8 @@ async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
         let _ = release_rx.recv();
     });
     locked_rx.recv().expect("gate taken");
+    let mut watch = log.watch(S).expect("watch");
+    assert_eq!(*watch.borrow_and_update(), 2);
     let l = Arc::clone(&log);
     let pending = tokio::spawn(async move { put(&l, S, payloads(3, 10)).await });
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -338,6 +340,10 @@ async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
     // Written to the segment and the WAL, but not fsynced: invisible and unanswered.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!pending.is_finished(), "acknowledged before the fsync");
+    assert!(
+        !watch.has_changed().expect("open"),
+        "watchers told before the fsync"
+    );
     assert_eq!(log.bounds(S).expect("bounds").next, 2);
     assert!(log
         .read(S, ReadFrom::Offset(2), 10, 1 << 20)
@@ -351,6 +357,11 @@ async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
     );
     release_tx.send(()).expect("release");
     holder.join().expect("holder");
+    tokio::time::timeout(Duration::from_secs(5), watch.changed())
+        .await
+        .expect("watchers told once durable")
+        .expect("open");
+    assert_eq!(*watch.borrow(), 5);
     assert_eq!(pending.await.expect("task").first_offset, 2);
     assert_eq!(log.bounds(S).expect("bounds").next, 5);
     assert_eq!(
