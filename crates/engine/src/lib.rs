@@ -123,7 +123,7 @@ impl Engine {
         log: Arc<dyn ShardLog>,
         meta: Arc<dyn MetaStore>,
     ) -> Result<Arc<Engine>, EngineOpenError> {
-        let loaded = startup::load(meta.as_ref())?;
+        let loaded = startup::load(meta.as_ref()).await?;
         let engine = Arc::new_cyclic(|me| Engine {
             me: me.clone(),
             config,

@@ -100,10 +100,10 @@ fn main() {
     let stats: Counters = Box::new(move || (s2.stats().group_commits, s2.stats().syncs));
     let log: Arc<dyn ShardLog> = segments;
     for i in 0..a.shards {
-        log.create_shard(ShardKey {
+        rt.block_on(log.create_shard(ShardKey {
             stream: 1,
             shard: i,
-        })
+        }))
         .expect("create shard");
     }
     // Incompressible payloads, all slices of one buffer.

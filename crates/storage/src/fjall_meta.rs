@@ -26,7 +26,7 @@
 //! "shards" of the record engine that release carried (empty: records went to the segment
 //! log). They are never opened, so they stay as they are.
 
-use crate::{MetaEntry, MetaError, MetaStore, Revision, StorageError, StorageResult};
+use crate::{MetaEntry, MetaError, MetaFuture, MetaStore, Revision, StorageError, StorageResult};
 use ::fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -47,8 +47,14 @@ const MEMTABLE_BYTES: u64 = 4 << 20;
 /// fjall's minimum journal budget (it panics below it).
 const JOURNAL_BYTES: u64 = 64 << 20;
 
-/// The metadata store in `<dir>/fjall`. Dropping it closes the database and releases the lock.
+/// The metadata store in `<dir>/fjall`. Dropping it closes the database and releases the lock
+/// (once no write is running on the blocking pool).
 pub struct FjallMeta {
+    inner: Arc<Inner>,
+}
+
+/// The open database; shared with the blocking tasks that write to it.
+struct Inner {
     dir: PathBuf,
     db: Database,
     meta: Keyspace,
@@ -101,22 +107,46 @@ impl FjallMeta {
             None => 0,
         };
         tracing::info!(dir = %dir.display(), revision, "metadata store opened");
-        Ok(Arc::new(Self {
+        let inner = Inner {
             dir: dir.to_path_buf(),
             db,
             meta,
             sys,
             revision: Mutex::new(revision),
             _dir_lock: dir_lock,
+        };
+        Ok(Arc::new(Self {
+            inner: Arc::new(inner),
         }))
     }
 
     /// Bytes the fjall database occupies on disk (allocated blocks).
     pub fn disk_space(&self) -> StorageResult<u64> {
-        crate::dir::dir_usage(&self.dir.join("fjall"))
+        crate::dir::dir_usage(&self.inner.dir.join("fjall"))
             .map_err(|e| StorageError::Io(format!("cannot measure disk space: {e}")))
     }
 
+    /// Runs `write` on the blocking pool: it waits for an fsync, which must not stall an
+    /// async worker. A dropped future does not stop the write.
+    fn write<T: Send + 'static>(
+        &self,
+        key: &str,
+        write: impl FnOnce(&Inner, &str) -> Result<T, MetaError> + Send + 'static,
+    ) -> MetaFuture<'static, T> {
+        let inner = Arc::clone(&self.inner);
+        let key = key.to_owned();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                check_key(&key)?;
+                write(&inner, &key)
+            })
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("metadata write task failed: {e}")))?
+        })
+    }
+}
+
+impl Inner {
     fn current(&self, key: &str) -> Result<Option<MetaEntry>, MetaError> {
         match self.meta.get(key).map_err(read_err)? {
             Some(v) => Ok(Some(entry(key.to_owned(), &v)?)),
@@ -142,7 +172,7 @@ impl FjallMeta {
 impl std::fmt::Debug for FjallMeta {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FjallMeta")
-            .field("dir", &self.dir)
+            .field("dir", &self.inner.dir)
             .finish_non_exhaustive()
     }
 }
@@ -152,45 +182,53 @@ impl MetaStore for FjallMeta {
         if check_key(key).is_err() {
             return Ok(None); // nothing can be stored under such a key
         }
-        self.current(key)
+        self.inner.current(key)
     }
 
-    fn create(&self, key: &str, value: Bytes) -> Result<Revision, MetaError> {
-        check_key(key)?;
-        let mut last = self.revision.lock();
-        if self.current(key)?.is_some() {
-            return Err(MetaError::Exists);
-        }
-        self.put(&mut last, key, &value)
+    fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision> {
+        self.write(key, move |db, key| {
+            let mut last = db.revision.lock();
+            if db.current(key)?.is_some() {
+                return Err(MetaError::Exists);
+            }
+            db.put(&mut last, key, &value)
+        })
     }
 
-    fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<Revision, MetaError> {
-        check_key(key)?;
-        let mut last = self.revision.lock();
-        let found = self.current(key)?.ok_or(MetaError::NotFound)?.revision;
-        if found != expected {
-            return Err(MetaError::Conflict { expected, found });
-        }
-        self.put(&mut last, key, &value)
+    fn update<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        expected: Revision,
+    ) -> MetaFuture<'a, Revision> {
+        self.write(key, move |db, key| {
+            let mut last = db.revision.lock();
+            let found = db.current(key)?.ok_or(MetaError::NotFound)?.revision;
+            if found != expected {
+                return Err(MetaError::Conflict { expected, found });
+            }
+            db.put(&mut last, key, &value)
+        })
     }
 
-    fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError> {
-        check_key(key)?;
-        let _last = self.revision.lock();
-        let found = self.current(key)?.ok_or(MetaError::NotFound)?.revision;
-        if let Some(expected) = expected.filter(|e| *e != found) {
-            return Err(MetaError::Conflict { expected, found });
-        }
-        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
-        batch.remove(&self.meta, key);
-        batch.commit().map_err(write_err)?;
-        Ok(())
+    fn delete<'a>(&'a self, key: &'a str, expected: Option<Revision>) -> MetaFuture<'a, ()> {
+        self.write(key, move |db, key| {
+            let _last = db.revision.lock();
+            let found = db.current(key)?.ok_or(MetaError::NotFound)?.revision;
+            if let Some(expected) = expected.filter(|e| *e != found) {
+                return Err(MetaError::Conflict { expected, found });
+            }
+            let mut batch = db.db.batch().durability(Some(PersistMode::SyncAll));
+            batch.remove(&db.meta, key);
+            batch.commit().map_err(write_err)?;
+            Ok(())
+        })
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError> {
         let mut out = Vec::new();
         // fjall iterates in byte order, which for UTF-8 is code point order.
-        for guard in self.meta.prefix(prefix) {
+        for guard in self.inner.meta.prefix(prefix) {
             let (k, v) = guard.into_inner().map_err(read_err)?;
             let key = String::from_utf8(k.to_vec())
                 .map_err(|_| StorageError::Corrupt("metadata key is not UTF-8".into()))?;

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
 use crate::{
-    Appended, Bounds, MetaEntry, MetaError, MetaStore, ReadFrom, Revision, ShardAppend, ShardKey,
-    ShardLog, StorageError, StorageResult, StoredRecord,
+    Appended, Bounds, MetaEntry, MetaError, MetaFuture, MetaStore, ReadFrom, Revision, ShardAppend,
+    ShardKey, ShardLog, StorageError, StorageResult, StoredRecord,
 };
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -164,18 +164,21 @@ impl MemoryShardLog {
 }
 
 impl ShardLog for MemoryShardLog {
-    fn create_shard(&self, shard: ShardKey) -> StorageResult<()> {
+    fn create_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<()>> {
         let mut shards = self.shards.lock();
-        if shards.contains_key(&shard) {
-            return Err(StorageError::ShardExists(shard));
-        }
-        shards.insert(shard, ShardData::new());
-        Ok(())
+        let result = match shards.contains_key(&shard) {
+            true => Err(StorageError::ShardExists(shard)),
+            false => {
+                shards.insert(shard, ShardData::new());
+                Ok(())
+            }
+        };
+        Box::pin(std::future::ready(result))
     }
 
-    fn delete_shard(&self, shard: ShardKey) -> StorageResult<()> {
+    fn delete_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<()>> {
         self.shards.lock().remove(&shard);
-        Ok(())
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn append(&self, appends: Vec<ShardAppend>) -> BoxFuture<'_, StorageResult<Vec<Appended>>> {
@@ -279,6 +282,46 @@ impl MemoryMetaStore {
     pub fn keys(&self) -> Vec<String> {
         self.entries.lock().1.keys().cloned().collect()
     }
+
+    fn create_now(&self, key: &str, value: Bytes) -> Result<Revision, MetaError> {
+        let mut g = self.entries.lock();
+        if g.1.contains_key(key) {
+            return Err(MetaError::Exists);
+        }
+        g.0 += 1;
+        let rev = g.0;
+        g.1.insert(key.to_owned(), (rev, value));
+        Ok(rev)
+    }
+
+    fn update_now(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: Revision,
+    ) -> Result<Revision, MetaError> {
+        let mut g = self.entries.lock();
+        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
+        if found != expected {
+            return Err(MetaError::Conflict { expected, found });
+        }
+        g.0 += 1;
+        let rev = g.0;
+        g.1.insert(key.to_owned(), (rev, value));
+        Ok(rev)
+    }
+
+    fn delete_now(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError> {
+        let mut g = self.entries.lock();
+        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
+        if let Some(expected) = expected {
+            if found != expected {
+                return Err(MetaError::Conflict { expected, found });
+            }
+        }
+        g.1.remove(key);
+        Ok(())
+    }
 }
 
 impl MetaStore for MemoryMetaStore {
@@ -295,39 +338,21 @@ impl MetaStore for MemoryMetaStore {
             }))
     }
 
-    fn create(&self, key: &str, value: Bytes) -> Result<Revision, MetaError> {
-        let mut g = self.entries.lock();
-        if g.1.contains_key(key) {
-            return Err(MetaError::Exists);
-        }
-        g.0 += 1;
-        let rev = g.0;
-        g.1.insert(key.to_owned(), (rev, value));
-        Ok(rev)
+    fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision> {
+        Box::pin(std::future::ready(self.create_now(key, value)))
     }
 
-    fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<Revision, MetaError> {
-        let mut g = self.entries.lock();
-        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
-        if found != expected {
-            return Err(MetaError::Conflict { expected, found });
-        }
-        g.0 += 1;
-        let rev = g.0;
-        g.1.insert(key.to_owned(), (rev, value));
-        Ok(rev)
+    fn update<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        expected: Revision,
+    ) -> MetaFuture<'a, Revision> {
+        Box::pin(std::future::ready(self.update_now(key, value, expected)))
     }
 
-    fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError> {
-        let mut g = self.entries.lock();
-        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
-        if let Some(expected) = expected {
-            if found != expected {
-                return Err(MetaError::Conflict { expected, found });
-            }
-        }
-        g.1.remove(key);
-        Ok(())
+    fn delete<'a>(&'a self, key: &'a str, expected: Option<Revision>) -> MetaFuture<'a, ()> {
+        Box::pin(std::future::ready(self.delete_now(key, expected)))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError> {

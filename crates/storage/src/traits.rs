@@ -82,13 +82,19 @@ pub type StorageResult<T> = Result<T, StorageError>;
 /// - One `append` call may touch several shards; it is atomic per shard, and shards are
 ///   persisted together (one group commit).
 /// - Reads never return a record below the trim point set by `trim_before`.
+///
+/// What may wait for the disk is async (`create_shard`, `delete_shard`, `append`: stores run
+/// their fsyncs off the async worker threads). `read`, `bounds` and `trim_before` block
+/// briefly (page-cache reads, an unsynced write); callers that care run them on the blocking
+/// pool.
 pub trait ShardLog: Send + Sync + 'static {
     /// Fails with `ShardExists` if the shard exists. A deleted shard's key may be created again:
-    /// it starts empty, at offset 0.
-    fn create_shard(&self, shard: ShardKey) -> StorageResult<()>;
+    /// it starts empty, at offset 0. Durable when it returns.
+    fn create_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<()>>;
     /// Removes the shard and all its records. Idempotent. The shard is gone for readers and
-    /// writers at once; engines may give the space back in the background.
-    fn delete_shard(&self, shard: ShardKey) -> StorageResult<()>;
+    /// writers at once; engines may give the space back in the background. Durable when it
+    /// returns.
+    fn delete_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<()>>;
     /// Appends to several shards at once; results are in the order of `appends`. A call naming
     /// a shard that does not exist fails with `NoSuchShard`. Arrival times never decrease
     /// within a shard. If the future is dropped before it resolves, the records may or may
@@ -116,6 +122,9 @@ pub trait ShardLog: Send + Sync + 'static {
     fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> StorageResult<()>;
 }
 
+/// What a [`MetaStore`] write resolves to.
+pub type MetaFuture<'a, T> = BoxFuture<'a, Result<T, MetaError>>;
+
 /// Revision of a metadata entry; changes on every update and is never reused for a key, even
 /// after the key is deleted and created again.
 pub type Revision = u64;
@@ -140,15 +149,22 @@ pub enum MetaError {
 }
 
 /// Small, strongly consistent key-value store for control-plane state. Every successful
-/// write is durable when it returns. Keys are 1 to 65 535 bytes of UTF-8.
+/// write is durable when it returns; writes are async so that stores can wait for the disk
+/// (or a cluster) off the async worker threads. Reads are synchronous: the engine reads the
+/// store at open and caches it. Keys are 1 to 65 535 bytes of UTF-8.
 pub trait MetaStore: Send + Sync + 'static {
     fn get(&self, key: &str) -> Result<Option<MetaEntry>, MetaError>;
     /// `Exists` if the key is present.
-    fn create(&self, key: &str, value: Bytes) -> Result<Revision, MetaError>;
+    fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision>;
     /// `NotFound` if absent; `Conflict` if its revision is not `expected`.
-    fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<Revision, MetaError>;
+    fn update<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        expected: Revision,
+    ) -> MetaFuture<'a, Revision>;
     /// `NotFound` if absent; with `Some(expected)`, `Conflict` if its revision differs.
-    fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError>;
+    fn delete<'a>(&'a self, key: &'a str, expected: Option<Revision>) -> MetaFuture<'a, ()>;
     /// Every entry whose key starts with `prefix`, in key order.
     fn list(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError>;
 }

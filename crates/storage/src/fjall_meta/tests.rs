@@ -28,11 +28,14 @@ fn a_second_open_of_the_same_directory_is_refused() {
     drop(FjallMeta::open(dir.path()).expect("released on drop"));
 }
 
-#[test]
-fn a_new_directory_gets_only_the_metadata_keyspaces() {
+#[tokio::test]
+async fn a_new_directory_gets_only_the_metadata_keyspaces() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = FjallMeta::open(dir.path()).expect("open");
-    let rev = store.create("k", Bytes::from_static(b"v")).expect("create");
+    let rev = store
+        .create("k", Bytes::from_static(b"v"))
+        .await
+        .expect("create");
     drop(store);
     let db = raw(dir.path());
     let mut names: Vec<String> = db
@@ -49,8 +52,8 @@ fn a_new_directory_gets_only_the_metadata_keyspaces() {
 
 /// A directory as release 0.1 left it: format version, revision counter, and the empty
 /// record keyspaces, which must stay there untouched.
-#[test]
-fn a_directory_with_the_old_record_keyspaces_opens_and_keeps_counting() {
+#[tokio::test]
+async fn a_directory_with_the_old_record_keyspaces_opens_and_keeps_counting() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let db = raw(dir.path());
@@ -77,7 +80,10 @@ fn a_directory_with_the_old_record_keyspaces_opens_and_keeps_counting() {
     let e = store.get("streams/a").expect("get").expect("present");
     assert_eq!((e.revision, &e.value[..]), (41, &b"old"[..]));
     assert_eq!(
-        store.create("streams/b", Bytes::new()).expect("create"),
+        store
+            .create("streams/b", Bytes::new())
+            .await
+            .expect("create"),
         42,
         "revisions go on from the stored counter"
     );
@@ -134,12 +140,12 @@ fn a_foreign_fjall_database_is_refused_untouched() {
     assert!(!db.keyspace_exists(KS_SYS));
 }
 
-#[test]
-fn metadata_keys_fjall_cannot_store_are_refused() {
+#[tokio::test]
+async fn metadata_keys_fjall_cannot_store_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = FjallMeta::open(dir.path()).expect("open");
     assert!(matches!(
-        store.create("", Bytes::new()),
+        store.create("", Bytes::new()).await,
         Err(MetaError::Storage(_))
     ));
     assert!(store.get("").expect("get").is_none());

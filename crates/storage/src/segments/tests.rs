@@ -137,6 +137,7 @@ async fn concurrent_appends_share_group_commits() {
             stream: 1,
             shard: i,
         })
+        .await
         .expect("create");
     }
     let before = log.stats();
@@ -184,7 +185,7 @@ async fn big_appends_go_straight_to_the_segment_small_ones_through_the_wal() {
         ..SegmentOptions::default()
     });
     let log = f.log();
-    log.create_shard(S).expect("create");
+    log.create_shard(S).await.expect("create");
     put(&log, S, payloads(10, 100)).await;
     let s = log.stats();
     assert_eq!(s.direct_bytes, 0);
@@ -214,7 +215,7 @@ async fn segments_roll_by_size_and_age_and_trim_deletes_whole_ones() {
         ..SegmentOptions::default()
     });
     let log = f.log();
-    log.create_shard(S).expect("create");
+    log.create_shard(S).await.expect("create");
     // 10 records of ~1 KiB per segment of 4 KiB: 3 per segment.
     let mut last = 0;
     for _ in 0..10 {
@@ -249,7 +250,7 @@ async fn reopen_after_a_clean_shutdown_replays_nothing() {
     let f = SegFactory::with(tiny());
     {
         let log = f.log();
-        log.create_shard(S).expect("create");
+        log.create_shard(S).await.expect("create");
         for i in 0..20 {
             put(&log, S, payloads(3, 30 + i)).await;
         }
@@ -268,7 +269,7 @@ async fn reopen_after_a_clean_shutdown_replays_nothing() {
 async fn a_failed_write_is_undone_and_later_writes_work() {
     let f = SegFactory::with(SegmentOptions::default());
     let log = f.log();
-    log.create_shard(S).expect("create");
+    log.create_shard(S).await.expect("create");
     put(&log, S, payloads(3, 10)).await;
     // Make the shard directory unwritable for new segments by replacing it with a file: the
     // roll into a new segment fails, the group fails, nothing is published.
@@ -312,7 +313,7 @@ async fn a_failed_write_is_undone_and_later_writes_work() {
 async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
     let f = SegFactory::with(SegmentOptions::default());
     let log = f.log();
-    log.create_shard(S).expect("create");
+    log.create_shard(S).await.expect("create");
     put(&log, S, payloads(2, 10)).await;
     let commits = log.stats().group_commits;
     // Stall the syncer (from a plain thread: the guard must not live across an await).
