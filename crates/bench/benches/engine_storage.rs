@@ -68,7 +68,7 @@ fn storage(c: &mut Criterion) {
         },
     )
     .expect("open");
-    log.create_shard(SHARD).expect("shard");
+    rt.block_on(log.create_shard(SHARD)).expect("shard");
     let batch: Vec<Bytes> = (0..500u32)
         .map(|i| Bytes::from(vec![(i % 251) as u8; 1024]))
         .collect();

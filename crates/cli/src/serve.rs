@@ -8,7 +8,7 @@ use tributary_engine::{Engine, EngineConfig, RequestContext};
 use tributary_server::auth::AuthMode;
 use tributary_server::tls::CertSource;
 use tributary_server::AppState;
-use tributary_storage::{FjallOptions, FjallStore, SegmentLog, SegmentOptions};
+use tributary_storage::{FjallMeta, SegmentLog, SegmentOptions};
 
 use crate::config::Settings;
 
@@ -48,18 +48,10 @@ const BLOCKING_THREADS: usize = 8;
 async fn serve(mut s: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&s.data_dir)
         .with_context(|| format!("creating data directory {}", s.data_dir.display()))?;
-    // Metadata in fjall (small: a modest cache and write buffer); records in per-shard
-    // segment files with a shared journal (docs/storage.md).
-    let meta = FjallStore::open(
-        &s.data_dir,
-        FjallOptions {
-            durability: s.durability,
-            cache_bytes: 8 << 20,
-            write_buffer_bytes: 4 << 20,
-            ..FjallOptions::default()
-        },
-    )
-    .with_context(|| format!("opening metadata in {}", s.data_dir.display()))?;
+    // Metadata in fjall (every write fsynced, whatever `durability` says); records in
+    // per-shard segment files with a shared journal (docs/storage.md).
+    let meta = FjallMeta::open(&s.data_dir)
+        .with_context(|| format!("opening metadata in {}", s.data_dir.display()))?;
     let segments_dir = s.data_dir.join("segments");
     let log = SegmentLog::open(
         &segments_dir,

@@ -128,6 +128,7 @@ impl Engine {
         let revision = self
             .meta
             .create(&key, meta::to_bytes(&rec))
+            .await
             .map_err(Failure::from)?;
         entry.put_consumer(rec, revision);
         self.schedule_consumer(&entry, &name);
@@ -157,12 +158,12 @@ impl Engine {
         }
         let delay = self.config.consumer_delay;
         if delay.is_zero() {
-            self.remove_consumer(&entry, &c)?;
+            self.remove_consumer(&entry, &c).await?;
         } else {
             let mut rec = c.rec.clone();
             rec.status = ConsumerPhase::Deleting;
             rec.due_ms = Some(now_ms() + delay.as_millis() as i64);
-            self.commit_consumer(&entry, rec)?;
+            self.commit_consumer(&entry, rec).await?;
             self.schedule_consumer(&entry, &c.rec.name);
             // Its subscriptions end now: a DELETING consumer reads nothing.
             self.subscriptions.wake(entry.id, Some(&c.rec.name));
@@ -350,7 +351,11 @@ impl Engine {
 
     /// Persists a changed consumer record (compare-and-set on the cached revision) and
     /// caches it. Callers hold `self.control`.
-    pub(crate) fn commit_consumer(&self, entry: &StreamEntry, rec: ConsumerRecord) -> Outcome<()> {
+    pub(crate) async fn commit_consumer(
+        &self,
+        entry: &StreamEntry,
+        rec: ConsumerRecord,
+    ) -> Outcome<()> {
         let expected = entry
             .consumers
             .read()
@@ -358,16 +363,23 @@ impl Engine {
             .map(|c| c.revision)
             .ok_or_else(|| Failure::internal("commit consumer", "not cached"))?;
         let key = meta::consumer_key(&entry.account, &entry.region, &entry.name, &rec.name);
-        let revision = self.meta.update(&key, meta::to_bytes(&rec), expected)?;
+        let revision = self
+            .meta
+            .update(&key, meta::to_bytes(&rec), expected)
+            .await?;
         entry.put_consumer(rec, revision);
         Ok(())
     }
 
     /// Deletes a consumer's record (the commit point), then its resource policy, and ends
     /// its subscriptions. Callers hold `self.control`.
-    pub(crate) fn remove_consumer(&self, entry: &StreamEntry, c: &ConsumerEntry) -> Outcome<()> {
+    pub(crate) async fn remove_consumer(
+        &self,
+        entry: &StreamEntry,
+        c: &ConsumerEntry,
+    ) -> Outcome<()> {
         let key = meta::consumer_key(&entry.account, &entry.region, &entry.name, &c.rec.name);
-        match self.meta.delete(&key, Some(c.revision)) {
+        match self.meta.delete(&key, Some(c.revision)).await {
             Ok(()) | Err(MetaError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
@@ -377,7 +389,7 @@ impl Engine {
             .lock()
             .insert(c.rec.name.clone(), c.rec.created_ms.div_euclid(1000));
         self.subscriptions.wake(entry.id, Some(&c.rec.name));
-        self.drop_policy(&c.arn)
+        self.drop_policy(&c.arn).await
     }
 
     /// Schedules every consumer transition found at open.
@@ -419,9 +431,9 @@ impl Engine {
                         let mut rec = c.rec.clone();
                         rec.status = ConsumerPhase::Active;
                         rec.due_ms = None;
-                        engine.commit_consumer(&entry, rec)
+                        engine.commit_consumer(&entry, rec).await
                     }
-                    ConsumerPhase::Deleting => engine.remove_consumer(&entry, &c),
+                    ConsumerPhase::Deleting => engine.remove_consumer(&entry, &c).await,
                     ConsumerPhase::Active => Ok(()),
                 };
                 match done {

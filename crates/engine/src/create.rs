@@ -181,7 +181,7 @@ impl Engine {
             )));
         }
 
-        let id = self.allocate_stream_id()?;
+        let id = self.allocate_stream_id().await?;
         let now = now_ms();
         let shards: Vec<ShardRecord> = even_ranges(new.shard_count)
             .into_iter()
@@ -197,10 +197,14 @@ impl Engine {
             })
             .collect();
         for s in &shards {
-            match self.log.create_shard(ShardKey {
-                stream: id,
-                shard: s.index,
-            }) {
+            match self
+                .log
+                .create_shard(ShardKey {
+                    stream: id,
+                    shard: s.index,
+                })
+                .await
+            {
                 Ok(()) | Err(StorageError::ShardExists(_)) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -232,14 +236,17 @@ impl Engine {
             }),
         };
         let key = meta::stream_key(account, region, &new.name);
-        let revision = match self.meta.create(&key, meta::to_bytes(&rec)) {
+        let revision = match self.meta.create(&key, meta::to_bytes(&rec)).await {
             Ok(r) => r,
             Err(e) => {
                 for s in &rec.shards {
-                    let _ = self.log.delete_shard(ShardKey {
-                        stream: id,
-                        shard: s.index,
-                    });
+                    let _ = self
+                        .log
+                        .delete_shard(ShardKey {
+                            stream: id,
+                            shard: s.index,
+                        })
+                        .await;
                 }
                 return Err(match e {
                     MetaError::Exists => Failure::InUse(msg::stream_exists(&new.name, account)),
@@ -253,10 +260,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Takes the next internal stream id from the persisted counter.
-    fn allocate_stream_id(&self) -> Outcome<u64> {
-        let mut next = self.next_stream_id.lock();
-        let (id, revision) = *next;
+    /// Takes the next internal stream id from the persisted counter. Callers hold
+    /// `self.control`, so nobody else moves the counter meanwhile.
+    async fn allocate_stream_id(&self) -> Outcome<u64> {
+        let (id, revision) = *self.next_stream_id.lock();
         if id > crate::seqnum::max_stream_id() {
             return Err(Failure::internal("stream ids exhausted", id));
         }
@@ -264,10 +271,11 @@ impl Engine {
             v: FORMAT_VERSION,
             next: id + 1,
         };
-        let revision =
-            self.meta
-                .update(meta::NEXT_STREAM_ID_KEY, meta::to_bytes(&rec), revision)?;
-        *next = (id + 1, revision);
+        let revision = self
+            .meta
+            .update(meta::NEXT_STREAM_ID_KEY, meta::to_bytes(&rec), revision)
+            .await?;
+        *self.next_stream_id.lock() = (id + 1, revision);
         Ok(id)
     }
 }

@@ -39,7 +39,20 @@ impl Failure {
 
 impl From<tributary_storage::StorageError> for Failure {
     fn from(e: tributary_storage::StorageError) -> Self {
-        Failure::internal("shard log operation failed", e)
+        use tributary_storage::StorageError as E;
+        match e {
+            // The client's record, not the server, is at fault (the storage limit is far
+            // above any stream's record size limit, so only a bug in those checks gets here).
+            E::TooLarge { size, limit } => Failure::InvalidArgument(format!(
+                "Record size {size} bytes exceeds the maximum record size the storage accepts \
+                 ({limit} bytes)."
+            )),
+            e @ (E::NoSuchShard(_)
+            | E::ShardExists(_)
+            | E::Unavailable(_)
+            | E::Corrupt(_)
+            | E::Io(_)) => Failure::internal("shard log operation failed", e),
+        }
     }
 }
 

@@ -33,11 +33,10 @@
 //! | `seqnum` | the 56-digit sequence-number codec, record numbers and positions |
 //! | `iterator`, `token` | sealed shard iterators and NextTokens (HMAC-SHA256) |
 //! | `payload` | the record layout stored in the ShardLog |
-//! | `meta`, `state` | persisted records (streams, consumers, ...) and their in-memory cache; shard wake-ups |
+//! | `meta`, `state` | persisted records (streams, consumers, ...) and their in-memory cache; in-flight appends and seals per shard |
 //! | `wire` | conversions between stored records and the generated wire shapes |
 //! | `clock`, `startup` | time helpers; loading the MetaStore at open |
 //! | `messages`, `error` | AWS's messages and the shared failure type |
-//! | `testing` | in-memory storage for tests (feature `test-util`) |
 //!
 //! Formats and the state machine are described in `docs/engine.md`.
 
@@ -70,9 +69,6 @@ mod subscribe;
 mod tags;
 mod token;
 mod wire;
-
-#[cfg(any(test, feature = "test-util"))]
-pub mod testing;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -127,7 +123,7 @@ impl Engine {
         log: Arc<dyn ShardLog>,
         meta: Arc<dyn MetaStore>,
     ) -> Result<Arc<Engine>, EngineOpenError> {
-        let loaded = startup::load(meta.as_ref())?;
+        let loaded = startup::load(meta.as_ref()).await?;
         let engine = Arc::new_cyclic(|me| Engine {
             me: me.clone(),
             config,

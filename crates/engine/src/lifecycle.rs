@@ -75,7 +75,7 @@ impl Engine {
                 let mut rec = Self::snapshot(entry);
                 rec.status = Status::Active;
                 rec.pending = None;
-                self.commit(entry, rec)
+                self.commit(entry, rec).await
             }
             Pending::Delete { .. } => self.finish_delete(entry).await,
             Pending::Reshard { plan, .. } => self.apply_reshard(entry, plan).await,
@@ -87,7 +87,7 @@ impl Engine {
                 rec.warm_mibps = *warm_mibps;
                 rec.status = Status::Active;
                 rec.pending = None;
-                self.commit(entry, rec)
+                self.commit(entry, rec).await
             }
         }
     }
@@ -99,20 +99,20 @@ impl Engine {
         let runtimes: Vec<_> = entry.state.read().runtimes.values().cloned().collect();
         for rt in runtimes {
             rt.drain().await;
-            self.log.delete_shard(rt.key)?;
+            self.log.delete_shard(rt.key).await?;
         }
         let consumers: Vec<_> = entry.consumers.read().values().cloned().collect();
         for c in &consumers {
-            self.remove_consumer(entry, c)?;
+            self.remove_consumer(entry, c).await?;
         }
         let revision = entry.state.read().revision;
-        match self.meta.delete(&entry.key, Some(revision)) {
+        match self.meta.delete(&entry.key, Some(revision)).await {
             Ok(()) | Err(MetaError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
         self.registry.write().remove(entry);
         self.subscriptions.wake(entry.id, None);
-        self.drop_policy(&entry.arn)?;
+        self.drop_policy(&entry.arn).await?;
         Ok(())
     }
 }

@@ -109,7 +109,9 @@ impl Engine {
             }),
             (other, false) => other,
         };
-        let revision = self.save_account(&ctx.account_id, &ctx.region, &rec, revision)?;
+        let revision = self
+            .save_account(&ctx.account_id, &ctx.region, &rec, revision)
+            .await?;
         let out = wire_commitment(rec.commitment.as_ref(), now);
         self.accounts.write().insert(scope, (rec, revision));
         Ok(UpdateAccountSettingsOutput {
@@ -117,7 +119,7 @@ impl Engine {
         })
     }
 
-    fn save_account(
+    async fn save_account(
         &self,
         account: &str,
         region: &str,
@@ -127,11 +129,11 @@ impl Engine {
         let key = meta::account_key(account, region);
         let value = meta::to_bytes(rec);
         Ok(match revision {
-            Some(rev) => self.meta.update(&key, value, rev)?,
-            None => match self.meta.create(&key, value.clone()) {
+            Some(rev) => self.meta.update(&key, value, rev).await?,
+            None => match self.meta.create(&key, value.clone()).await {
                 Err(MetaError::Exists) => {
                     let current = self.meta.get(&key)?.ok_or(MetaError::NotFound)?;
-                    self.meta.update(&key, value, current.revision)?
+                    self.meta.update(&key, value, current.revision).await?
                 }
                 other => other?,
             },

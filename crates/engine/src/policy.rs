@@ -46,8 +46,12 @@ impl Engine {
         });
         let existing = self.policies.read().get(&arn).map(|(_, rev)| *rev);
         let revision = match existing {
-            Some(rev) => self.meta.update(&key, value, rev).map_err(Failure::from)?,
-            None => self.meta.create(&key, value).map_err(Failure::from)?,
+            Some(rev) => self
+                .meta
+                .update(&key, value, rev)
+                .await
+                .map_err(Failure::from)?,
+            None => self.meta.create(&key, value).await.map_err(Failure::from)?,
         };
         self.policies.write().insert(arn, (input.policy, revision));
         Ok(())
@@ -74,7 +78,7 @@ impl Engine {
     ) -> Result<(), DeleteResourcePolicyError> {
         let resource = self.resource(ctx, &input.resource_arn)?;
         let _control = self.control.lock().await;
-        self.drop_policy(resource.arn())?;
+        self.drop_policy(resource.arn()).await?;
         Ok(())
     }
 
@@ -84,11 +88,15 @@ impl Engine {
     }
 
     /// Removes the policy of `arn`, if any.
-    pub(crate) fn drop_policy(&self, arn: &str) -> Outcome<()> {
+    pub(crate) async fn drop_policy(&self, arn: &str) -> Outcome<()> {
         let Some(revision) = self.policies.read().get(arn).map(|(_, rev)| *rev) else {
             return Ok(());
         };
-        match self.meta.delete(&meta::policy_key(arn), Some(revision)) {
+        match self
+            .meta
+            .delete(&meta::policy_key(arn), Some(revision))
+            .await
+        {
             Ok(()) | Err(MetaError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }

@@ -200,8 +200,8 @@ impl Engine {
 
         let shards: Vec<u32> = appends.iter().map(|a| a.shard.shard).collect();
         let appended = self.log.append(appends).await;
-        // Dropping the guards wakes the shards' subscribers: the records are durable,
-        // hence readable (also when this future is cancelled after the append).
+        // Resharding may now seal these shards. Subscribers learn of the records from the
+        // log itself, once they are durable (also when this future is cancelled).
         drop(guards);
         let appended = appended?;
         if appended.len() != shards.len() {

@@ -219,7 +219,7 @@ impl Engine {
             due_ms: now_ms() + self.config.update_delay.as_millis() as i64,
             plan,
         });
-        self.commit(entry, rec)?;
+        self.commit(entry, rec).await?;
         self.schedule_pending(entry);
         Ok(())
     }
@@ -230,17 +230,21 @@ impl Engine {
         let applied = apply_plan(&mut rec, plan, now_ms())
             .map_err(|e| Failure::internal("reshard plan no longer applies", e))?;
         for &index in &applied.created {
-            match self.log.create_shard(ShardKey {
-                stream: rec.id,
-                shard: index,
-            }) {
+            match self
+                .log
+                .create_shard(ShardKey {
+                    stream: rec.id,
+                    shard: index,
+                })
+                .await
+            {
                 Ok(()) | Err(StorageError::ShardExists(_)) => {}
                 Err(e) => return Err(e.into()),
             }
         }
         rec.status = Status::Active;
         rec.pending = None;
-        self.commit(entry, rec)?;
+        self.commit(entry, rec).await?;
         let closed: Vec<_> = {
             let st = entry.state.read();
             applied

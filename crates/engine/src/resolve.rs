@@ -134,11 +134,12 @@ impl Engine {
 
     /// Persists `rec` as the stream's new record (compare-and-set against the cached
     /// revision) and installs it in the cache. Callers hold `self.control`.
-    pub(crate) fn commit(&self, entry: &StreamEntry, rec: StreamRecord) -> Outcome<()> {
+    pub(crate) async fn commit(&self, entry: &StreamEntry, rec: StreamRecord) -> Outcome<()> {
         let expected = entry.state.read().revision;
         let revision = self
             .meta
-            .update(&entry.key, meta::to_bytes(&rec), expected)?;
+            .update(&entry.key, meta::to_bytes(&rec), expected)
+            .await?;
         entry.state.write().replace(rec, revision);
         Ok(())
     }

@@ -84,7 +84,7 @@ impl Engine {
             return Ok(());
         }
         rec.retention_hours = hours as u32;
-        self.commit(entry, rec)
+        self.commit(entry, rec).await
     }
 
     pub(crate) fn spawn_retention_task(&self) {
@@ -170,12 +170,14 @@ impl Engine {
             return Ok(());
         }
         rec.shards.retain(|s| !gone.contains(&s.index));
-        self.commit(entry, rec)?;
+        self.commit(entry, rec).await?;
         for &shard in gone {
-            self.log.delete_shard(ShardKey {
-                stream: entry.id,
-                shard,
-            })?;
+            self.log
+                .delete_shard(ShardKey {
+                    stream: entry.id,
+                    shard,
+                })
+                .await?;
         }
         Ok(())
     }

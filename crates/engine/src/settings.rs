@@ -89,7 +89,7 @@ impl Engine {
         desired.dedup();
         if desired != current {
             rec.metrics = desired.clone();
-            self.commit(entry, rec)?;
+            self.commit(entry, rec).await?;
         }
         let wire = |ms: &[Metric]| Some(ms.iter().map(|&m| m.into()).collect());
         Ok(EnhancedMonitoringOutput {
@@ -149,7 +149,7 @@ impl Engine {
         if self.config.update_delay.is_zero() {
             rec.mode = mode;
             rec.warm_mibps = warm_mibps;
-            self.commit(&entry, rec)?;
+            self.commit(&entry, rec).await?;
             return Ok(());
         }
         rec.status = Status::Updating;
@@ -158,7 +158,7 @@ impl Engine {
             mode,
             warm_mibps,
         });
-        self.commit(&entry, rec)?;
+        self.commit(&entry, rec).await?;
         self.schedule_pending(&entry);
         Ok(())
     }
@@ -243,6 +243,6 @@ impl Engine {
         if rec == entry.state.read().rec {
             return Ok(());
         }
-        self.commit(entry, rec)
+        self.commit(entry, rec).await
     }
 }

@@ -22,8 +22,8 @@ pub(crate) struct Loaded {
     pub accounts: HashMap<(String, String), (AccountRecord, Revision)>,
 }
 
-pub(crate) fn load(store: &dyn MetaStore) -> Result<Loaded, EngineOpenError> {
-    let secret = load_secret(store)?;
+pub(crate) async fn load(store: &dyn MetaStore) -> Result<Loaded, EngineOpenError> {
+    let secret = load_secret(store).await?;
 
     let mut registry = Registry::default();
     let mut max_id = 0;
@@ -39,8 +39,8 @@ pub(crate) fn load(store: &dyn MetaStore) -> Result<Loaded, EngineOpenError> {
         registry.insert(StreamEntry::new(rec, entry.revision));
     }
 
-    let next_stream_id = load_counter(store, max_id + 1)?;
-    load_consumers(store, &registry)?;
+    let next_stream_id = load_counter(store, max_id + 1).await?;
+    load_consumers(store, &registry).await?;
 
     let mut policies = HashMap::new();
     for entry in store.list(meta::POLICY_PREFIX)? {
@@ -75,7 +75,7 @@ pub(crate) fn load(store: &dyn MetaStore) -> Result<Loaded, EngineOpenError> {
 
 /// The iterator secret, created on first start. Two nodes racing to create it agree on
 /// whichever write won.
-fn load_secret(store: &dyn MetaStore) -> Result<[u8; 32], EngineOpenError> {
+async fn load_secret(store: &dyn MetaStore) -> Result<[u8; 32], EngineOpenError> {
     let entry = match store.get(meta::SECRET_KEY)? {
         Some(e) => e,
         None => {
@@ -85,7 +85,7 @@ fn load_secret(store: &dyn MetaStore) -> Result<[u8; 32], EngineOpenError> {
                 v: FORMAT_VERSION,
                 hmac_key: STANDARD.encode(key),
             };
-            match store.create(meta::SECRET_KEY, meta::to_bytes(&rec)) {
+            match store.create(meta::SECRET_KEY, meta::to_bytes(&rec)).await {
                 Ok(_) => return Ok(key),
                 Err(MetaError::Exists) => {
                     store.get(meta::SECRET_KEY)?.ok_or(MetaError::NotFound)?
@@ -106,7 +106,10 @@ fn load_secret(store: &dyn MetaStore) -> Result<[u8; 32], EngineOpenError> {
 }
 
 /// The stream-id counter, never below `floor` (one more than any id in use).
-fn load_counter(store: &dyn MetaStore, floor: u64) -> Result<(u64, Revision), EngineOpenError> {
+async fn load_counter(
+    store: &dyn MetaStore,
+    floor: u64,
+) -> Result<(u64, Revision), EngineOpenError> {
     match store.get(meta::NEXT_STREAM_ID_KEY)? {
         Some(entry) => {
             let rec: CounterRecord = meta::from_entry(&entry)?;
@@ -117,7 +120,9 @@ fn load_counter(store: &dyn MetaStore, floor: u64) -> Result<(u64, Revision), En
                 v: FORMAT_VERSION,
                 next: floor,
             };
-            let rev = store.create(meta::NEXT_STREAM_ID_KEY, meta::to_bytes(&rec))?;
+            let rev = store
+                .create(meta::NEXT_STREAM_ID_KEY, meta::to_bytes(&rec))
+                .await?;
             Ok((floor, rev))
         }
     }
@@ -125,7 +130,7 @@ fn load_counter(store: &dyn MetaStore, floor: u64) -> Result<(u64, Revision), En
 
 /// Attaches every consumer to its stream. A consumer whose stream incarnation is gone (the
 /// stream was deleted between its consumers and its own record) is deleted.
-fn load_consumers(store: &dyn MetaStore, registry: &Registry) -> Result<(), EngineOpenError> {
+async fn load_consumers(store: &dyn MetaStore, registry: &Registry) -> Result<(), EngineOpenError> {
     for entry in store.list(meta::CONSUMER_PREFIX)? {
         let rec: ConsumerRecord = meta::from_entry(&entry)?;
         if meta::consumer_key(&rec.account, &rec.region, &rec.stream, &rec.name) != entry.key {
@@ -140,7 +145,7 @@ fn load_consumers(store: &dyn MetaStore, registry: &Registry) -> Result<(), Engi
             }
             _ => {
                 tracing::info!(key = %entry.key, "removing a consumer of a deleted stream");
-                match store.delete(&entry.key, Some(entry.revision)) {
+                match store.delete(&entry.key, Some(entry.revision)).await {
                     Ok(()) | Err(MetaError::NotFound) => {}
                     Err(e) => return Err(e.into()),
                 }

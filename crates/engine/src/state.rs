@@ -7,7 +7,7 @@
 //! another writer of this engine.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -28,7 +28,8 @@ pub(crate) fn consumer_arn(stream_arn: &str, name: &str, created_ms: i64) -> Str
     )
 }
 
-/// Per-shard state that lives only in memory.
+/// Per-shard state that lives only in memory. New records are announced by the log itself
+/// (`ShardLog::watch`, once they are durable); this holds what only the engine knows.
 #[derive(Debug)]
 pub(crate) struct ShardRuntime {
     pub key: ShardKey,
@@ -37,11 +38,9 @@ pub(crate) struct ShardRuntime {
     idle: tokio::sync::Notify,
     /// Closed and drained: no append can land any more, so its end is final.
     sealed: AtomicBool,
-    /// Woken after every durable append to this shard, and when it is sealed, for the
-    /// subscriptions reading it (SubscribeToShard pushes instead of polling).
-    appended: tokio::sync::Notify,
-    /// Subscriptions reading this shard; with none, an append skips the wake-up.
-    watchers: AtomicUsize,
+    /// Woken when the shard is sealed, for the subscriptions reading it: they must now
+    /// report its end.
+    sealed_wake: tokio::sync::Notify,
 }
 
 impl ShardRuntime {
@@ -51,37 +50,8 @@ impl ShardRuntime {
             inflight: AtomicUsize::new(0),
             idle: tokio::sync::Notify::new(),
             sealed: AtomicBool::new(sealed),
-            appended: tokio::sync::Notify::new(),
-            watchers: AtomicUsize::new(0),
+            sealed_wake: tokio::sync::Notify::new(),
         }
-    }
-
-    /// Called when an append to this shard returns (its records are durable, hence
-    /// readable; see `AppendGuard`): wakes every subscription waiting on this shard.
-    /// Costs one fence and one load when nobody watches; never allocates.
-    ///
-    /// Why no wake-up is lost: a reader, already counted in `watchers`, creates its
-    /// `Notified` (tokio guarantees it receives every `notify_waiters` after its creation),
-    /// then issues a SeqCst fence, then reads the log. Either its fence comes after ours in
-    /// the single SeqCst order, and its read sees these records; or it comes before, and
-    /// our load sees it counted, so we notify a future that was already created.
-    pub(crate) fn wake_readers(&self) {
-        fence(Ordering::SeqCst);
-        if self.watchers.load(Ordering::Relaxed) > 0 {
-            self.appended.notify_waiters();
-        }
-    }
-
-    /// Counts a reader until the guard drops; see [`ShardRuntime::wake_readers`].
-    pub(crate) fn watch(self: &Arc<Self>) -> WatchGuard {
-        self.watchers.fetch_add(1, Ordering::SeqCst);
-        WatchGuard(Arc::clone(self))
-    }
-
-    /// A wake-up to wait for: create it, then `fence(SeqCst)`, then read the log, then
-    /// await it if the read found nothing new (see `wake_readers`).
-    pub(crate) fn appended(&self) -> tokio::sync::futures::Notified<'_> {
-        self.appended.notified()
     }
 
     /// Counts an append until the guard drops (also when the request future is cancelled).
@@ -106,29 +76,17 @@ impl ShardRuntime {
 
     pub(crate) fn seal(&self) {
         self.sealed.store(true, Ordering::Release);
-        // Readers waiting for records must now report the end of the shard.
-        self.appended.notify_waiters();
+        self.sealed_wake.notify_waiters();
+    }
+
+    /// A wake-up for [`ShardRuntime::seal`]: create it before checking `is_sealed` (tokio
+    /// delivers every `notify_waiters` that comes after its creation).
+    pub(crate) fn sealed_wake(&self) -> tokio::sync::futures::Notified<'_> {
+        self.sealed_wake.notified()
     }
 
     pub(crate) fn is_sealed(&self) -> bool {
         self.sealed.load(Ordering::Acquire)
-    }
-}
-
-/// See [`ShardRuntime::watch`].
-#[derive(Debug)]
-pub(crate) struct WatchGuard(Arc<ShardRuntime>);
-
-impl Drop for WatchGuard {
-    fn drop(&mut self) {
-        self.0.watchers.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl std::ops::Deref for WatchGuard {
-    type Target = ShardRuntime;
-    fn deref(&self) -> &ShardRuntime {
-        &self.0
     }
 }
 
@@ -137,8 +95,6 @@ pub(crate) struct AppendGuard(Arc<ShardRuntime>);
 
 impl Drop for AppendGuard {
     fn drop(&mut self) {
-        // The append returned (or its future was dropped): whatever it wrote is readable.
-        self.0.wake_readers();
         if self.0.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
         }

@@ -41,7 +41,7 @@ impl Engine {
         let due_ms = now_ms() + self.config.delete_delay.as_millis() as i64;
         rec.status = Status::Deleting;
         rec.pending = Some(Pending::Delete { due_ms });
-        self.commit(&entry, rec)?;
+        self.commit(&entry, rec).await?;
         // Its subscriptions end now: a DELETING stream serves no reads.
         self.subscriptions.wake(entry.id, None);
         if self.config.delete_delay.is_zero() {

@@ -2,9 +2,10 @@
 //! event at a time, so a slow peer slows the reads and nothing is buffered beyond one event.
 //!
 //! Push, not poll: while a subscription has nothing to send it sleeps on its shard's
-//! wake-up, which the append path signals right after every durable append (see
-//! `ShardRuntime::wake_readers`), on a per-subscription signal (takeover, deregistration,
-//! stream deletion), and on a timer only for the heartbeat and the end of its lifetime.
+//! published end (`ShardLog::watch`, which the log moves once appended records are
+//! durable, whoever appended them and whether or not their request is still waiting), on
+//! the shard's seal, on a per-subscription signal (takeover, deregistration, stream
+//! deletion), and on a timer only for the heartbeat and the end of its lifetime.
 //!
 //! ```text
 //!  next_event ─> checks ─> read ─┬─ records, or the end of a sealed shard ─> event
@@ -24,7 +25,7 @@
 //! ends or is dropped.
 
 use std::collections::HashMap;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -43,7 +44,7 @@ use crate::meta::{ConsumerPhase, Status};
 use crate::resolve::parse_consumer_arn;
 use crate::seqnum::SeqNum;
 use crate::shards::parse_shard_id;
-use crate::state::{ShardRuntime, StreamEntry, WatchGuard};
+use crate::state::{ShardRuntime, StreamEntry};
 use crate::{Engine, RequestContext};
 
 impl Engine {
@@ -119,6 +120,17 @@ impl Engine {
             Position::Offset(o) => o,
             Position::Time(t) => self.first_offset_at(&runtime, t, &entry, &shard_id).await?,
         };
+        let published = match self.log.watch(runtime.key) {
+            Ok(rx) => rx,
+            Err(StorageError::NoSuchShard(_)) => {
+                return Err(Failure::NotFound(msg::shard_does_not_exist(
+                    &shard_id,
+                    &entry.name,
+                    &entry.account,
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
 
         let key = SubKey {
             stream: entry.id,
@@ -139,7 +151,7 @@ impl Engine {
         Ok(Subscription {
             engine: self.me.clone(),
             table: Arc::clone(&self.subscriptions),
-            watch: Some(runtime.watch()),
+            published,
             runtime,
             consumer_created_ms: consumer.rec.created_ms,
             entry,
@@ -196,8 +208,8 @@ pub struct Subscription {
     slot: Arc<Slot>,
     shard_id: String,
     runtime: Arc<ShardRuntime>,
-    /// Counts this subscription among the shard's readers while it is open.
-    watch: Option<WatchGuard>,
+    /// The shard log's published end: changes once new records are durable.
+    published: tokio::sync::watch::Receiver<u64>,
     /// The next offset to read.
     next: u64,
     deadline: Instant,
@@ -258,10 +270,11 @@ impl Subscription {
                 return Ok(None);
             };
             let view = self.check(&engine)?;
-            // Wake-up first, then fence, then read: see `ShardRuntime::wake_readers`.
+            // Wake-ups first, then read: a publication or seal after this point ends the wait
+            // below, so none between the read and the wait is lost.
             let runtime = Arc::clone(&self.runtime);
-            let appended = runtime.appended();
-            fence(Ordering::SeqCst);
+            let sealed = runtime.sealed_wake();
+            self.published.borrow_and_update();
             let batch = engine
                 .read_batch(
                     &view,
@@ -298,7 +311,9 @@ impl Subscription {
             }
             let heartbeat_at = self.last_sent.map_or(self.deadline, |t| t + self.heartbeat);
             tokio::select! {
-                _ = appended => {}
+                // Closed when the shard's log is deleted: the next read reports it.
+                _ = self.published.changed() => {}
+                _ = sealed => {}
                 _ = self.slot.signal.notified() => {}
                 _ = tokio::time::sleep_until(heartbeat_at.min(self.deadline)) => {}
             }
@@ -363,11 +378,10 @@ impl Subscription {
         ))
     }
 
-    /// Ends the subscription: releases its claim and stops counting as a reader.
+    /// Ends the subscription: releases its claim.
     fn finish(&mut self) {
         if !self.done {
             self.done = true;
-            self.watch = None;
             self.table.release(&self.key, self.slot.id);
         }
     }

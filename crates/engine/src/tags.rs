@@ -240,7 +240,7 @@ impl Engine {
         if rec.tags == c.rec.tags {
             return Ok(());
         }
-        self.commit_consumer(entry, rec)
+        self.commit_consumer(entry, rec).await
     }
 
     async fn add_tags(&self, entry: &StreamEntry, tags: Vec<(String, String)>) -> Outcome<()> {
@@ -259,7 +259,7 @@ impl Engine {
                 &entry.account,
             )));
         }
-        self.commit(entry, rec)
+        self.commit(entry, rec).await
     }
 
     async fn remove_tags(&self, entry: &StreamEntry, keys: Vec<String>) -> Outcome<()> {
@@ -276,7 +276,7 @@ impl Engine {
         if rec.tags.len() == before {
             return Ok(());
         }
-        self.commit(entry, rec)
+        self.commit(entry, rec).await
     }
 }
 

@@ -1,31 +1,27 @@
-//! Append throughput of a storage engine, without HTTP: C concurrent tasks each append batches of
+//! Append throughput of the segment log, without HTTP: C concurrent tasks each append batches of
 //! B records of S bytes, spread over K shards (one `ShardAppend` per shard per call, as the
 //! engine does for PutRecords), until N records are written. Prints records/s, MB/s, group
 //! commits/s and append latency.
 //!
 //! ```text
 //! cargo run --release -p tributary-storage --example append_bench -- \
-//!     --engine segments --records 2000000 --size 1024 --tasks 16 --shards 4 --batch 500
+//!     --records 2000000 --size 1024 --tasks 16 --shards 4 --batch 500
 //! ```
-//! Options: `--engine fjall|segments`, `--records N`, `--size S`, `--tasks C`, `--shards K`,
+//! Options: `--records N`, `--size S`, `--tasks C`, `--shards K`,
 //! `--batch B`, `--read-limit L` (then read everything back, C tasks each reading whole shards
 //! L records at a time, like GetRecords with Limit L; 0 = skip), `--interval-ms D` (Durability::Interval instead of Sync), `--direct-bytes X`
-//! (segments: direct-write threshold, 0 = always, `none` = never), `--dir PATH` (default: a
+//! (direct-write threshold, 0 = always, `none` = never), `--dir PATH` (default: a
 //! temporary directory under the current one, so it is on the disk under test).
 
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tributary_storage::{
-    Durability, FjallOptions, FjallStore, SegmentLog, SegmentOptions, ShardAppend, ShardKey,
-    ShardLog,
-};
+use tributary_storage::{Durability, SegmentLog, SegmentOptions, ShardAppend, ShardKey, ShardLog};
 
-/// Reads (group commits, fsync rounds) of the engine under test.
+/// Reads (group commits, fsync rounds) of the log under test.
 type Counters = Box<dyn Fn() -> (u64, u64)>;
 
 struct Args {
-    engine: String,
     records: u64,
     size: usize,
     tasks: usize,
@@ -39,7 +35,6 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
-        engine: "segments".into(),
         records: 1_000_000,
         size: 1024,
         tasks: 16,
@@ -59,7 +54,6 @@ fn args() -> Args {
                 .unwrap_or_else(|_| panic!("{flag}: not a number: {v}"))
         };
         match flag.as_str() {
-            "--engine" => a.engine = v.clone(),
             "--records" => a.records = num(),
             "--size" => a.size = num() as usize,
             "--tasks" => a.tasks = num() as usize,
@@ -94,44 +88,22 @@ fn main() {
     let durability = a.interval_ms.map_or(Durability::Sync, |ms| {
         Durability::Interval(Duration::from_millis(ms))
     });
-    let (log, stats): (Arc<dyn ShardLog>, Counters) = match a.engine.as_str() {
-        "fjall" => {
-            let s = FjallStore::open(
-                &dir,
-                FjallOptions {
-                    durability,
-                    ..Default::default()
-                },
-            )
-            .expect("open fjall");
-            let s2 = Arc::clone(&s);
-            (
-                s,
-                Box::new(move || (s2.stats().group_commits, s2.stats().syncs)),
-            )
-        }
-        "segments" => {
-            let mut opts = SegmentOptions {
-                durability,
-                ..Default::default()
-            };
-            if let Some(d) = a.direct {
-                opts.direct_write_bytes = d;
-            }
-            let s = SegmentLog::open(&dir, opts).expect("open segments");
-            let s2 = Arc::clone(&s);
-            (
-                s,
-                Box::new(move || (s2.stats().group_commits, s2.stats().syncs)),
-            )
-        }
-        other => panic!("unknown engine {other} (fjall or segments)"),
+    let mut opts = SegmentOptions {
+        durability,
+        ..Default::default()
     };
+    if let Some(d) = a.direct {
+        opts.direct_write_bytes = d;
+    }
+    let segments = SegmentLog::open(&dir, opts).expect("open segments");
+    let s2 = Arc::clone(&segments);
+    let stats: Counters = Box::new(move || (s2.stats().group_commits, s2.stats().syncs));
+    let log: Arc<dyn ShardLog> = segments;
     for i in 0..a.shards {
-        log.create_shard(ShardKey {
+        rt.block_on(log.create_shard(ShardKey {
             stream: 1,
             shard: i,
-        })
+        }))
         .expect("create shard");
     }
     // Incompressible payloads, all slices of one buffer.
@@ -199,8 +171,8 @@ fn main() {
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
     let records = calls * a.batch as u64;
     println!(
-        "engine={} records={} size={} tasks={} shards={} batch={} durability={:?}",
-        a.engine, records, a.size, a.tasks, a.shards, a.batch, durability
+        "records={} size={} tasks={} shards={} batch={} durability={:?}",
+        records, a.size, a.tasks, a.shards, a.batch, durability
     );
     println!(
         "{:.0} records/s, {:.1} MB/s, {:.1} group commits/s, {:.1} fsync rounds/s, \

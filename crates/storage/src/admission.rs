@@ -1,4 +1,4 @@
-//! Admitting an append, the same way in both engines: every record within the engine's size
+//! Admitting an append to the segment log: every record within the engine's size
 //! limit, then a share of the in-flight budget (one permit per KiB, at least one, at most the
 //! whole budget) that the caller holds until its append is answered. That bounds the memory
 //! queued for the writer thread whatever the load.
@@ -14,10 +14,10 @@ pub(crate) fn payload_bytes(appends: &[ShardAppend], max_payload: usize) -> Stor
     let mut bytes: u64 = 0;
     for p in appends.iter().flat_map(|a| &a.payloads) {
         if p.len() > max_payload {
-            return Err(StorageError::Io(format!(
-                "a record of {} bytes is larger than the engine accepts ({max_payload})",
-                p.len()
-            )));
+            return Err(StorageError::TooLarge {
+                size: p.len(),
+                limit: max_payload,
+            });
         }
         bytes += p.len() as u64;
     }

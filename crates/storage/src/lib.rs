@@ -1,4 +1,4 @@
-//! Storage for Tributary: two narrow traits and the engines behind them.
+//! Storage for Tributary: two narrow traits and the stores behind them.
 //!
 //! - [`ShardLog`]: an append-only log per shard, addressed by offset or arrival time.
 //! - [`MetaStore`]: a small key-value store with revisions (compare-and-set).
@@ -8,24 +8,30 @@
 //!
 //! Modules:
 //! - `traits`: the trait definitions and their value types (this file re-exports them).
-//! - `fjall_engine`: the embedded default, [`FjallStore`]: one fjall database with one journal,
-//!   group commit on a single writer thread. On-disk format: `docs/storage.md`.
-//! - `segments`: [`SegmentLog`], the records engine that replaces fjall's records keyspace:
-//!   per-shard segment files plus one shared WAL (group commit, one fsync per group), fjall
-//!   staying the `MetaStore`. On-disk format: `docs/storage.md`.
-//! - `contract`: the test suite every engine must pass (compiled for this crate's tests and,
-//!   for other engines, with the `contract` cargo feature).
+//! - `segments`: [`SegmentLog`], the record log: per-shard segment files plus one shared WAL
+//!   (group commit, one fsync per group). On-disk format: `docs/storage.md`.
+//! - `fjall_meta`: [`FjallMeta`], the metadata store: one small fjall database, every write
+//!   fsynced. On-disk format: the module docs and `docs/storage.md`.
+//! - `admission`: size limit and in-flight budget of an append; `dir`: the directory lock and
+//!   disk usage; `clock`: arrival times.
+//! - `contract`: the test suite every store must pass; `memory`: in-memory stores for tests
+//!   of the crates above, with hooks real storage cannot offer. Both compiled for this
+//!   crate's tests and, for other crates, with the `test-support` cargo feature.
 
 mod admission;
-mod fjall_engine;
+mod clock;
+mod dir;
+mod fjall_meta;
 mod segments;
 mod traits;
 
-#[cfg(any(test, feature = "contract"))]
+#[cfg(any(test, feature = "test-support"))]
 pub mod contract;
+#[cfg(any(test, feature = "test-support"))]
+pub mod memory;
 
-pub use fjall_engine::{Durability, FjallOptions, FjallStats, FjallStore, FORMAT_VERSION};
+pub use fjall_meta::{FjallMeta, FORMAT_VERSION};
 pub use segments::{
-    RecoveryReport, SegmentLog, SegmentOptions, SegmentStats, SEGMENT_FORMAT_VERSION,
+    Durability, RecoveryReport, SegmentLog, SegmentOptions, SegmentStats, SEGMENT_FORMAT_VERSION,
 };
 pub use traits::*;

@@ -1,8 +1,8 @@
 //! The segment engine: [`SegmentLog`], a [`ShardLog`](crate::ShardLog) that keeps each shard's
 //! records in its own append-only segment files, with one write-ahead log (WAL) shared by all
-//! shards so that one fsync acknowledges a whole group commit. Metadata stays in fjall
-//! ([`FjallStore`](crate::FjallStore) as the `MetaStore`). Why: fjall's LSM tree rewrites records
-//! through compaction; segment files are written once and deleted whole by retention.
+//! shards so that one fsync acknowledges a whole group commit. Metadata lives beside it in
+//! [`FjallMeta`](crate::FjallMeta). Why segment files rather than an LSM tree: a tree rewrites
+//! records through compaction; segment files are written once and deleted whole by retention.
 //! See `docs/storage.md` ("The segment engine") for the layout, the formats and recovery.
 //!
 //! Submodules:
@@ -43,7 +43,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-use crate::{Durability, ShardKey, StorageError, StorageResult};
+use crate::{ShardKey, StorageError, StorageResult};
 use format::Incarnation;
 use parking_lot::{Mutex, RwLock};
 use state::{SegFiles, SegmentRef, Shard, ShardWriter, State, Stats, Tail, View};
@@ -58,10 +58,22 @@ use tokio::sync::{oneshot, Semaphore};
 
 pub use format::SEGMENT_FORMAT_VERSION;
 
+/// When an append is acknowledged relative to the fsync of the WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Acknowledge only after the WAL is fsynced. Nothing acknowledged is ever lost.
+    #[default]
+    Sync,
+    /// Acknowledge once the group commit is written to the operating system; fsync at most this
+    /// long after the first unsynced write. A killed process loses nothing (the data is in the
+    /// OS page cache), but a power loss or kernel crash loses up to this much acknowledged data.
+    Interval(Duration),
+}
+
 /// Tuning of the segment engine. The defaults suit a small server; tests shrink the sizes.
 #[derive(Debug, Clone)]
 pub struct SegmentOptions {
-    /// When an append is acknowledged relative to the WAL fsync (same meaning as for fjall).
+    /// When an append is acknowledged relative to the WAL fsync.
     pub durability: Durability,
     /// A shard starts a new segment file once its current one would grow past this.
     pub segment_bytes: u64,
@@ -218,7 +230,7 @@ impl SegmentLog {
 
     /// Bytes the directory occupies on disk (allocated blocks, like `du`).
     pub fn disk_space(&self) -> StorageResult<u64> {
-        crate::fjall_engine::dir_usage(&self.shared.dir)
+        crate::dir::dir_usage(&self.shared.dir)
             .map_err(|e| StorageError::Io(format!("cannot measure disk space: {e}")))
     }
 

@@ -1,5 +1,6 @@
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use tokio::sync::watch;
 
 /// Identifies one shard's log: the engine's stream id and the shard's index within the stream.
 /// Both are assigned by the engine and never reused while data for them exists.
@@ -52,7 +53,7 @@ pub struct Bounds {
     pub last_arrival_ms: Option<i64>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
     #[error("shard {0:?} does not exist")]
     NoSuchShard(ShardKey),
@@ -62,6 +63,9 @@ pub enum StorageError {
     /// Nothing in the failed call was acknowledged; reads keep working.
     #[error("write not persisted: {0}")]
     Unavailable(String),
+    /// A record larger than the store accepts; nothing in the call was written.
+    #[error("a record of {size} bytes is larger than the store accepts ({limit})")]
+    TooLarge { size: usize, limit: usize },
     #[error("storage corrupted: {0}")]
     Corrupt(String),
     #[error("storage I/O error: {0}")]
@@ -78,13 +82,19 @@ pub type StorageResult<T> = Result<T, StorageError>;
 /// - One `append` call may touch several shards; it is atomic per shard, and shards are
 ///   persisted together (one group commit).
 /// - Reads never return a record below the trim point set by `trim_before`.
+///
+/// What may wait for the disk is async (`create_shard`, `delete_shard`, `append`: stores run
+/// their fsyncs off the async worker threads). `read`, `bounds` and `trim_before` block
+/// briefly (page-cache reads, an unsynced write); callers that care run them on the blocking
+/// pool.
 pub trait ShardLog: Send + Sync + 'static {
     /// Fails with `ShardExists` if the shard exists. A deleted shard's key may be created again:
-    /// it starts empty, at offset 0.
-    fn create_shard(&self, shard: ShardKey) -> StorageResult<()>;
+    /// it starts empty, at offset 0. Durable when it returns.
+    fn create_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<()>>;
     /// Removes the shard and all its records. Idempotent. The shard is gone for readers and
-    /// writers at once; engines may give the space back in the background.
-    fn delete_shard(&self, shard: ShardKey) -> StorageResult<()>;
+    /// writers at once; engines may give the space back in the background. Durable when it
+    /// returns.
+    fn delete_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<()>>;
     /// Appends to several shards at once; results are in the order of `appends`. A call naming
     /// a shard that does not exist fails with `NoSuchShard`. Arrival times never decrease
     /// within a shard. If the future is dropped before it resolves, the records may or may
@@ -99,12 +109,21 @@ pub trait ShardLog: Send + Sync + 'static {
         max_bytes: usize,
     ) -> StorageResult<Vec<StoredRecord>>;
     fn bounds(&self, shard: ShardKey) -> StorageResult<Bounds>;
+    /// The published end of `shard`'s log (`Bounds::next`), for readers that wait for new
+    /// records instead of polling. The value moves only once the records below it are
+    /// readable, that is once they are durable (as the store's durability setting says), so a
+    /// reader woken by it finds them; an append whose caller went away still moves it when its
+    /// records become durable. Closed (`changed()` fails) once the shard is deleted.
+    fn watch(&self, shard: ShardKey) -> StorageResult<watch::Receiver<u64>>;
     /// Drops every record that arrived before `arrival_ms` (retention). Space is given back
     /// by the engine in the background; reads honour the trim at once. The trim point applies
     /// to the records present when called and never moves back; trimming an empty shard, or to
     /// an earlier time, is a no-op.
     fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> StorageResult<()>;
 }
+
+/// What a [`MetaStore`] write resolves to.
+pub type MetaFuture<'a, T> = BoxFuture<'a, Result<T, MetaError>>;
 
 /// Revision of a metadata entry; changes on every update and is never reused for a key, even
 /// after the key is deleted and created again.
@@ -130,15 +149,22 @@ pub enum MetaError {
 }
 
 /// Small, strongly consistent key-value store for control-plane state. Every successful
-/// write is durable when it returns. Keys are 1 to 65 535 bytes of UTF-8.
+/// write is durable when it returns; writes are async so that stores can wait for the disk
+/// (or a cluster) off the async worker threads. Reads are synchronous: the engine reads the
+/// store at open and caches it. Keys are 1 to 65 535 bytes of UTF-8.
 pub trait MetaStore: Send + Sync + 'static {
     fn get(&self, key: &str) -> Result<Option<MetaEntry>, MetaError>;
     /// `Exists` if the key is present.
-    fn create(&self, key: &str, value: Bytes) -> Result<Revision, MetaError>;
+    fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision>;
     /// `NotFound` if absent; `Conflict` if its revision is not `expected`.
-    fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<Revision, MetaError>;
+    fn update<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        expected: Revision,
+    ) -> MetaFuture<'a, Revision>;
     /// `NotFound` if absent; with `Some(expected)`, `Conflict` if its revision differs.
-    fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError>;
+    fn delete<'a>(&'a self, key: &'a str, expected: Option<Revision>) -> MetaFuture<'a, ()>;
     /// Every entry whose key starts with `prefix`, in key order.
     fn list(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError>;
 }

@@ -33,7 +33,7 @@ async fn churn(opts: SegmentOptions) {
     let dir = tempfile::tempdir().expect("tempdir");
     let allowance = opts.checkpoint_bytes + opts.wal_file_bytes;
     let log = SegmentLog::open(dir.path(), opts).expect("open");
-    log.create_shard(S).expect("create");
+    log.create_shard(S).await.expect("create");
     let pool = pool();
     let mut arrivals = VecDeque::new();
     let (mut peak_disk, mut peak_retained) = (0u64, 0u64);

@@ -37,7 +37,7 @@ async fn readers_see_only_acknowledged_records_in_order() {
     };
     let log = SegmentLog::open(dir.path(), opts).expect("open");
     for i in 0..SHARDS {
-        log.create_shard(key(i)).expect("create");
+        log.create_shard(key(i)).await.expect("create");
     }
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..2u64)

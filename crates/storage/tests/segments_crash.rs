@@ -82,7 +82,7 @@ async fn crash_child() {
     let log = SegmentLog::open(Path::new(&dir), opts(round)).expect("child open");
     for i in 0..SHARDS {
         if log.bounds(key(i)).is_err() {
-            log.create_shard(key(i)).expect("create");
+            log.create_shard(key(i)).await.expect("create");
         }
     }
     println!("ready");

@@ -37,7 +37,7 @@ async fn a_full_disk_refuses_appends_keeps_reads_and_recovers_with_retention() {
             ..SegmentOptions::default()
         };
         let log = SegmentLog::open(dir.path(), opts.clone()).expect("open");
-        log.create_shard(S).expect("create");
+        log.create_shard(S).await.expect("create");
         let mut acked = 0u64;
         let mut last_arrival = 0;
         let err = loop {

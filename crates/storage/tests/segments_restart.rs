@@ -78,7 +78,7 @@ async fn reopening_200_mib_reads_headers_only_and_keeps_summaries_only() {
     {
         let log = SegmentLog::open(dir.path(), opts()).expect("open");
         for i in 0..SHARDS {
-            log.create_shard(key(i)).expect("create");
+            log.create_shard(key(i)).await.expect("create");
         }
         fill(&log, &pool).await;
     }
@@ -147,7 +147,7 @@ async fn recovery_after_a_crash_replays_at_most_one_checkpoint_interval() {
     };
     let log = SegmentLog::open(&live, opts.clone()).expect("open");
     for i in 0..SHARDS {
-        log.create_shard(key(i)).expect("create");
+        log.create_shard(key(i)).await.expect("create");
     }
     fill(&log, &pool).await;
     // A copy is a consistent crash image only while no checkpoint runs: finish the pending one,

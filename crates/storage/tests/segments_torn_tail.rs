@@ -180,7 +180,7 @@ async fn torn_tails_lose_nothing_synced_and_return_nothing_corrupt() {
         let (live, crashed) = (root.path().join("live"), root.path().join("crashed"));
         let log = SegmentLog::open(&live, opts.clone()).expect("open");
         for i in 0..SHARDS {
-            log.create_shard(key(i)).expect("create");
+            log.create_shard(key(i)).await.expect("create");
         }
         let mut expected: Vec<Vec<(Bytes, i64)>> = vec![Vec::new(); SHARDS as usize];
         let mut synced = [0usize; SHARDS as usize];
@@ -294,7 +294,7 @@ async fn a_flipped_bit_in_a_sealed_segment_is_reported_not_returned() {
     let s = key(0);
     {
         let log = SegmentLog::open(dir.path(), opts.clone()).expect("open");
-        log.create_shard(s).expect("create");
+        log.create_shard(s).await.expect("create");
         for i in 0..40u8 {
             log.append(vec![ShardAppend {
                 shard: s,

@@ -671,7 +671,7 @@ async fn consumers_of_a_deleted_stream_are_removed_at_open() {
     // As if the engine stopped after deleting the stream's record but before its consumers.
     let key = format!("stream/{ACCOUNT}/{REGION}/s");
     use tributary_storage::MetaStore;
-    h.meta.delete(&key, None).unwrap();
+    h.meta.delete(&key, None).await.unwrap();
     h.restart().await;
     assert!(h.meta.keys().iter().all(|k| !k.starts_with("consumer/")));
     h.create("s", 1).await;

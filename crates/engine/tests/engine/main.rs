@@ -2,8 +2,8 @@
 
 mod admin;
 mod consumers;
-mod contract;
-mod fjall;
+mod durable;
+mod fixture;
 mod iterators;
 mod lifecycle;
 mod records;
@@ -19,10 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tributary_engine::testing::{MemoryMetaStore, MemoryShardLog};
 use tributary_engine::{Engine, EngineConfig, RequestContext, Subscription};
 use tributary_model::types::*;
 use tributary_model::SubscribeToShardError;
+use tributary_storage::memory::{MemoryMetaStore, MemoryShardLog};
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";

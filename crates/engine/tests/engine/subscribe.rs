@@ -102,6 +102,51 @@ async fn records_appended_after_the_start_arrive_in_order_at_once() {
     assert_eq!(got, want);
 }
 
+/// A subscriber is woken when the log makes records durable, not when the request that
+/// appended them ends: here the request is cancelled while its append waits for durability,
+/// and the records still reach the subscriber as soon as they are durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_is_woken_by_durability_not_by_the_request() {
+    let h = Harness::with_config(slow_timers()).await;
+    h.create("s", 1).await;
+    let c = h.register("s", "app").await;
+    let mut sub = h
+        .subscribe(
+            &c.consumer_arn,
+            "shardId-0",
+            ShardIteratorType::Latest,
+            None,
+        )
+        .await
+        .unwrap();
+    next(&mut sub, SOON).await.unwrap();
+
+    h.log.hold_appends(true);
+    let engine = h.engine.clone();
+    let ctx = h.ctx.clone();
+    let put = tokio::spawn(async move {
+        engine
+            .put_record(&ctx, put_input("s", "k", "held"))
+            .await
+            .unwrap()
+    });
+    let waiting = tokio::time::timeout(Duration::from_millis(300), sub.next_event()).await;
+    assert!(waiting.is_err(), "woken before the records were durable");
+    put.abort();
+    assert!(put.await.unwrap_err().is_cancelled());
+    let after_cancel = tokio::time::timeout(Duration::from_millis(300), sub.next_event()).await;
+    assert!(after_cancel.is_err(), "woken by the cancelled request");
+
+    let durable = Instant::now();
+    h.log.hold_appends(false);
+    let e = next(&mut sub, SOON).await.unwrap();
+    assert!(
+        durable.elapsed() < Duration::from_secs(2),
+        "far before the heartbeat"
+    );
+    assert_eq!(e.records.iter().map(data_str).collect::<Vec<_>>(), ["held"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_never_leave_a_subscriber_asleep() {
     let h = std::sync::Arc::new(Harness::with_config(slow_timers()).await);

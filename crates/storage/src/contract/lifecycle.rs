@@ -10,7 +10,7 @@ use std::time::Duration;
 pub async fn trim_before(f: &dyn Factory) {
     let e = f.open().await;
     let s = key(8, 0);
-    e.log.create_shard(s).expect("create shard");
+    e.log.create_shard(s).await.expect("create shard");
     e.log
         .trim_before(s, i64::MAX)
         .expect("trimming an empty shard is fine");
@@ -59,11 +59,11 @@ pub async fn trim_before(f: &dyn Factory) {
 pub async fn delete_shard(f: &dyn Factory) {
     let e = f.open().await;
     let (s, other) = (key(9, 0), key(9, 1));
-    e.log.create_shard(s).expect("create shard");
-    e.log.create_shard(other).expect("create other");
+    e.log.create_shard(s).await.expect("create shard");
+    e.log.create_shard(other).await.expect("create other");
     append(&*e.log, s, &["a", "b", "c"]).await;
     append(&*e.log, other, &["keep"]).await;
-    e.log.delete_shard(s).expect("delete");
+    e.log.delete_shard(s).await.expect("delete");
     assert!(matches!(e.log.bounds(s), Err(StorageError::NoSuchShard(_))));
     assert!(matches!(
         e.log.read(s, ReadFrom::Offset(0), 10, 1 << 20),
@@ -71,11 +71,15 @@ pub async fn delete_shard(f: &dyn Factory) {
     ));
     let err = e.log.append(vec![shard_append(s, &["x"])]).await;
     assert!(matches!(err, Err(StorageError::NoSuchShard(_))));
-    e.log.delete_shard(s).expect("deleting twice is fine");
+    e.log.delete_shard(s).await.expect("deleting twice is fine");
     e.log
         .delete_shard(key(9, 7))
+        .await
         .expect("deleting a shard that never existed is fine");
-    e.log.create_shard(s).expect("the key can be created again");
+    e.log
+        .create_shard(s)
+        .await
+        .expect("the key can be created again");
     assert_eq!(
         bounds(&*e.log, s),
         Bounds {
@@ -99,7 +103,7 @@ pub async fn reopen_keeps_everything(f: &dyn Factory) {
     {
         let e = f.open().await;
         for s in [a, b, gone] {
-            e.log.create_shard(s).expect("create shard");
+            e.log.create_shard(s).await.expect("create shard");
         }
         let t1 = append(&*e.log, a, &["a0", "a1"]).await.arrival_ms;
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -107,10 +111,11 @@ pub async fn reopen_keeps_everything(f: &dyn Factory) {
         append(&*e.log, b, &["b0"]).await;
         append(&*e.log, gone, &["g0"]).await;
         e.log.trim_before(a, t1 + 1).expect("trim");
-        e.log.delete_shard(gone).expect("delete");
+        e.log.delete_shard(gone).await.expect("delete");
         rev = e
             .meta
             .create("streams/s1", Bytes::from_static(b"v1"))
+            .await
             .expect("create");
         before_a = read(&*e.log, a, ReadFrom::Offset(0));
         before_b = read(&*e.log, b, ReadFrom::Offset(0));
@@ -150,6 +155,7 @@ pub async fn reopen_keeps_everything(f: &dyn Factory) {
     let rev2 = e
         .meta
         .update("streams/s1", Bytes::from_static(b"v2"), rev)
+        .await
         .expect("update");
     assert_ne!(rev2, rev);
 }
@@ -160,7 +166,7 @@ pub async fn concurrent_appends(f: &dyn Factory) {
     const PER_TASK: usize = 25;
     let e = f.open().await;
     for i in 0..SHARDS {
-        e.log.create_shard(key(11, i)).expect("create shard");
+        e.log.create_shard(key(11, i)).await.expect("create shard");
     }
     let mut handles = Vec::new();
     for t in 0..TASKS {

@@ -8,9 +8,12 @@ pub async fn meta_cas(f: &dyn Factory) {
     let e = f.open().await;
     let m = &*e.meta;
     assert!(m.get("k").expect("get").is_none());
-    let r1 = m.create("k", Bytes::from_static(b"one")).expect("create");
+    let r1 = m
+        .create("k", Bytes::from_static(b"one"))
+        .await
+        .expect("create");
     assert!(matches!(
-        m.create("k", Bytes::from_static(b"again")),
+        m.create("k", Bytes::from_static(b"again")).await,
         Err(MetaError::Exists)
     ));
     let got = m.get("k").expect("get").expect("present");
@@ -18,7 +21,7 @@ pub async fn meta_cas(f: &dyn Factory) {
         (got.key.as_str(), got.revision, &got.value[..]),
         ("k", r1, &b"one"[..])
     );
-    match m.update("k", Bytes::from_static(b"two"), r1 + 100) {
+    match m.update("k", Bytes::from_static(b"two"), r1 + 100).await {
         Err(MetaError::Conflict { expected, found }) => {
             assert_eq!((expected, found), (r1 + 100, r1))
         }
@@ -26,10 +29,11 @@ pub async fn meta_cas(f: &dyn Factory) {
     }
     let r2 = m
         .update("k", Bytes::from_static(b"two"), r1)
+        .await
         .expect("update");
     assert_ne!(r2, r1, "every update changes the revision");
     assert!(matches!(
-        m.update("k", Bytes::from_static(b"x"), r1),
+        m.update("k", Bytes::from_static(b"x"), r1).await,
         Err(MetaError::Conflict { .. })
     ));
     assert_eq!(
@@ -37,36 +41,43 @@ pub async fn meta_cas(f: &dyn Factory) {
         b"two"
     );
     assert!(matches!(
-        m.update("nope", Bytes::new(), 1),
+        m.update("nope", Bytes::new(), 1).await,
         Err(MetaError::NotFound)
     ));
     assert!(matches!(
-        m.delete("k", Some(r1)),
+        m.delete("k", Some(r1)).await,
         Err(MetaError::Conflict { .. })
     ));
     m.delete("k", Some(r2))
+        .await
         .expect("delete with the right revision");
     assert!(m.get("k").expect("get").is_none());
-    assert!(matches!(m.delete("k", None), Err(MetaError::NotFound)));
+    assert!(matches!(
+        m.delete("k", None).await,
+        Err(MetaError::NotFound)
+    ));
     let r3 = m
         .create("k", Bytes::from_static(b"three"))
+        .await
         .expect("create after delete");
     assert!(
         r3 != r1 && r3 != r2,
         "a recreated key never reuses an old revision"
     );
     assert!(matches!(
-        m.update("k", Bytes::new(), r1),
+        m.update("k", Bytes::new(), r1).await,
         Err(MetaError::Conflict { .. })
     ));
-    m.delete("k", None).expect("unconditional delete");
+    m.delete("k", None).await.expect("unconditional delete");
 }
 
 pub async fn meta_list(f: &dyn Factory) {
     let e = f.open().await;
     let m = &*e.meta;
     for k in ["b/2", "a/1", "b/10", "b/1", "c", "b"] {
-        m.create(k, Bytes::from(k.to_owned())).expect("create");
+        m.create(k, Bytes::from(k.to_owned()))
+            .await
+            .expect("create");
     }
     let keys = |p: &str| -> Vec<String> {
         m.list(p)
@@ -88,6 +99,6 @@ pub async fn meta_list(f: &dyn Factory) {
         listed[0].revision,
         m.get("a/1").expect("get").expect("present").revision
     );
-    m.delete("b/10", None).expect("delete");
+    m.delete("b/10", None).await.expect("delete");
     assert_eq!(keys("b/"), ["b/1", "b/2"]);
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 pub async fn dense_offsets(f: &dyn Factory) {
     let e = f.open().await;
     let s = key(1, 0);
-    e.log.create_shard(s).expect("create shard");
+    e.log.create_shard(s).await.expect("create shard");
     assert_eq!(
         bounds(&*e.log, s),
         Bounds {
@@ -52,8 +52,8 @@ pub async fn dense_offsets(f: &dyn Factory) {
 pub async fn shard_lifecycle_errors(f: &dyn Factory) {
     let e = f.open().await;
     let (s, missing) = (key(2, 0), key(2, 1));
-    e.log.create_shard(s).expect("create shard");
-    assert!(matches!(e.log.create_shard(s), Err(StorageError::ShardExists(k)) if k == s));
+    e.log.create_shard(s).await.expect("create shard");
+    assert!(matches!(e.log.create_shard(s).await, Err(StorageError::ShardExists(k)) if k == s));
     let err = e
         .log
         .append(vec![shard_append(missing, &["x"])])
@@ -82,8 +82,8 @@ pub async fn shard_lifecycle_errors(f: &dyn Factory) {
 pub async fn multi_shard_append(f: &dyn Factory) {
     let e = f.open().await;
     let (a, b) = (key(3, 0), key(3, 1));
-    e.log.create_shard(a).expect("create a");
-    e.log.create_shard(b).expect("create b");
+    e.log.create_shard(a).await.expect("create a");
+    e.log.create_shard(b).await.expect("create b");
     let calls = vec![
         shard_append(a, &["a0", "a1"]),
         shard_append(b, &["b0", "b1", "b2"]),
@@ -111,7 +111,7 @@ pub async fn multi_shard_append(f: &dyn Factory) {
 pub async fn read_by_offset(f: &dyn Factory) {
     let e = f.open().await;
     let s = key(4, 0);
-    e.log.create_shard(s).expect("create shard");
+    e.log.create_shard(s).await.expect("create shard");
     let words: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
     append(
         &*e.log,
@@ -144,7 +144,7 @@ pub async fn read_by_offset(f: &dyn Factory) {
 pub async fn read_limits(f: &dyn Factory) {
     let e = f.open().await;
     let s = key(5, 0);
-    e.log.create_shard(s).expect("create shard");
+    e.log.create_shard(s).await.expect("create shard");
     let ten = "0123456789";
     append(&*e.log, s, &[ten; 5]).await;
     let n = |max_bytes| {
@@ -170,7 +170,7 @@ pub async fn read_limits(f: &dyn Factory) {
 pub async fn read_by_time(f: &dyn Factory) {
     let e = f.open().await;
     let s = key(6, 0);
-    e.log.create_shard(s).expect("create shard");
+    e.log.create_shard(s).await.expect("create shard");
     let t1 = append(&*e.log, s, &["a", "b"]).await.arrival_ms;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let t2 = append(&*e.log, s, &["c", "d"]).await.arrival_ms;
@@ -191,7 +191,7 @@ pub async fn read_by_time(f: &dyn Factory) {
 pub async fn large_records(f: &dyn Factory) {
     let e = f.open().await;
     let s = key(7, 0);
-    e.log.create_shard(s).expect("create shard");
+    e.log.create_shard(s).await.expect("create shard");
     let big: Vec<Bytes> = [1 << 20, 300_000, 5]
         .iter()
         .enumerate()
@@ -219,7 +219,7 @@ pub async fn large_records(f: &dyn Factory) {
 pub async fn paged_reads(f: &dyn Factory) {
     let e = f.open().await;
     let s = key(12, 0);
-    e.log.create_shard(s).expect("create shard");
+    e.log.create_shard(s).await.expect("create shard");
     let mut all: Vec<Bytes> = Vec::new();
     let mut arrivals = Vec::new();
     for a in 0..60usize {
@@ -267,4 +267,41 @@ pub async fn paged_reads(f: &dyn Factory) {
             "the FIRST record at or after {t}"
         );
     }
+}
+
+/// `watch` gives the published end: current at once, moved by the time an append returns
+/// (with its records readable), and closed when the shard is deleted.
+pub async fn watch_follows_the_published_end(f: &dyn Factory) {
+    let e = f.open().await;
+    let s = key(1, 0);
+    assert!(
+        matches!(e.log.watch(s), Err(StorageError::NoSuchShard(_))),
+        "watching a missing shard"
+    );
+    e.log.create_shard(s).await.expect("create shard");
+    append(&*e.log, s, &["a"]).await;
+    let mut rx = e.log.watch(s).expect("watch");
+    assert_eq!(*rx.borrow_and_update(), 1, "starts at the published end");
+    let waiter = tokio::spawn(async move {
+        let changed = rx.changed().await.is_ok();
+        let seen = *rx.borrow_and_update();
+        (changed, seen, rx)
+    });
+    append(&*e.log, s, &["b", "c"]).await;
+    let (changed, seen, mut rx) = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("a waiting watcher is woken by the append")
+        .expect("waiter");
+    assert!(changed);
+    assert_eq!(seen, 3, "the new end");
+    assert_eq!(
+        read(&*e.log, s, ReadFrom::Offset(1)).len(),
+        2,
+        "and its records are readable"
+    );
+    e.log.delete_shard(s).await.expect("delete");
+    let closed = tokio::time::timeout(Duration::from_secs(5), rx.changed())
+        .await
+        .expect("closed promptly");
+    assert!(closed.is_err(), "a deleted shard's watch is closed");
 }

@@ -195,7 +195,7 @@ pub(super) fn run(shared: &Shared, rx: &Receiver<Msg>) {
                 }
             }
             for r in replies {
-                let _ = r.send(result.as_ref().map(|_| ()).map_err(clone_err));
+                let _ = r.send(result.clone());
             }
         }
         if stop {
@@ -319,17 +319,6 @@ fn snapshot(st: &State) -> Checkpoint {
         wal_position: st.wal.position(),
         next_gen: st.next_gen,
         shards,
-    }
-}
-
-fn clone_err(e: &crate::StorageError) -> crate::StorageError {
-    use crate::StorageError as E;
-    match e {
-        E::NoSuchShard(k) => E::NoSuchShard(*k),
-        E::ShardExists(k) => E::ShardExists(*k),
-        E::Unavailable(m) => E::Unavailable(m.clone()),
-        E::Corrupt(m) => E::Corrupt(m.clone()),
-        E::Io(m) => E::Io(m.clone()),
     }
 }
 

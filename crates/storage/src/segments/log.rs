@@ -1,4 +1,4 @@
-//! [`ShardLog`] for [`SegmentLog`]: control operations run on the caller's thread under the state
+//! [`ShardLog`] for [`SegmentLog`]: control operations run on the blocking pool under the state
 //! lock and are logged in the WAL (create and delete fsynced before they return); appends go to
 //! the writer thread; reads go to `read.rs`.
 
@@ -12,69 +12,16 @@ use crate::{
     StoredRecord,
 };
 use futures::future::BoxFuture;
-use parking_lot::RwLock;
 use std::sync::Arc;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 impl ShardLog for SegmentLog {
-    fn create_shard(&self, key: ShardKey) -> StorageResult<()> {
-        let shared = &*self.shared;
-        let mut st = shared.state.lock();
-        if st.writers.contains_key(&key) {
-            return Err(StorageError::ShardExists(key));
-        }
-        shared.poisoned()?;
-        let inc = Incarnation {
-            stream: key.stream,
-            shard: key.shard,
-            gen: st.next_gen,
-        };
-        st.next_gen += 1;
-        let dir = shard_dir(&shared.dir, inc);
-        std::fs::create_dir_all(&dir).map_err(|e| super::files::io_err(&dir, "create", &e))?;
-        // The directory must outlive a power cut before segments that hold data on their own
-        // (direct writes) can appear in it.
-        let parent = shared.dir.join("shards");
-        if let Err(e) = sync_dir(&parent) {
-            return Err(shared.poison("fsync of the shards directory", &e));
-        }
-        log_control(shared, &mut st, KIND_CREATE, inc, None, true)?;
-        let shard = Arc::new(Shard {
-            dir,
-            view: RwLock::new(View::default()),
-        });
-        st.writers.insert(
-            key,
-            ShardWriter {
-                inc,
-                shard: Arc::clone(&shard),
-                next: 0,
-                last_arrival: None,
-                tail: None,
-            },
-        );
-        shared.table.write().insert(key, shard);
-        Ok(())
+    fn create_shard(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<()>> {
+        blocking(&self.shared, move |shared| create_shard(shared, key))
     }
 
-    fn delete_shard(&self, key: ShardKey) -> StorageResult<()> {
-        let shared = &*self.shared;
-        let mut st = shared.state.lock();
-        let Some(inc) = st.writers.get(&key).map(|w| w.inc) else {
-            return Ok(());
-        };
-        shared.poisoned()?;
-        log_control(shared, &mut st, KIND_DELETE, inc, None, true)?;
-        shared.table.write().remove(&key);
-        if let Some(w) = st.writers.remove(&key) {
-            st.dirty_files.retain(|p, _| !p.starts_with(&w.shard.dir));
-            st.dirty_dirs.remove(&w.shard.dir);
-            // Gone for readers and writers now; the files go after the next checkpoint.
-            st.doomed.push(w.shard.dir.clone());
-        }
-        drop(st);
-        shared.request_checkpoint();
-        Ok(())
+    fn delete_shard(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<()>> {
+        blocking(&self.shared, move |shared| delete_shard(shared, key))
     }
 
     fn append(&self, appends: Vec<ShardAppend>) -> BoxFuture<'_, StorageResult<Vec<Appended>>> {
@@ -114,6 +61,10 @@ impl ShardLog for SegmentLog {
             next: v.next,
             last_arrival_ms: v.last_arrival,
         })
+    }
+
+    fn watch(&self, key: ShardKey) -> StorageResult<watch::Receiver<u64>> {
+        Ok(shard_of(&self.shared, key)?.published.subscribe())
     }
 
     fn trim_before(&self, key: ShardKey, arrival_ms: i64) -> StorageResult<()> {
@@ -160,6 +111,75 @@ impl ShardLog for SegmentLog {
         }
         Ok(())
     }
+}
+
+/// Runs a control operation on the blocking pool: it fsyncs the WAL, which must not stall an
+/// async worker. A dropped future does not stop it.
+fn blocking(
+    shared: &Arc<Shared>,
+    op: impl FnOnce(&Shared) -> StorageResult<()> + Send + 'static,
+) -> BoxFuture<'static, StorageResult<()>> {
+    let shared = Arc::clone(shared);
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || op(&shared))
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("shard control task failed: {e}")))?
+    })
+}
+
+fn create_shard(shared: &Shared, key: ShardKey) -> StorageResult<()> {
+    let mut st = shared.state.lock();
+    if st.writers.contains_key(&key) {
+        return Err(StorageError::ShardExists(key));
+    }
+    shared.poisoned()?;
+    let inc = Incarnation {
+        stream: key.stream,
+        shard: key.shard,
+        gen: st.next_gen,
+    };
+    st.next_gen += 1;
+    let dir = shard_dir(&shared.dir, inc);
+    std::fs::create_dir_all(&dir).map_err(|e| super::files::io_err(&dir, "create", &e))?;
+    // The directory must outlive a power cut before segments that hold data on their own
+    // (direct writes) can appear in it.
+    let parent = shared.dir.join("shards");
+    if let Err(e) = sync_dir(&parent) {
+        return Err(shared.poison("fsync of the shards directory", &e));
+    }
+    log_control(shared, &mut st, KIND_CREATE, inc, None, true)?;
+    let shard = Arc::new(Shard::new(dir, View::default()));
+    st.writers.insert(
+        key,
+        ShardWriter {
+            inc,
+            shard: Arc::clone(&shard),
+            next: 0,
+            last_arrival: None,
+            tail: None,
+        },
+    );
+    shared.table.write().insert(key, shard);
+    Ok(())
+}
+
+fn delete_shard(shared: &Shared, key: ShardKey) -> StorageResult<()> {
+    let mut st = shared.state.lock();
+    let Some(inc) = st.writers.get(&key).map(|w| w.inc) else {
+        return Ok(());
+    };
+    shared.poisoned()?;
+    log_control(shared, &mut st, KIND_DELETE, inc, None, true)?;
+    shared.table.write().remove(&key);
+    if let Some(w) = st.writers.remove(&key) {
+        st.dirty_files.retain(|p, _| !p.starts_with(&w.shard.dir));
+        st.dirty_dirs.remove(&w.shard.dir);
+        // Gone for readers and writers now; the files go after the next checkpoint.
+        st.doomed.push(w.shard.dir.clone());
+    }
+    drop(st);
+    shared.request_checkpoint();
+    Ok(())
 }
 
 /// Forgets the segments of `key` that hold nothing at or above `trim`, and dooms their files

@@ -37,7 +37,7 @@ pub(super) fn open(
 ) -> StorageResult<(Shared, RecoveryReport)> {
     let started = Instant::now();
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, "create", &e))?;
-    let dir_lock = crate::fjall_engine::lock_dir(dir)?;
+    let dir_lock = crate::dir::lock_dir(dir)?;
     check_format(dir)?;
     for sub in ["wal", "shards"] {
         let p = dir.join(sub);
@@ -318,15 +318,15 @@ fn build(
         });
         report.segments += segments.len();
         let first = segments.front().map_or(sh.next, |s| s.base).max(sh.trim);
-        let shard = Arc::new(Shard {
-            dir: sh.dir,
-            view: RwLock::new(View {
+        let shard = Arc::new(Shard::new(
+            sh.dir,
+            View {
                 first: first.min(sh.next),
                 next: sh.next,
                 last_arrival: sh.last_arrival,
                 segments,
-            }),
-        });
+            },
+        ));
         table.insert(key, Arc::clone(&shard));
         writers.insert(
             key,

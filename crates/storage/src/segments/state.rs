@@ -10,6 +10,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use tokio::sync::watch;
 
 /// Writer-side state, under `Shared::state`.
 pub(super) struct State {
@@ -62,6 +63,20 @@ pub(super) struct SegFiles {
 pub(super) struct Shard {
     pub dir: PathBuf,
     pub view: RwLock<View>,
+    /// `view.next`, sent after each publication (see `ShardLog::watch`). Dropped with the
+    /// shard, which closes the receivers.
+    pub published: watch::Sender<u64>,
+}
+
+impl Shard {
+    pub fn new(dir: PathBuf, view: View) -> Self {
+        let (published, _) = watch::channel(view.next);
+        Self {
+            dir,
+            view: RwLock::new(view),
+            published,
+        }
+    }
 }
 
 #[derive(Default)]

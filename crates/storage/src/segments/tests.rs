@@ -1,10 +1,10 @@
-//! The contract suite run against [`SegmentLog`] (with fjall as the `MetaStore`, as in the
-//! server), in several configurations, plus what only this engine promises. Crash, churn and
+//! The contract suite run against [`SegmentLog`] (with [`FjallMeta`](crate::FjallMeta) as the
+//! `MetaStore`, as in the server), in several configurations, plus what only this engine promises. Crash, churn and
 //! restart tests that need only the public API live in `crates/storage/tests/`.
 
 use super::*;
 use crate::contract::{Engines, Factory};
-use crate::{FjallOptions, FjallStore, ReadFrom, ShardAppend, ShardLog};
+use crate::{FjallMeta, ReadFrom, ShardAppend, ShardLog};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
@@ -29,8 +29,7 @@ impl SegFactory {
 impl Factory for SegFactory {
     fn open(&self) -> BoxFuture<'_, Engines> {
         Box::pin(async move {
-            let meta = FjallStore::open(&self.dir.path().join("meta"), FjallOptions::default())
-                .expect("open meta");
+            let meta = FjallMeta::open(self.dir.path()).expect("open meta");
             Engines {
                 log: self.log(),
                 meta,
@@ -138,6 +137,7 @@ async fn concurrent_appends_share_group_commits() {
             stream: 1,
             shard: i,
         })
+        .await
         .expect("create");
     }
     let before = log.stats();
@@ -185,7 +185,7 @@ async fn big_appends_go_straight_to_the_segment_small_ones_through_the_wal() {
         ..SegmentOptions::default()
     });
     let log = f.log();
-    log.create_shard(S).expect("create");
+    log.create_shard(S).await.expect("create");
     put(&log, S, payloads(10, 100)).await;
     let s = log.stats();
     assert_eq!(s.direct_bytes, 0);
@@ -215,7 +215,7 @@ async fn segments_roll_by_size_and_age_and_trim_deletes_whole_ones() {
         ..SegmentOptions::default()
     });
     let log = f.log();
-    log.create_shard(S).expect("create");
+    log.create_shard(S).await.expect("create");
     // 10 records of ~1 KiB per segment of 4 KiB: 3 per segment.
     let mut last = 0;
     for _ in 0..10 {
@@ -250,7 +250,7 @@ async fn reopen_after_a_clean_shutdown_replays_nothing() {
     let f = SegFactory::with(tiny());
     {
         let log = f.log();
-        log.create_shard(S).expect("create");
+        log.create_shard(S).await.expect("create");
         for i in 0..20 {
             put(&log, S, payloads(3, 30 + i)).await;
         }
@@ -269,7 +269,7 @@ async fn reopen_after_a_clean_shutdown_replays_nothing() {
 async fn a_failed_write_is_undone_and_later_writes_work() {
     let f = SegFactory::with(SegmentOptions::default());
     let log = f.log();
-    log.create_shard(S).expect("create");
+    log.create_shard(S).await.expect("create");
     put(&log, S, payloads(3, 10)).await;
     // Make the shard directory unwritable for new segments by replacing it with a file: the
     // roll into a new segment fails, the group fails, nothing is published.
@@ -313,7 +313,7 @@ async fn a_failed_write_is_undone_and_later_writes_work() {
 async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
     let f = SegFactory::with(SegmentOptions::default());
     let log = f.log();
-    log.create_shard(S).expect("create");
+    log.create_shard(S).await.expect("create");
     put(&log, S, payloads(2, 10)).await;
     let commits = log.stats().group_commits;
     // Stall the syncer (from a plain thread: the guard must not live across an await).
@@ -326,6 +326,8 @@ async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
         let _ = release_rx.recv();
     });
     locked_rx.recv().expect("gate taken");
+    let mut watch = log.watch(S).expect("watch");
+    assert_eq!(*watch.borrow_and_update(), 2);
     let l = Arc::clone(&log);
     let pending = tokio::spawn(async move { put(&l, S, payloads(3, 10)).await });
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -339,6 +341,10 @@ async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
     // Written to the segment and the WAL, but not fsynced: invisible and unanswered.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!pending.is_finished(), "acknowledged before the fsync");
+    assert!(
+        !watch.has_changed().expect("open"),
+        "watchers told before the fsync"
+    );
     assert_eq!(log.bounds(S).expect("bounds").next, 2);
     assert!(log
         .read(S, ReadFrom::Offset(2), 10, 1 << 20)
@@ -352,6 +358,11 @@ async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
     );
     release_tx.send(()).expect("release");
     holder.join().expect("holder");
+    tokio::time::timeout(Duration::from_secs(5), watch.changed())
+        .await
+        .expect("watchers told once durable")
+        .expect("open");
+    assert_eq!(*watch.borrow(), 5);
     assert_eq!(pending.await.expect("task").first_offset, 2);
     assert_eq!(log.bounds(S).expect("bounds").next, 5);
     assert_eq!(

@@ -16,9 +16,10 @@
 use super::encode::{self, Buffers, Plan, TailSim};
 use super::files::{create_segment, idx_entry_pos, seg_path};
 use super::syncer::{self, Publish, Reply, Target};
+use super::Durability;
 use super::{SegFiles, SegmentRef, Shard, Shared, State, Stats, Tail};
-use crate::fjall_engine::now_ms;
-use crate::{Appended, Durability, ShardAppend, StorageResult};
+use crate::clock::now_ms;
+use crate::{Appended, ShardAppend, StorageResult};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
@@ -136,13 +137,22 @@ fn commit(shared: &Shared, jobs: Vec<Job>, bufs: &mut Buffers, to_syncer: &Sende
     }
 }
 
-/// Makes `next` and `last_arrival` visible to readers of `shard`.
+/// Makes `next` and `last_arrival` visible to readers of `shard`, then tells its watchers
+/// (after the view: a watcher woken by the new value must find the records).
 pub(super) fn publish_to(shard: &Shard, next: u64, last_arrival: Option<i64>) {
-    let mut v = shard.view.write();
-    v.next = v.next.max(next);
-    if last_arrival.is_some() {
-        v.last_arrival = last_arrival;
-    }
+    let next = {
+        let mut v = shard.view.write();
+        v.next = v.next.max(next);
+        if last_arrival.is_some() {
+            v.last_arrival = last_arrival;
+        }
+        v.next
+    };
+    shard.published.send_if_modified(|p| {
+        let moved = *p < next;
+        *p = next;
+        moved
+    });
 }
 
 /// What to undo if a group commit fails half-way.

@@ -1,4 +1,5 @@
-//! The engine on the embedded fjall store: data and metadata survive closing the store.
+//! The engine on the production storage pair, [`SegmentLog`] and [`FjallMeta`] in one data
+//! directory as `tributary serve` opens them: data and metadata survive closing the stores.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -6,21 +7,24 @@ use std::time::Duration;
 
 use tributary_engine::{Engine, EngineConfig, RequestContext};
 use tributary_model::types::*;
-use tributary_storage::{FjallOptions, FjallStore};
+use tributary_storage::{FjallMeta, SegmentLog, SegmentOptions};
 
 use crate::{data_str, put_input, ACCOUNT, REGION};
 
-/// Opens the store, retrying while a previous instance is still releasing the directory.
+/// Opens the stores, retrying while a previous instance is still releasing the directory
+/// (a background task of the dropped engine may hold them for a moment).
 async fn open(dir: &Path) -> Arc<Engine> {
     for _ in 0..200 {
-        if let Ok(store) = FjallStore::open(dir, FjallOptions::default()) {
-            return Engine::open(EngineConfig::default(), store.clone(), store)
+        let meta = FjallMeta::open(dir);
+        let log = SegmentLog::open(&dir.join("segments"), SegmentOptions::default());
+        if let (Ok(meta), Ok(log)) = (meta, log) {
+            return Engine::open(EngineConfig::default(), log, meta)
                 .await
                 .unwrap();
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("the fjall store could not be reopened");
+    panic!("the stores could not be reopened");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,7 +134,7 @@ async fn streams_and_records_survive_reopening_the_store() {
 /// On durable storage: a subscriber is pushed what concurrent writers append, and the
 /// consumer survives reopening the store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn subscriptions_and_consumers_on_fjall() {
+async fn subscriptions_and_consumers_on_durable_storage() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = RequestContext::new(ACCOUNT, REGION);
     let engine = open(dir.path()).await;

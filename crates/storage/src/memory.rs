@@ -1,37 +1,78 @@
-//! In-memory [`ShardLog`] and [`MetaStore`] for tests (feature `test-util`).
+//! In-memory [`ShardLog`] and [`MetaStore`] for tests (feature `test-support`).
 //!
-//! They follow the storage contract closely enough for engine tests, and add hooks real
-//! storage cannot offer: shifting the log's clock (to age records past retention), failing
+//! They pass the contract suite (tests below), so tests above them say something about the
+//! real stores, and they add hooks real storage cannot offer: shifting the log's clock (to age records past retention), failing
 //! appends, and counting append calls.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
+use crate::{
+    Appended, Bounds, MetaEntry, MetaError, MetaFuture, MetaStore, ReadFrom, Revision, ShardAppend,
+    ShardKey, ShardLog, StorageError, StorageResult, StoredRecord,
+};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
-use tributary_storage::{
-    Appended, Bounds, MetaEntry, MetaError, MetaStore, ReadFrom, Revision, ShardAppend, ShardKey,
-    ShardLog, StorageError, StorageResult, StoredRecord,
-};
+use tokio::sync::watch;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ShardData {
+    /// Every record written, published or not.
     records: VecDeque<StoredRecord>,
     /// Offset of the first kept record (the trim point).
     first: u64,
+    /// Next offset to assign.
     next: u64,
+    /// Readers see offsets below this; it trails `next` while appends are held.
+    published: u64,
     /// Arrival of the newest record ever appended (kept across trims).
     last_arrival: Option<i64>,
+    watch: watch::Sender<u64>,
 }
 
-/// A [`ShardLog`] in memory.
-#[derive(Debug, Default)]
+impl ShardData {
+    fn new() -> Self {
+        ShardData {
+            records: VecDeque::new(),
+            first: 0,
+            next: 0,
+            published: 0,
+            last_arrival: None,
+            watch: watch::channel(0).0,
+        }
+    }
+
+    fn publish(&mut self) {
+        if self.published < self.next {
+            self.published = self.next;
+            self.watch.send_replace(self.next);
+        }
+    }
+}
+
+/// A [`ShardLog`] in memory. An append is "durable" (readable, published to watchers) when
+/// it is made, unless the test holds appends (see [`MemoryShardLog::hold_appends`]).
+#[derive(Debug)]
 pub struct MemoryShardLog {
     shards: Mutex<HashMap<ShardKey, ShardData>>,
     clock_offset_ms: AtomicI64,
     fail_appends: AtomicBool,
     append_calls: AtomicUsize,
+    /// While true, appends are written but neither published nor answered.
+    held: watch::Sender<bool>,
+}
+
+impl Default for MemoryShardLog {
+    fn default() -> Self {
+        Self {
+            shards: Mutex::default(),
+            clock_offset_ms: AtomicI64::default(),
+            fail_appends: AtomicBool::default(),
+            append_calls: AtomicUsize::default(),
+            held: watch::channel(false).0,
+        }
+    }
 }
 
 impl MemoryShardLog {
@@ -47,6 +88,18 @@ impl MemoryShardLog {
     /// Makes every append fail with `StorageError::Unavailable` until turned off.
     pub fn fail_appends(&self, fail: bool) {
         self.fail_appends.store(fail, Ordering::SeqCst);
+    }
+
+    /// While held, appends are written but stay invisible and unanswered, like appends
+    /// waiting for their fsync in a real log; releasing publishes them all and answers their
+    /// callers (those still waiting).
+    pub fn hold_appends(&self, hold: bool) {
+        if !hold {
+            for s in self.shards.lock().values_mut() {
+                s.publish();
+            }
+        }
+        self.held.send_replace(hold);
     }
 
     /// Number of `append` calls so far.
@@ -67,11 +120,7 @@ impl MemoryShardLog {
     }
 
     fn now(&self) -> i64 {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        wall + self.clock_offset_ms.load(Ordering::SeqCst)
+        crate::clock::now_ms() + self.clock_offset_ms.load(Ordering::SeqCst)
     }
 
     fn append_now(&self, appends: Vec<ShardAppend>) -> StorageResult<Vec<Appended>> {
@@ -80,6 +129,7 @@ impl MemoryShardLog {
                 "appends disabled by the test".into(),
             ));
         }
+        let held = *self.held.borrow();
         let mut shards = self.shards.lock();
         if let Some(a) = appends.iter().find(|a| !shards.contains_key(&a.shard)) {
             return Err(StorageError::NoSuchShard(a.shard));
@@ -101,6 +151,9 @@ impl MemoryShardLog {
                     });
                     s.next += 1;
                 }
+                if !held {
+                    s.publish();
+                }
                 Appended {
                     first_offset,
                     arrival_ms,
@@ -111,26 +164,32 @@ impl MemoryShardLog {
 }
 
 impl ShardLog for MemoryShardLog {
-    fn create_shard(&self, shard: ShardKey) -> StorageResult<()> {
+    fn create_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<()>> {
         let mut shards = self.shards.lock();
-        if shards.contains_key(&shard) {
-            return Err(StorageError::ShardExists(shard));
-        }
-        shards.insert(shard, ShardData::default());
-        Ok(())
+        let result = match shards.contains_key(&shard) {
+            true => Err(StorageError::ShardExists(shard)),
+            false => {
+                shards.insert(shard, ShardData::new());
+                Ok(())
+            }
+        };
+        Box::pin(std::future::ready(result))
     }
 
-    fn delete_shard(&self, shard: ShardKey) -> StorageResult<()> {
+    fn delete_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<()>> {
         self.shards.lock().remove(&shard);
-        Ok(())
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn append(&self, appends: Vec<ShardAppend>) -> BoxFuture<'_, StorageResult<Vec<Appended>>> {
         self.append_calls.fetch_add(1, Ordering::SeqCst);
         let result = self.append_now(appends);
+        let mut held = self.held.subscribe();
         Box::pin(async move {
-            // Yield once, as a real log waiting for its group commit would.
+            // Yield once, as a real log waiting for its group commit would; then wait while
+            // the test holds appends.
             tokio::task::yield_now().await;
+            let _ = held.wait_for(|h| !h).await;
             result
         })
     }
@@ -150,7 +209,11 @@ impl ShardLog for MemoryShardLog {
         };
         let mut out = Vec::new();
         let mut bytes = 0;
-        for r in s.records.iter().skip(start).take(max_records) {
+        let published = s.records.iter().skip(start);
+        for r in published
+            .take_while(|r| r.offset < s.published)
+            .take(max_records)
+        {
             if !out.is_empty() && bytes + r.payload.len() > max_bytes {
                 break;
             }
@@ -164,10 +227,16 @@ impl ShardLog for MemoryShardLog {
         let shards = self.shards.lock();
         let s = shards.get(&shard).ok_or(StorageError::NoSuchShard(shard))?;
         Ok(Bounds {
-            first: s.first,
-            next: s.next,
+            first: s.first.min(s.published),
+            next: s.published,
             last_arrival_ms: s.last_arrival,
         })
+    }
+
+    fn watch(&self, shard: ShardKey) -> StorageResult<watch::Receiver<u64>> {
+        let shards = self.shards.lock();
+        let s = shards.get(&shard).ok_or(StorageError::NoSuchShard(shard))?;
+        Ok(s.watch.subscribe())
     }
 
     fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> StorageResult<()> {
@@ -175,7 +244,12 @@ impl ShardLog for MemoryShardLog {
         let s = shards
             .get_mut(&shard)
             .ok_or(StorageError::NoSuchShard(shard))?;
-        while s.records.front().is_some_and(|r| r.arrival_ms < arrival_ms) {
+        // Only published records count, as in a real log.
+        while s
+            .records
+            .front()
+            .is_some_and(|r| r.arrival_ms < arrival_ms && r.offset < s.published)
+        {
             s.records.pop_front();
         }
         s.first = s.records.front().map_or(s.next, |r| r.offset);
@@ -208,6 +282,46 @@ impl MemoryMetaStore {
     pub fn keys(&self) -> Vec<String> {
         self.entries.lock().1.keys().cloned().collect()
     }
+
+    fn create_now(&self, key: &str, value: Bytes) -> Result<Revision, MetaError> {
+        let mut g = self.entries.lock();
+        if g.1.contains_key(key) {
+            return Err(MetaError::Exists);
+        }
+        g.0 += 1;
+        let rev = g.0;
+        g.1.insert(key.to_owned(), (rev, value));
+        Ok(rev)
+    }
+
+    fn update_now(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: Revision,
+    ) -> Result<Revision, MetaError> {
+        let mut g = self.entries.lock();
+        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
+        if found != expected {
+            return Err(MetaError::Conflict { expected, found });
+        }
+        g.0 += 1;
+        let rev = g.0;
+        g.1.insert(key.to_owned(), (rev, value));
+        Ok(rev)
+    }
+
+    fn delete_now(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError> {
+        let mut g = self.entries.lock();
+        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
+        if let Some(expected) = expected {
+            if found != expected {
+                return Err(MetaError::Conflict { expected, found });
+            }
+        }
+        g.1.remove(key);
+        Ok(())
+    }
 }
 
 impl MetaStore for MemoryMetaStore {
@@ -224,39 +338,21 @@ impl MetaStore for MemoryMetaStore {
             }))
     }
 
-    fn create(&self, key: &str, value: Bytes) -> Result<Revision, MetaError> {
-        let mut g = self.entries.lock();
-        if g.1.contains_key(key) {
-            return Err(MetaError::Exists);
-        }
-        g.0 += 1;
-        let rev = g.0;
-        g.1.insert(key.to_owned(), (rev, value));
-        Ok(rev)
+    fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision> {
+        Box::pin(std::future::ready(self.create_now(key, value)))
     }
 
-    fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<Revision, MetaError> {
-        let mut g = self.entries.lock();
-        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
-        if found != expected {
-            return Err(MetaError::Conflict { expected, found });
-        }
-        g.0 += 1;
-        let rev = g.0;
-        g.1.insert(key.to_owned(), (rev, value));
-        Ok(rev)
+    fn update<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        expected: Revision,
+    ) -> MetaFuture<'a, Revision> {
+        Box::pin(std::future::ready(self.update_now(key, value, expected)))
     }
 
-    fn delete(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError> {
-        let mut g = self.entries.lock();
-        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
-        if let Some(expected) = expected {
-            if found != expected {
-                return Err(MetaError::Conflict { expected, found });
-            }
-        }
-        g.1.remove(key);
-        Ok(())
+    fn delete<'a>(&'a self, key: &'a str, expected: Option<Revision>) -> MetaFuture<'a, ()> {
+        Box::pin(std::future::ready(self.delete_now(key, expected)))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError> {
@@ -273,4 +369,32 @@ impl MetaStore for MemoryMetaStore {
             })
             .collect())
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MemoryMetaStore, MemoryShardLog};
+    use crate::contract::{Engines, Factory};
+    use futures::future::BoxFuture;
+    use std::sync::Arc;
+
+    /// Every `open` returns the same in-memory state, as a reopened directory would.
+    #[derive(Default)]
+    struct Memory {
+        log: Arc<MemoryShardLog>,
+        meta: Arc<MemoryMetaStore>,
+    }
+
+    impl Factory for Memory {
+        fn open(&self) -> BoxFuture<'_, Engines> {
+            Box::pin(async move {
+                Engines {
+                    log: self.log.clone(),
+                    meta: self.meta.clone(),
+                }
+            })
+        }
+    }
+
+    crate::contract_tests!(Memory::default());
 }
