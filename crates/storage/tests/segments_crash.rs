@@ -145,13 +145,24 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
             .spawn()
             .expect("spawn child");
         let out = BufReader::new(child.stdout.take().expect("stdout"));
-        let reader =
-            std::thread::spawn(move || out.lines().map_while(Result::ok).collect::<Vec<_>>());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for l in out.lines().map_while(Result::ok) {
+                if l.ends_with("ready") {
+                    let _ = ready_tx.send(());
+                }
+                lines.push(l);
+            }
+            lines
+        });
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        // Let it get going (open, recover), then kill it somewhere in the next 400 ms.
-        let deadline = Instant::now() + Duration::from_millis(300 + x % 400);
+        // Let it get going (open, recover: slow on a loaded machine, so wait for it to say so),
+        // then kill it somewhere in the next 400 ms of appends.
+        let _ = ready_rx.recv_timeout(Duration::from_secs(60));
+        let deadline = Instant::now() + Duration::from_millis(x % 400);
         while Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
