@@ -15,10 +15,11 @@
 //! deserializer which format it reads (`is_human_readable`): the formats differ only in
 //! timestamps (epoch seconds in JSON, milliseconds in CBOR) and in CBOR's byte strings and tags.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
@@ -325,24 +326,62 @@ impl<'de> Visitor<'de> for BlobVisitor {
     type Value = Bytes;
     leaf_common!("a blob");
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Bytes, E> {
-        base64(v.as_bytes()).ok_or_else(give_up)
+        let b64 = v.as_bytes();
+        if !b64.len().is_multiple_of(4) {
+            return Err(give_up());
+        }
+        arena_blob(b64.len() / 4 * 3, |out| {
+            base64_simd::STANDARD
+                .decode(b64, base64_simd::Out::from_slice(out))
+                .ok()
+                .map(|d| d.len())
+        })
+        .ok_or_else(give_up)
     }
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
-        Ok(Bytes::copy_from_slice(v))
+        arena_blob(v.len(), |out| {
+            out.copy_from_slice(v);
+            Some(v.len())
+        })
+        .ok_or_else(give_up)
     }
     fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
         Ok(Bytes::from(v))
     }
 }
 
-fn base64(b64: &[u8]) -> Option<Bytes> {
-    if !b64.len().is_multiple_of(4) {
-        return None;
-    }
-    base64_simd::STANDARD
-        .decode_to_vec(b64)
-        .ok()
-        .map(Bytes::from)
+thread_local! {
+    /// The blobs of the body being decoded share one allocation, each a `Bytes` slice of it
+    /// split off as it is decoded: PutRecords carries up to 500 of them (see [`blob_arena`]).
+    static BLOBS: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// Runs `decode` (the decoding of one body) with room for `capacity` bytes of blobs in one
+/// allocation, which lives until the last blob cut from it is dropped.
+pub fn blob_arena<T>(capacity: usize, decode: impl FnOnce() -> T) -> T {
+    BLOBS.with(|b| *b.borrow_mut() = BytesMut::with_capacity(capacity));
+    let out = decode();
+    BLOBS.with(|b| *b.borrow_mut() = BytesMut::new());
+    out
+}
+
+/// A blob of at most `max` bytes that `fill` writes (returning how many it wrote), cut from
+/// the arena (which grows on its own if the body's estimate was short).
+fn arena_blob(max: usize, fill: impl FnOnce(&mut [u8]) -> Option<usize>) -> Option<Bytes> {
+    BLOBS.with(|b| {
+        let mut arena = b.borrow_mut();
+        arena.resize(max, 0);
+        match fill(&mut arena[..]) {
+            Some(n) => {
+                arena.truncate(n);
+                Some(arena.split().freeze())
+            }
+            None => {
+                arena.clear();
+                None
+            }
+        }
+    })
 }
 
 impl Decode for Bytes {

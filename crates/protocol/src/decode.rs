@@ -3,7 +3,7 @@
 //! paths accept the same bytes).
 
 use serde::de;
-use tributary_model::decode::{Decode, Source};
+use tributary_model::decode::{blob_arena, Decode, Source};
 
 use crate::Format;
 
@@ -15,6 +15,18 @@ pub(crate) struct Body<'a> {
 
 impl Source for Body<'_> {
     fn read<T: Decode>(self) -> Option<T> {
+        // Blobs are at most three quarters of the base64 that carries them in JSON, and
+        // smaller than the body in CBOR.
+        let capacity = match self.format {
+            Format::Json => self.bytes.len() / 4 * 3,
+            Format::Cbor => self.bytes.len(),
+        };
+        blob_arena(capacity, || self.read_now())
+    }
+}
+
+impl Body<'_> {
+    fn read_now<T: Decode>(self) -> Option<T> {
         match self.format {
             Format::Json => {
                 let mut de = serde_json::Deserializer::from_slice(self.bytes);
