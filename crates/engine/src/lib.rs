@@ -39,6 +39,11 @@
 //! | `messages`, `error` | AWS's messages and the shared failure type |
 //!
 //! Formats and the state machine are described in `docs/engine.md`.
+//!
+//! Drive every control-plane future to completion: a change is made durable in the
+//! MetaStore before the in-memory cache follows it, across an `.await`, so a future dropped
+//! in between leaves the two disagreeing. The server runs each request as a task of its own
+//! for that reason.
 
 mod clock;
 pub mod codecs;

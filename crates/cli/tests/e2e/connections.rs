@@ -37,3 +37,42 @@ async fn a_connection_past_the_limit_waits_for_one_to_close() {
         .expect("an open connection is served");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
 }
+
+/// A request runs to completion even when its client hangs up as soon as it is sent: a
+/// control-plane change stored but never applied to the engine's cache would leave the
+/// stream invisible and break the next changes (a stale revision) until a restart.
+#[tokio::test]
+async fn a_request_whose_client_hung_up_still_takes_effect() {
+    let s = server_with(&[]);
+    let sdk = s.sdk();
+    for i in 0..5 {
+        let name = format!("hung-up-{i}");
+        let mut conn = TcpStream::connect(s.addr).await.unwrap();
+        let create = raw_h1(
+            "CreateStream",
+            &json!({"StreamName": name, "ShardCount": 2}),
+        );
+        conn.write_all(&create).await.unwrap();
+        drop(conn);
+        let mut found = false;
+        for _ in 0..100 {
+            let described = sdk
+                .describe_stream_summary()
+                .stream_name(&name)
+                .send()
+                .await;
+            if described.is_ok() {
+                found = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(found, "{name} was never created after its client hung up");
+    }
+    sdk.create_stream()
+        .stream_name("after")
+        .shard_count(1)
+        .send()
+        .await
+        .expect("later control-plane changes still work");
+}
