@@ -397,6 +397,8 @@ class Gen:
     def struct_decode_rs(self, n, s):
         req = set(s.get("required", []))
         members = [(m, d) for m, d in s["members"].items() if not self.shapes[d["shape"]].get("eventstream")]
+        # `first_time` tracks the members read in one u64.
+        assert len(members) <= 64, f"{n} has more members than the decoder tracks"
         names = ", ".join(rust_str(m) for m, _ in members)
         lines = [f"impl Decode for {n} {{",
                  "    fn decode<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {",

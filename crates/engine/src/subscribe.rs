@@ -3,7 +3,8 @@
 //!
 //! Push, not poll: while a subscription has nothing to send it sleeps on its shard's
 //! published end (`ShardLog::watch`, which the log moves once appended records are
-//! durable, whoever appended them and whether or not their request is still waiting), on
+//! acknowledged: durable, under the default `sync` durability; whoever appended them and
+//! whether or not their request is still waiting), on
 //! the shard's seal, on a per-subscription signal (takeover, deregistration, stream
 //! deletion), and on a timer only for the heartbeat and the end of its lifetime.
 //!

@@ -353,15 +353,16 @@ impl<'de> Visitor<'de> for BlobVisitor {
 thread_local! {
     /// The blobs of the body being decoded share one allocation, each a `Bytes` slice of it
     /// split off as it is decoded: PutRecords carries up to 500 of them (see [`blob_arena`]).
-    static BLOBS: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    /// The allocation is made at the first blob, of the size the body allows.
+    static BLOBS: RefCell<(BytesMut, usize)> = RefCell::new((BytesMut::new(), 0));
 }
 
-/// Runs `decode` (the decoding of one body) with room for `capacity` bytes of blobs in one
-/// allocation, which lives until the last blob cut from it is dropped.
+/// Runs `decode` (the decoding of one body) with blobs cut from one allocation of up to
+/// `capacity` bytes, which lives until the last blob cut from it is dropped.
 pub fn blob_arena<T>(capacity: usize, decode: impl FnOnce() -> T) -> T {
-    BLOBS.with(|b| *b.borrow_mut() = BytesMut::with_capacity(capacity));
+    BLOBS.with(|b| *b.borrow_mut() = (BytesMut::new(), capacity));
     let out = decode();
-    BLOBS.with(|b| *b.borrow_mut() = BytesMut::new());
+    BLOBS.with(|b| *b.borrow_mut() = (BytesMut::new(), 0));
     out
 }
 
@@ -369,7 +370,10 @@ pub fn blob_arena<T>(capacity: usize, decode: impl FnOnce() -> T) -> T {
 /// the arena (which grows on its own if the body's estimate was short).
 fn arena_blob(max: usize, fill: impl FnOnce(&mut [u8]) -> Option<usize>) -> Option<Bytes> {
     BLOBS.with(|b| {
-        let mut arena = b.borrow_mut();
+        let (arena, capacity) = &mut *b.borrow_mut();
+        if arena.capacity() == 0 {
+            arena.reserve((*capacity).max(max));
+        }
         arena.resize(max, 0);
         match fill(&mut arena[..]) {
             Some(n) => {

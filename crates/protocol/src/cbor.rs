@@ -5,7 +5,9 @@
 //! Both directions are ciborium's: reading through its serde deserializer (the typed decoders
 //! read CBOR through it too, so both paths accept the same bytes), with nesting bounded for
 //! hostile input; writing through its low-level encoder, shared with the typed
-//! [`crate::encode::CborWriter`].
+//! [`crate::encode::CborWriter`]. Since ciborium, tags 2 and 3 on a byte string read as the
+//! big integer they carry (the hand-written decoder before it ignored every tag but 1), and
+//! nesting deeper than 64 levels is refused by ciborium's own count.
 
 use bytes::Bytes;
 use ciborium_ll::{simple, Encoder, Header};
