@@ -218,6 +218,27 @@ fn cbor_takes_byte_strings_tags_and_milliseconds() {
         ])]),
     )]));
     assert!(agree(Operation::PutRecords, Format::Cbor, &body));
+    // Through the reference path (a repeated key sends it there), a timestamp past 2^53 ms
+    // comes back exact (found by the cbor_decode fuzz target).
+    let body = cbor::encode(&Value::Map(vec![
+        ("ShardId".into(), Value::Str("a".into())),
+        ("ShardId".into(), Value::Str("shardId-000000000000".into())),
+        (
+            "ShardIteratorType".into(),
+            Value::Str("AT_TIMESTAMP".into()),
+        ),
+        (
+            "Timestamp".into(),
+            Value::Timestamp(Timestamp(16_864_667_228_006_523)),
+        ),
+    ]));
+    assert!(!agree(Operation::GetShardIterator, Format::Cbor, &body));
+    let Ok(Input::GetShardIterator(g)) = served(Operation::GetShardIterator, Format::Cbor, &body)
+    else {
+        panic!()
+    };
+    assert_eq!(g.timestamp, Some(Timestamp(16_864_667_228_006_523)));
+    assert_eq!(g.shard_id, "shardId-000000000000");
     // A timestamp where a string belongs: the reference path words the error.
     let body = cbor::encode(&Value::Map(vec![(
         "StreamName".into(),
