@@ -42,8 +42,8 @@
 //!
 //! Drive every control-plane future to completion: a change is made durable in the
 //! MetaStore before the in-memory cache follows it, across an `.await`, so a future dropped
-//! in between leaves the two disagreeing. The server runs each request as a task of its own
-//! for that reason.
+//! in between leaves the two disagreeing. The server runs every operation that changes state
+//! as a task of its own for that reason.
 
 mod clock;
 pub mod codecs;

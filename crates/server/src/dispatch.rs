@@ -1,6 +1,8 @@
 //! Operation to engine call. One exhaustive match, no catch-all arm: adding an operation to
 //! the model breaks the build here until it is either served or declared not yet built.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use tributary_engine::{Engine, RequestContext, Subscription};
 use tributary_model::{ApiError, ErrorCode, Operation};
@@ -19,7 +21,7 @@ pub enum Reply {
 
 /// Calls the engine with the decoded, valid input.
 pub async fn dispatch(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     ctx: &RequestContext,
     format: Format,
     input: Input,
@@ -33,56 +35,72 @@ pub async fn dispatch(
                 .map_err(ApiError::from)
         };
     }
-    macro_rules! call_unit {
+    // Operations that change state run as tasks of their own, to completion even when hyper
+    // drops the request (client gone, RST_STREAM, shutdown): cut off between its durable
+    // MetaStore write and the engine's cache update, a change would leave the two disagreeing
+    // (a stream stored but invisible, a stale revision failing every later change) until a
+    // restart. Reads and the data plane need no task: nothing of theirs can be half done.
+    macro_rules! change {
         ($method:ident, $input:expr) => {
-            engine
-                .$method(ctx, $input)
-                .await
-                .map(|()| Reply::Empty)
-                .map_err(ApiError::from)
+            detached(engine, ctx, $input, |e, c, i| async move {
+                e.$method(&c, i).await
+            })
+            .await
+            .and_then(|r| r.map_err(ApiError::from))
+            .map(|out| Reply::Body(encode::to_body(format, &out)))
+        };
+    }
+    macro_rules! change_unit {
+        ($method:ident, $input:expr) => {
+            detached(engine, ctx, $input, |e, c, i| async move {
+                e.$method(&c, i).await
+            })
+            .await
+            .and_then(|r| r.map_err(ApiError::from))
+            .map(|()| Reply::Empty)
         };
     }
     let op = input.operation();
     use Input as O;
     match input {
-        O::AddTagsToStream(i) => call_unit!(add_tags_to_stream, i),
-        O::CreateStream(i) => call_unit!(create_stream, i),
-        O::DecreaseStreamRetentionPeriod(i) => call_unit!(decrease_stream_retention_period, i),
-        O::DeleteResourcePolicy(i) => call_unit!(delete_resource_policy, i),
-        O::DeleteStream(i) => call_unit!(delete_stream, i),
+        O::AddTagsToStream(i) => change_unit!(add_tags_to_stream, i),
+        O::CreateStream(i) => change_unit!(create_stream, i),
+        O::DecreaseStreamRetentionPeriod(i) => change_unit!(decrease_stream_retention_period, i),
+        O::DeleteResourcePolicy(i) => change_unit!(delete_resource_policy, i),
+        O::DeleteStream(i) => change_unit!(delete_stream, i),
         O::DescribeAccountSettings(i) => call!(describe_account_settings, i),
         O::DescribeLimits(i) => call!(describe_limits, i),
         O::DescribeStream(i) => call!(describe_stream, i),
         O::DescribeStreamSummary(i) => call!(describe_stream_summary, i),
-        O::DisableEnhancedMonitoring(i) => call!(disable_enhanced_monitoring, i),
-        O::EnableEnhancedMonitoring(i) => call!(enable_enhanced_monitoring, i),
+        O::DisableEnhancedMonitoring(i) => change!(disable_enhanced_monitoring, i),
+        O::EnableEnhancedMonitoring(i) => change!(enable_enhanced_monitoring, i),
         O::GetRecords(i) => call!(get_records, i),
         O::GetResourcePolicy(i) => call!(get_resource_policy, i),
         O::GetShardIterator(i) => call!(get_shard_iterator, i),
-        O::IncreaseStreamRetentionPeriod(i) => call_unit!(increase_stream_retention_period, i),
+        O::IncreaseStreamRetentionPeriod(i) => change_unit!(increase_stream_retention_period, i),
         O::ListShards(i) => call!(list_shards, i),
         O::ListStreams(i) => call!(list_streams, i),
         O::ListTagsForResource(i) => call!(list_tags_for_resource, i),
         O::ListTagsForStream(i) => call!(list_tags_for_stream, i),
-        O::MergeShards(i) => call_unit!(merge_shards, i),
+        O::MergeShards(i) => change_unit!(merge_shards, i),
         O::PutRecord(i) => call!(put_record, i),
         O::PutRecords(i) => call!(put_records, i),
-        O::PutResourcePolicy(i) => call_unit!(put_resource_policy, i),
-        O::RemoveTagsFromStream(i) => call_unit!(remove_tags_from_stream, i),
-        O::SplitShard(i) => call_unit!(split_shard, i),
-        O::TagResource(i) => call_unit!(tag_resource, i),
-        O::UntagResource(i) => call_unit!(untag_resource, i),
-        O::UpdateAccountSettings(i) => call!(update_account_settings, i),
-        O::UpdateMaxRecordSize(i) => call_unit!(update_max_record_size, i),
-        O::UpdateShardCount(i) => call!(update_shard_count, i),
-        O::UpdateStreamMode(i) => call_unit!(update_stream_mode, i),
+        O::PutResourcePolicy(i) => change_unit!(put_resource_policy, i),
+        O::RemoveTagsFromStream(i) => change_unit!(remove_tags_from_stream, i),
+        O::SplitShard(i) => change_unit!(split_shard, i),
+        O::TagResource(i) => change_unit!(tag_resource, i),
+        O::UntagResource(i) => change_unit!(untag_resource, i),
+        O::UpdateAccountSettings(i) => change!(update_account_settings, i),
+        O::UpdateMaxRecordSize(i) => change_unit!(update_max_record_size, i),
+        O::UpdateShardCount(i) => change!(update_shard_count, i),
+        O::UpdateStreamMode(i) => change_unit!(update_stream_mode, i),
         O::UpdateStreamRecordDistributionStrategy(i) => {
-            call_unit!(update_stream_record_distribution_strategy, i)
+            change_unit!(update_stream_record_distribution_strategy, i)
         }
-        O::UpdateStreamWarmThroughput(i) => call!(update_stream_warm_throughput, i),
+        O::UpdateStreamWarmThroughput(i) => change!(update_stream_warm_throughput, i),
 
-        O::RegisterStreamConsumer(i) => call!(register_stream_consumer, i),
-        O::DeregisterStreamConsumer(i) => call_unit!(deregister_stream_consumer, i),
+        O::RegisterStreamConsumer(i) => change!(register_stream_consumer, i),
+        O::DeregisterStreamConsumer(i) => change_unit!(deregister_stream_consumer, i),
         O::DescribeStreamConsumer(i) => call!(describe_stream_consumer, i),
         O::ListStreamConsumers(i) => call!(list_stream_consumers, i),
         O::SubscribeToShard(i) => engine
@@ -112,6 +130,28 @@ pub async fn dispatch(
         | O::ListChannels(_)
         | O::UpdateChannel(_) => Err(not_built(op)),
     }
+}
+
+/// Runs `op` on its own task and waits for it; a panic in it is an internal failure.
+async fn detached<I, F, T>(
+    engine: &Arc<Engine>,
+    ctx: &RequestContext,
+    input: I,
+    op: impl FnOnce(Arc<Engine>, RequestContext, I) -> F,
+) -> Result<T, ApiError>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::spawn(op(Arc::clone(engine), ctx.clone(), input))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "operation task failed");
+            ApiError::new(
+                ErrorCode::InternalFailureException,
+                "Internal service failure.",
+            )
+        })
 }
 
 /// The honest answer for an operation of the model this server does not serve yet.

@@ -22,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::auth::ConnInfo;
 use crate::tls::CertSource;
-use crate::{pipeline, respond, AppState};
+use crate::{pipeline, AppState};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -38,17 +38,7 @@ async fn serve_conn<I>(
     let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let state = state.clone();
         req.extensions_mut().insert(info);
-        // Each request runs as a task of its own, to completion, even when hyper drops its
-        // future because the client went away: an operation cut off between its durable
-        // write and the engine's cache update would leave the two disagreeing (a stream stored
-        // but invisible, a stale revision failing every later change) until a restart.
-        let request = tokio::spawn(pipeline::handle(state, req));
-        async move {
-            Ok::<_, std::convert::Infallible>(request.await.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "request task failed");
-                respond::internal_failure()
-            }))
-        }
+        async move { Ok::<_, std::convert::Infallible>(pipeline::handle(state, req).await) }
     });
     let conn = watcher.watch(builder.serve_connection(io, svc).into_owned());
     if let Err(e) = conn.await {

@@ -44,18 +44,6 @@ pub fn error(format: Format, e: &ApiError) -> Response<Body> {
     )
 }
 
-/// The answer to a request whose handling failed unexpectedly (its task panicked): AWS's
-/// internal failure, in JSON since the request's format is not at hand.
-pub fn internal_failure() -> Response<Body> {
-    error(
-        Format::Json,
-        &ApiError::new(
-            ErrorCode::InternalFailureException,
-            "Internal service failure.",
-        ),
-    )
-}
-
 /// Requests AWS's front door refuses before the protocol layer knows the request's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
