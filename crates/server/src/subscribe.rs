@@ -3,9 +3,10 @@
 //! yields, and an exception message if it fails after the start. HTTP/2 carries it as one
 //! stream; HTTP/1.1 as a chunked body (what botocore reads).
 //!
-//! Backpressure: a task pulls the next event only when the previous frame has been taken
-//! by hyper (a channel of one), and hyper takes frames only as fast as the peer's flow
-//! control allows, so a slow subscriber is served at its own pace and nothing piles up.
+//! Backpressure: a task pulls the next event only when the channel to hyper (of one) has
+//! room, so at most one frame waits ahead of the one being sent, and hyper takes frames only
+//! as fast as the peer's flow control allows: a slow subscriber is served at its own pace
+//! and nothing piles up.
 
 use std::convert::Infallible;
 use std::pin::Pin;
