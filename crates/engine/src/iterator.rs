@@ -14,8 +14,12 @@
 //!   .  1+n    stream name (length-prefixed)
 //! ```
 //!
-//! The whole token is base64url without padding: 274 characters for a 12-digit account
-//! and a 128-character stream name, well inside the model's 512.
+//! The token's outward form is AWS's (see `token.rs`): 204 characters for short names, 288
+//! for a 12-digit account and a 128-character stream name, well inside the model's 512.
+//!
+//! GetRecords also takes the iterator wrapped in double quotes, as AWS does: scripts that
+//! pass `jq .ShardIterator` output (quotes included) to `aws kinesis get-records` read
+//! records from AWS (a public AWS CLI walkthrough records exactly that, with AWS's answer).
 
 use crate::token::{Reader, Sealer, Writer, KIND_SHARD_ITERATOR};
 
@@ -53,7 +57,12 @@ impl ShardIterator {
     }
 
     /// None when the token is not one this server issued (forged, truncated, other kind).
+    /// One pair of surrounding double quotes is ignored (see the module doc).
     pub(crate) fn open(sealer: &Sealer, token: &str) -> Option<ShardIterator> {
+        let token = token
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(token);
         let body = sealer.open(KIND_SHARD_ITERATOR, token)?;
         let mut r = Reader::new(&body, VERSION)?;
         let issued_ms = r.i64()?;
@@ -85,7 +94,7 @@ impl ShardIterator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
 
     fn sample() -> ShardIterator {
@@ -115,19 +124,34 @@ mod tests {
         it.stream_name = "n".repeat(128);
         it.account = "a".repeat(64);
         assert!(it.seal(&s).len() <= 512);
+        it.account = "123456789012".into();
+        assert_eq!(it.seal(&s).len(), 288);
+        it.stream_name = "orders".into();
+        assert_eq!(it.seal(&s).len(), 204);
     }
 
     #[test]
     fn tampering_is_detected() {
         let s = Sealer::new([1; 32]);
         let token = sample().seal(&s);
-        let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
-        // Flip the offset: the MAC no longer matches.
-        raw[30] ^= 0x01;
-        assert!(ShardIterator::open(&s, &URL_SAFE_NO_PAD.encode(&raw)).is_none());
+        let mut raw = STANDARD.decode(&token).unwrap();
+        // Flip the offset (after the 8-byte prefix): the MAC no longer matches.
+        raw[38] ^= 0x01;
+        assert!(ShardIterator::open(&s, &STANDARD.encode(&raw)).is_none());
         assert!(ShardIterator::open(&s, &token[..token.len() - 1]).is_none());
         assert!(ShardIterator::open(&Sealer::new([2; 32]), &token).is_none());
         assert!(ShardIterator::open(&s, "AAAAAAAAAAE=").is_none());
+        // Quotes are taken only as one surrounding pair.
+        assert!(ShardIterator::open(&s, &format!("\"{token}")).is_none());
+        assert!(ShardIterator::open(&s, &format!("\"\"{token}\"\"")).is_none());
+    }
+
+    #[test]
+    fn a_quoted_iterator_opens() {
+        let s = Sealer::new([1; 32]);
+        let it = sample();
+        let token = it.seal(&s);
+        assert_eq!(ShardIterator::open(&s, &format!("\"{token}\"")), Some(it));
     }
 
     #[test]
