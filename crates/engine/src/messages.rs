@@ -377,3 +377,10 @@ pub(crate) const NO_CONSUMER_IDENTIFIER: &str =
 pub(crate) fn consumer_args_conflict(arn: &str) -> String {
     format!("StreamARN and ConsumerName do not match ConsumerARN {arn}.")
 }
+
+/// DeleteResourcePolicy on a resource without a policy. AWS answers ResourceNotFoundException
+/// (Terraform's aws_kinesis_resource_policy treats exactly that error as "already deleted");
+/// the wording is reconstructed.
+pub(crate) fn no_resource_policy(arn: &str) -> String {
+    format!("No resource policy found for resource {arn}.")
+}

@@ -78,6 +78,9 @@ impl Engine {
     ) -> Result<(), DeleteResourcePolicyError> {
         let resource = self.resource(ctx, &input.resource_arn)?;
         let _control = self.control.lock().await;
+        if !self.policies.read().contains_key(resource.arn()) {
+            return Err(Failure::NotFound(msg::no_resource_policy(resource.arn())).into());
+        }
         self.drop_policy(resource.arn()).await?;
         Ok(())
     }

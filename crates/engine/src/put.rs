@@ -73,7 +73,10 @@ impl Engine {
         Ok(PutRecordOutput {
             shard_id: canonical_shard_id(placed.shard),
             sequence_number: placed.sequence_number,
-            encryption_type: Some(EncryptionType::None),
+            // AWS leaves EncryptionType out for an unencrypted stream: its API reference's
+            // PutRecord and PutRecords examples, and AWS CLI transcripts of put-record
+            // (ShardId and SequenceNumber only). Streams are never encrypted yet (issue 13).
+            encryption_type: None,
         })
     }
 
@@ -129,7 +132,8 @@ impl Engine {
         Ok(PutRecordsOutput {
             failed_record_count: Some(failed as i32),
             records: results,
-            encryption_type: Some(EncryptionType::None),
+            // Left out for an unencrypted stream, as in PutRecord above.
+            encryption_type: None,
         })
     }
 

@@ -353,6 +353,23 @@ async fn resource_policies() {
         .await
         .unwrap();
     assert_eq!(get().await.unwrap().policy, "{}");
+    // Nothing left to delete: AWS answers ResourceNotFoundException.
+    let e = h
+        .engine
+        .delete_resource_policy(
+            &h.ctx,
+            DeleteResourcePolicyInput {
+                resource_arn: arn.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
+    match e {
+        Err(DeleteResourcePolicyError::ResourceNotFound(m)) => {
+            assert_eq!(m, format!("No resource policy found for resource {arn}."))
+        }
+        other => panic!("{other:?}"),
+    }
 
     // A stream's policy goes with the stream.
     h.engine
