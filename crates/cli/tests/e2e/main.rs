@@ -7,6 +7,7 @@ mod control;
 mod crash;
 mod data;
 mod efo;
+mod fidelity;
 mod more;
 mod reshard;
 mod restart;
