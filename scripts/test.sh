@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # THE one command that runs every test of Tributary, the same on a laptop and
 # in CI (.ci/run calls it):
-#   1. client test dependencies (Python venv, npm ci; quick when installed)
+#   1. client test dependencies (Python venv, npm ci, Debian chromium; quick when installed)
 #   2. cargo fmt --check
 #   3. cargo clippy, warnings denied
 #   4. model drift: crates/model must match what scripts/gen_model.py generates
 #   5. cargo nextest: unit and integration tests of the workspace
 #   6. bounded fuzz sessions (nightly + cargo-fuzz, installed if missing)
 #   7. build the tributary binary
-#   8. real-client scenarios (boto3, AWS CLI, AWS SDK for JavaScript over h2c)
+#   8. real-client scenarios (boto3, AWS CLI, AWS SDK for JavaScript over h2c and in
+#      headless Chromium)
 #      against that binary
 # It stops at the first failing stage. Honours CARGO_TARGET_DIR.
 set -euo pipefail

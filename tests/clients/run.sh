@@ -4,7 +4,8 @@
 # data directory, so scenarios cannot disturb one another.
 #
 # Usage: tests/clients/run.sh BINARY [SCENARIO...]
-#   SCENARIO: boto3, node, awscli (default: all three, in that order)
+#   SCENARIO: boto3, node, awscli, efo, node-efo, secure, browser
+#             (default: all of them, in that order)
 # Env:     SCENARIO_TIMEOUT  seconds per scenario (default 600; the CLI scenario
 #                            takes ~90 s on an idle machine, more on a busy one)
 #          CLIENT_TEST_LOGS  folder for server logs (default: a temp folder)
@@ -15,7 +16,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ $# -lt 1 ]]; then
-  echo "usage: $0 BINARY [boto3|node|awscli ...]" >&2
+  echo "usage: $0 BINARY [boto3|node|awscli|efo|node-efo|secure|browser ...]" >&2
   exit 2
 fi
 BIN=$1
@@ -26,7 +27,7 @@ if [[ ! -x $BIN ]]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 SCENARIOS=("$@")
-if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo node-efo secure); fi
+if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo node-efo secure browser); fi
 TIMEOUT=${SCENARIO_TIMEOUT:-600}
 LOGS=${CLIENT_TEST_LOGS:-$(mktemp -d -t tributary-client-logs.XXXXXX)}
 mkdir -p "$LOGS"
@@ -94,6 +95,9 @@ scenario_command() {
     awscli) CMD=(env "PATH=$HERE/.venv/bin:$PATH" bash "$HERE/cli/scenario_awscli.sh") ;;
     efo) CMD=("$HERE/.venv/bin/python" "$HERE/python/scenario_efo.py") ;;
     node-efo) CMD=(node "$HERE/node/efo.mjs") ;;
+    # The SDK bundled for the browser, in headless Debian chromium on a page of another
+    # origin: the CORS proof. Bounds itself to 55 s.
+    browser) CMD=(node "$HERE/browser/run.mjs") ;;
     # These start their own server (TLS and users from a config file): given the binary.
     secure) CMD=("$HERE/.venv/bin/python" "$HERE/python/scenario_secure.py"); SELF_SERVED=1 ;;
     *) return 1 ;;
@@ -106,7 +110,7 @@ RESULTS=()
 for name in "${SCENARIOS[@]}"; do
   printf '\n---- client scenario: %s ----\n' "$name"
   if ! scenario_command "$name"; then
-    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure)"
+    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure browser)"
     FAILED=$((FAILED + 1))
     RESULTS+=("FAIL  $name (unknown scenario)")
     continue

@@ -7,6 +7,7 @@
 //! - [`auth`]: SigV4 authentication and IAM-style authorization (or, with no credentials
 //!   configured, the form checks AWS makes before it verifies anything).
 //! - [`dispatch`]: the exhaustive `Operation` match that calls the engine.
+//! - [`cors`]: the CORS preflight and headers AWS serves to browser clients.
 //! - [`respond`]: response building, the single place where an [`ApiError`] becomes HTTP.
 //! - [`subscribe`]: SubscribeToShard's event-stream response, paced by the peer.
 //! - [`tls`]: rustls configuration, ALPN, certificate reload.
@@ -14,6 +15,7 @@
 //! [`ApiError`]: tributary_model::ApiError
 
 pub mod auth;
+pub mod cors;
 pub mod dispatch;
 pub mod listener;
 pub mod pipeline;

@@ -14,10 +14,21 @@ use tributary_protocol::Format;
 
 use crate::auth::{self, ConnInfo};
 use crate::respond::{self, Body, Refusal};
-use crate::{dispatch, AppState};
+use crate::{cors, dispatch, AppState};
 
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
+    // Before the method, credentials or anything else: browsers send no credentials on a
+    // preflight, and AWS answers it the same with and without them.
+    if cors::is_preflight(req.method(), req.headers()) {
+        return cors::preflight(req.headers());
+    }
     let (parts, body) = req.into_parts();
+    let mut resp = answer(&state, &parts, body).await;
+    cors::decorate(&parts.headers, &mut resp);
+    resp
+}
+
+async fn answer(state: &AppState, parts: &http::request::Parts, body: Incoming) -> Response<Body> {
     if parts.method != Method::POST {
         return respond::refuse(Refusal::NoOperation);
     }
@@ -59,7 +70,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Bo
         };
         return respond::error(format, &ApiError::bare(code));
     }
-    match serve(&state, format, target, &parts, body).await {
+    match serve(state, format, target, parts, body).await {
         Ok(resp) => resp,
         Err(e) => respond::error(format, &e),
     }

@@ -97,10 +97,31 @@ fn with_headers(
     if let Some(ct) = content_type {
         h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
     }
+    insert_request_id(h);
+    if let Ok(v) = HeaderValue::from_str(&amz_id_2()) {
+        h.insert("x-amz-id-2", v);
+    }
+    r
+}
+
+/// The request id every answer carries, the CORS preflight included.
+pub fn insert_request_id(h: &mut http::HeaderMap) {
     if let Ok(v) = HeaderValue::from_str(&request_id()) {
         h.insert("x-amzn-requestid", v);
     }
-    r
+}
+
+/// Bytes behind an `x-amz-id-2`: AWS's is standard base64 of 72 bytes (96 characters),
+/// as kinesalite's index.js states; its test/connection.js, run against AWS, accepts
+/// 64 to 80 decoded bytes on every answer but the CORS preflight.
+const AMZ_ID_2_BYTES: usize = 72;
+
+/// AWS's second request id, opaque to clients: random bytes in standard base64.
+pub fn amz_id_2() -> String {
+    use base64::Engine;
+    let mut b = [0u8; AMZ_ID_2_BYTES];
+    rand::thread_rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::STANDARD.encode(b)
 }
 
 /// A random UUID (version 4 layout), as AWS request ids look. Written byte by byte: it is
@@ -136,5 +157,17 @@ mod tests {
         assert!(groups[2].starts_with('4'), "{id}");
         assert!(matches!(&groups[3][..1], "8" | "9" | "a" | "b"), "{id}");
         assert_ne!(id, super::request_id());
+    }
+
+    #[test]
+    fn amz_id_2_is_base64_of_72_bytes() {
+        use base64::Engine;
+        let id = super::amz_id_2();
+        assert_eq!(id.len(), 96, "{id}");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&id)
+            .expect("standard base64");
+        assert_eq!(raw.len(), 72);
+        assert_ne!(id, super::amz_id_2());
     }
 }

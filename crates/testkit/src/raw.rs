@@ -28,13 +28,10 @@ pub fn kinesis_request(
     content_type: Option<&str>,
     body: impl Into<Bytes>,
 ) -> Request<Full<Bytes>> {
-    let mut b = Request::post("/")
-        .header("host", "localhost")
-        .header("x-amz-date", "20240101T000000Z")
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=AKIDTEST/20240101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=abcd",
-        );
+    let mut b = Request::post("/").header("host", "localhost");
+    for (k, v) in AUTH_HEADERS {
+        b = b.header(k, v);
+    }
     if let Some(t) = target {
         b = b.header("x-amz-target", format!("Kinesis_20131202.{t}"));
     }
@@ -43,6 +40,31 @@ pub fn kinesis_request(
     }
     b.body(Full::new(body.into())).expect("request")
 }
+
+/// Any request at all: method, headers as given (nothing added but `host`), body.
+pub fn request(
+    method: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Request<Full<Bytes>> {
+    let mut b = Request::builder()
+        .method(method)
+        .uri("/")
+        .header("host", "localhost");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Full::new(body.into())).expect("request")
+}
+
+/// The headers [`kinesis_request`] signs with: a well-formed `Authorization` and its date.
+pub const AUTH_HEADERS: [(&str, &str); 2] = [
+    ("x-amz-date", "20240101T000000Z"),
+    (
+        "authorization",
+        "AWS4-HMAC-SHA256 Credential=AKIDTEST/20240101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=abcd",
+    ),
+];
 
 pub async fn send(addr: SocketAddr, http: Http, req: Request<Full<Bytes>>) -> RawResponse {
     let stream = TcpStream::connect(addr).await.expect("connect");
@@ -84,11 +106,42 @@ pub async fn send_tls(
     (exchange(TokioIo::new(tls), addr, http, req).await, alpn)
 }
 
+/// Sends a request and returns the answer's status and headers without waiting for its
+/// body: for answers that stream (SubscribeToShard's event stream).
+pub async fn send_head(
+    addr: SocketAddr,
+    http: Http,
+    req: Request<Full<Bytes>>,
+) -> (StatusCode, HeaderMap) {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let resp = open(TokioIo::new(stream), addr, http, req).await;
+    (resp.status(), resp.headers().clone())
+}
+
 async fn exchange<I>(io: I, addr: SocketAddr, http: Http, req: Request<Full<Bytes>>) -> RawResponse
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let resp = match http {
+    let (parts, body) = open(io, addr, http, req).await.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    RawResponse {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+        version: parts.version,
+    }
+}
+
+async fn open<I>(
+    io: I,
+    addr: SocketAddr,
+    http: Http,
+    req: Request<Full<Bytes>>,
+) -> http::Response<hyper::body::Incoming>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    match http {
         Http::H1 => {
             let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
                 .await
@@ -109,13 +162,35 @@ where
                 .await
                 .expect("h2 request")
         }
-    };
-    let (parts, body) = resp.into_parts();
-    let body = body.collect().await.expect("body").to_bytes();
-    RawResponse {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-        version: parts.version,
+    }
+}
+
+/// Checks the two request ids AWS puts on an answer, in AWS's form: `x-amzn-RequestId` a
+/// lowercase UUID, `x-amz-id-2` standard base64 of 72 random bytes (kinesalite's
+/// test/connection.js, run against AWS, accepts 64 to 80). AWS's CORS preflight answer
+/// carries no `x-amz-id-2`: pass `id_2 = false` for it.
+pub fn assert_aws_ids(headers: &HeaderMap, id_2: bool) {
+    use base64::Engine;
+    let id = headers
+        .get("x-amzn-requestid")
+        .expect("x-amzn-RequestId")
+        .to_str()
+        .expect("ASCII request id");
+    let groups: Vec<usize> = id.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "request id {id}");
+    assert!(
+        id.bytes()
+            .all(|c| c == b'-' || c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
+        "request id {id}"
+    );
+    match headers.get("x-amz-id-2") {
+        Some(v) if id_2 => {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(v.as_bytes())
+                .unwrap_or_else(|e| panic!("x-amz-id-2 {v:?} is not base64: {e}"));
+            assert_eq!(raw.len(), 72, "x-amz-id-2 {v:?}");
+        }
+        None if !id_2 => {}
+        other => panic!("x-amz-id-2 expected: {id_2}, got {other:?}"),
     }
 }

@@ -6,6 +6,7 @@ mod connections;
 mod control;
 mod crash;
 mod data;
+mod edge;
 mod efo;
 mod fidelity;
 mod more;
