@@ -11,6 +11,7 @@ mod more;
 mod reshard;
 mod restart;
 mod security;
+mod seqnum;
 mod wire;
 
 use aws_sdk_kinesis::error::ProvideErrorMetadata;

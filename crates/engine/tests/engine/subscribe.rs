@@ -738,7 +738,12 @@ async fn every_starting_position() {
 
     // The checks GetShardIterator makes, worded for SubscribeToShard.
     assert_eq!(
-        read(ShardIteratorType::AtSequenceNumber, Some("6".repeat(57)), None).await,
+        read(
+            ShardIteratorType::AtSequenceNumber,
+            Some("6".repeat(57)),
+            None
+        )
+        .await,
         Err(SubscribeToShardError::InvalidArgument(format!(
             "StartingSequenceNumber {} used in SubscribeToShard on shard shardId-000000000000 in \
              stream s under account {ACCOUNT} is invalid.",
