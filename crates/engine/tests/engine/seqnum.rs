@@ -164,7 +164,7 @@ async fn release_0_1_numbers_still_position_iterators() {
             vec!["a", "b", "c"],
         ),
     ] {
-        let it = h.iterator("s", "shardId-0", kind.clone(), Some(&seq)).await;
+        let it = h.iterator("s", "shardId-0", kind, Some(&seq)).await;
         let out = h.get(&it).await;
         assert_eq!(
             out.records.iter().map(data_str).collect::<Vec<_>>(),
