@@ -6,7 +6,7 @@ use crate::iterator::{Position, ShardIterator};
 use crate::seqnum::SeqNum;
 use crate::token::Sealer;
 
-/// A sequence number in the engine's 56-digit layout.
+/// A sequence number in AWS's layout, as the engine issues it.
 pub fn encode_sequence_number(stream: u64, shard: u32, offset: u64, time_ms: i64) -> String {
     SeqNum::new(stream, shard, offset, time_ms).encode()
 }

@@ -18,7 +18,7 @@ use crate::iterator::{Position, ShardIterator};
 use crate::messages::{self as msg, canonical_shard_id};
 use crate::meta::{ShardRecord, Status, StreamRecord};
 use crate::resolve::target;
-use crate::seqnum::SeqNum;
+use crate::seqnum::{self, SeqNum};
 use crate::shards::parse_shard_id;
 use crate::state::{ShardRuntime, StreamEntry};
 use crate::{payload, Engine, RequestContext};
@@ -220,7 +220,9 @@ impl Engine {
                 let seq = seq.ok_or_else(|| {
                     Failure::InvalidArgument(msg::iterator_type_mismatch(kind.as_str(), false))
                 })?;
-                let n = SeqNum::decode(seq).ok_or_else(|| {
+                // AWS's checks in AWS's order: well-formed, then the shard it encodes, then
+                // the stream (recorded in kinesalite test/getShardIterator.js).
+                let claim = seqnum::starting(seq).ok_or_else(|| {
                     Failure::InvalidArgument(msg::invalid_starting_seq(
                         op,
                         seq,
@@ -229,21 +231,24 @@ impl Engine {
                         &entry.account,
                     ))
                 })?;
-                if n.shard != index {
-                    let encoded = canonical_shard_id(n.shard);
+                if claim.shard != index {
+                    let encoded = canonical_shard_id(claim.shard);
                     return Err(Failure::InvalidArgument(msg::starting_seq_other_shard(
                         &encoded, shard_id,
                     )));
                 }
-                if n.stream != entry.id {
-                    return Err(Failure::InvalidArgument(msg::starting_seq_other_stream(
-                        op,
-                        seq,
-                        shard_id,
-                        &entry.name,
-                        &entry.account,
-                    )));
-                }
+                let n = match claim.ours {
+                    Some(n) if n.stream == entry.id => n,
+                    _ => {
+                        return Err(Failure::InvalidArgument(msg::starting_seq_other_stream(
+                            op,
+                            claim.shown.as_deref().unwrap_or(seq),
+                            shard_id,
+                            &entry.name,
+                            &entry.account,
+                        )));
+                    }
+                };
                 match kind {
                     ShardIteratorType::AtSequenceNumber => Position::Offset(n.offset),
                     // A number at time 0 is a position just before its offset (a shard's

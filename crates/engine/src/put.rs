@@ -23,7 +23,7 @@ use crate::messages::{self as msg, canonical_shard_id};
 use crate::meta::{Distribution, Status};
 use crate::payload;
 use crate::routing::{parse_hash_key, partition_hash};
-use crate::seqnum::SeqNum;
+use crate::seqnum::{self, OrderingCheck, SeqNum};
 use crate::state::StreamEntry;
 use crate::{Engine, RequestContext};
 
@@ -292,13 +292,16 @@ impl Rules {
                     .to_owned(),
             ));
         }
-        match SeqNum::decode(seq) {
-            Some(s) if s.time_ms as i64 <= now_ms() => Ok(()),
-            _ => Err(Failure::InvalidArgument(msg::invalid_ordering_number(
+        match seqnum::ordering(seq, now_ms()) {
+            OrderingCheck::Valid => Ok(()),
+            OrderingCheck::Invalid => Err(Failure::InvalidArgument(msg::invalid_ordering_number(
                 seq,
                 &entry.name,
                 &entry.account,
             ))),
+            // AWS's answer to a version 3 number, recorded in kinesalite test/putRecord.js
+            // ("should return InternalFailure for version 3 in SequenceNumberForOrdering").
+            OrderingCheck::Fails => Err(Failure::Internal(INTERNAL_MESSAGE.to_owned())),
         }
     }
 }

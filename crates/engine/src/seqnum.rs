@@ -1,35 +1,91 @@
-//! Sequence numbers: 56-digit decimal strings, strictly increasing within a shard.
+//! Sequence numbers in AWS's layout: 56 decimal digits whose hexadecimal form (47 digits) has
+//! fixed fields, strictly increasing within a shard, children above their parents.
+//!
+//! ## AWS's layout ("version 2")
+//!
+//! ```text
+//!  hex digit: 0   1 ....... 9   10   11 ............ 26   27 28   29 ...... 37   38 ...... 45   46
+//!           +---+-------------+----+------------------+-------+--------------+--------------+---+
+//!           | 2 | shard born  | ix | sequence counter | byte  | arrival time | shard index  | 2 |
+//!           +---+-------------+----+------------------+-------+--------------+--------------+---+
+//!             1    9 digits     1       16 digits       2        9 digits       8 digits     1
+//!                  seconds     low     top bit 0               seconds       top bit 0    version
+//!                             nibble
+//!                             of ix
+//! ```
+//!
+//! The leading `2` puts every number between 2^185 and 1.5 * 2^185, which is 56 decimal
+//! digits. Sources, decoded in this module's tests:
+//! - AWS Lambda's "Example Kinesis Record Event": 4959033827...6588898 on shardId-000000000006
+//!   with approximateArrivalTimestamp 1545084650.987 decodes to shard index 6 (both places)
+//!   and arrival second 1545084650.
+//! - The Kinesis Developer Guide's CLI walkthrough: put-record answering 4954698668...6785154
+//!   on shardId-000000000000 decodes to shard index 0, born 1421279230, arrival 1421279386.
+//! - kinesalite db/index.js `parseSequence` states the positions, the versions AWS accepts
+//!   (the older 1 and 0 forms too) and the checks; its tests, run against AWS, record the
+//!   answers (see `parse`).
+//!
+//! ## What this server puts in the fields
+//!
+//! - **shard born** (36 bits): the internal stream incarnation plus the shard index. AWS's
+//!   shard creation second rises from parent to child; so does this sum, because a child's
+//!   index is above its parent's, and so children's numbers exceed their parents' (what
+//!   SequenceNumberForOrdering promises). The shard index is in the number too, so
+//!   `born - index` gives the stream id back exactly: a deleted and re-created stream's
+//!   numbers are rejected ("did not come from this stream"). Limit: stream id + shard index
+//!   below 2^36 (stream ids stop at [`max_stream_id`]).
+//! - **sequence counter** (63 usable bits): the record's dense offset in its shard, so numbers
+//!   strictly increase within a shard. Limit: offsets below 2^63 - 1 (2^63 - 1 is the closed
+//!   shard's EndingSequenceNumber).
+//! - **byte**: 0, as in every published AWS number.
+//! - **arrival time**: the record's arrival second. Informational, and lets a
+//!   SequenceNumberForOrdering from the future be rejected as AWS does.
+//!
+//! A number at time 0 is a *position*, just before the record at its offset, and never a
+//! record's number: a shard's StartingSequenceNumber (offset 0) and SubscribeToShard's
+//! ContinuationSequenceNumber (the next offset to read). AFTER_SEQUENCE_NUMBER with a
+//! position starts at its offset, so resuming from either never skips a record.
+//!
+//! ## Release 0.1's layout, still accepted
 //!
 //! ```text
 //!  digit:  0   1 ........ 12   13 ..... 22   23 .............. 42   43 ......... 55
 //!        +---+--------------+--------------+----------------------+---------------+
 //!        | 1 |  stream id   | shard index  |   offset in shard    |  arrival ms   |
 //!        +---+--------------+--------------+----------------------+---------------+
-//!         ver    12 digits     10 digits          20 digits           13 digits
 //! ```
 //!
-//! Every field is zero-padded decimal, so numeric order equals string order. Within a
-//! shard the offset field decides the order (offsets are dense and unique), which makes
-//! numbers strictly increasing. Child shards always get higher indices than their
-//! parents, so numbers also keep increasing across a reshard for a given hash key, as
-//! SequenceNumberForOrdering expects.
-//!
-//! - The stream id is the engine's internal stream incarnation; a re-created stream of the
-//!   same name gets a new one, so numbers from a deleted stream are rejected.
-//! - A number at time 0 is a *position*, just before the record at its offset, and never
-//!   a record's number: a shard's StartingSequenceNumber (offset 0) and SubscribeToShard's
-//!   ContinuationSequenceNumber (the next offset to read). AFTER_SEQUENCE_NUMBER with a
-//!   position starts at its offset, so resuming from either never skips a record.
-//! - A closed shard's EndingSequenceNumber is offset `u64::MAX` at the close time (above
-//!   every record it can hold).
-//! - The arrival time is informational; it lets SequenceNumberForOrdering values from the
-//!   future be rejected as AWS does.
+//! Zero-padded decimal fields. These values (1e55 to 2e55) lie below AWS's range, so no AWS
+//! number is mistaken for one; clients' checkpoints from 0.1 keep positioning iterators.
 
-/// Version digit of the layout above.
-const VERSION: u8 = b'1';
-pub(crate) const LEN: usize = 56;
-const MAX_STREAM: u64 = 999_999_999_999;
-const MAX_TIME: u64 = 9_999_999_999_999;
+mod parse;
+mod wide;
+
+pub(crate) use parse::{ordering, starting, OrderingCheck};
+use wide::Wide;
+
+/// Version digit of release 0.1's layout.
+const LEGACY_VERSION: u8 = b'1';
+const LEGACY_LEN: usize = 56;
+
+/// Bit positions of the fields in AWS's layout (see the diagram; bit 0 is the version).
+const BORN_SHIFT: u32 = 148;
+const IX_NIBBLE_SHIFT: u32 = 144;
+const COUNTER_SHIFT: u32 = 80;
+const TIME_SHIFT: u32 = 36;
+const SHARD_SHIFT: u32 = 4;
+/// The leading hex digit `2`.
+const LEAD_BIT: u32 = 185;
+const VERSION: u64 = 2;
+
+/// The highest offset (and shard-end marker) the 63-bit counter holds.
+const MAX_OFFSET: u64 = i64::MAX as u64;
+/// The highest shard index AWS accepts (top bit of its field clear).
+const MAX_SHARD: u32 = i32::MAX as u32;
+const MAX_BORN: u64 = (1 << 36) - 1;
+/// Stream ids leave room for every shard index in the born field.
+const MAX_STREAM: u64 = MAX_BORN - MAX_SHARD as u64;
+const MAX_TIME_S: u64 = (1 << 36) - 1;
 
 /// A decoded sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,12 +98,12 @@ pub(crate) struct SeqNum {
 
 impl SeqNum {
     pub(crate) fn new(stream: u64, shard: u32, offset: u64, time_ms: i64) -> Self {
-        debug_assert!(stream <= MAX_STREAM);
+        debug_assert!(stream <= MAX_STREAM && shard <= MAX_SHARD);
         SeqNum {
             stream,
             shard,
             offset,
-            time_ms: (time_ms.max(0) as u64).min(MAX_TIME),
+            time_ms: time_ms.max(0) as u64,
         }
     }
 
@@ -68,27 +124,36 @@ impl SeqNum {
         self.time_ms == 0
     }
 
-    /// The EndingSequenceNumber of a shard closed at `closed_ms`.
+    /// The EndingSequenceNumber of a shard closed at `closed_ms`: above every offset.
     pub(crate) fn shard_end(stream: u64, shard: u32, closed_ms: i64) -> Self {
-        SeqNum::new(stream, shard, u64::MAX, closed_ms)
+        SeqNum::new(stream, shard, MAX_OFFSET, closed_ms)
     }
 
-    /// Written digit by digit: every record of every put and read needs one, and `format!`
-    /// with four padded fields showed in profiles.
+    /// AWS's layout, in decimal. Every record of every put and read needs one.
     pub(crate) fn encode(&self) -> String {
-        let mut s = String::with_capacity(LEN);
-        s.push(VERSION as char);
-        push_digits(&mut s, self.stream, 12);
-        push_digits(&mut s, u64::from(self.shard), 10);
-        push_digits(&mut s, self.offset, 20);
-        push_digits(&mut s, self.time_ms, 13);
+        let shard = u64::from(self.shard.min(MAX_SHARD));
+        let mut w = Wide::default();
+        w.set_bit(LEAD_BIT);
+        w.put(BORN_SHIFT, 36, (self.stream + shard).min(MAX_BORN));
+        w.put(IX_NIBBLE_SHIFT, 4, shard & 0xf);
+        w.put(COUNTER_SHIFT, 64, self.offset.min(MAX_OFFSET));
+        w.put(TIME_SHIFT, 36, (self.time_ms / 1000).min(MAX_TIME_S));
+        w.put(SHARD_SHIFT, 32, shard);
+        w.put(0, 4, VERSION);
+        let mut s = String::with_capacity(56);
+        w.push_decimal(&mut s);
         s
     }
 
-    /// None unless `s` is a well-formed number of this layout.
+    /// The number, if this server issued it (in either layout) and it is well-formed.
     pub(crate) fn decode(s: &str) -> Option<SeqNum> {
+        parse::ours(s)
+    }
+
+    /// Release 0.1's layout, only as input.
+    fn decode_legacy(s: &str) -> Option<SeqNum> {
         let b = s.as_bytes();
-        if b.len() != LEN || b[0] != VERSION || !b.iter().all(u8::is_ascii_digit) {
+        if b.len() != LEGACY_LEN || b[0] != LEGACY_VERSION || !b.iter().all(u8::is_ascii_digit) {
             return None;
         }
         let stream: u64 = s[1..13].parse().ok()?;
@@ -146,91 +211,4 @@ pub(crate) const fn max_stream_id() -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encodes_as_the_padded_layout() {
-        for (stream, shard, offset, time) in [
-            (1, 0, 0, 0),
-            (987_654_321_012, 4_294_967_295, u64::MAX, 9_999_999_999_999),
-            (42, 7, 1_000_000, 1_700_000_000_123),
-        ] {
-            let n = SeqNum {
-                stream,
-                shard,
-                offset,
-                time_ms: time,
-            };
-            let want = format!(
-                "{}{stream:012}{shard:010}{offset:020}{time:013}",
-                VERSION as char
-            );
-            assert_eq!(n.encode(), want);
-        }
-        assert_eq!(
-            crate::messages::canonical_shard_id(17),
-            "shardId-000000000017"
-        );
-    }
-
-    #[test]
-    fn round_trips() {
-        for s in [
-            SeqNum::new(1, 0, 0, 0),
-            SeqNum::new(42, 7, 123_456, 1_700_000_000_123),
-            SeqNum::new(MAX_STREAM, u32::MAX, u64::MAX, MAX_TIME as i64),
-        ] {
-            let text = s.encode();
-            assert_eq!(text.len(), LEN, "{text}");
-            assert!(text.bytes().all(|b| b.is_ascii_digit()));
-            assert_eq!(SeqNum::decode(&text), Some(s));
-        }
-    }
-
-    #[test]
-    fn strictly_increasing_within_a_shard_whatever_the_time() {
-        let a = SeqNum::new(9, 3, 10, 2_000_000_000_000).encode();
-        let b = SeqNum::new(9, 3, 11, 1_000_000_000_000).encode();
-        assert!(a < b);
-        assert!(numeric_lt(&a, &b));
-    }
-
-    #[test]
-    fn shard_bounds_enclose_records() {
-        let start = SeqNum::shard_start(5, 2).encode();
-        let first = SeqNum::new(5, 2, 0, 1_700_000_000_000).encode();
-        let last = SeqNum::new(5, 2, u64::MAX - 1, 9_000_000_000_000).encode();
-        let end = SeqNum::shard_end(5, 2, 1).encode();
-        assert!(start <= first && first < last && last < end);
-    }
-
-    #[test]
-    fn children_number_above_parents() {
-        let parent = SeqNum::new(5, 0, 1_000_000, 0).encode();
-        let child = SeqNum::new(5, 1, 0, 0).encode();
-        assert!(parent < child);
-    }
-
-    #[test]
-    fn rejects_malformed() {
-        let good = SeqNum::new(1, 2, 3, 4).encode();
-        assert!(SeqNum::decode(&good[1..]).is_none());
-        assert!(SeqNum::decode(&format!("{good}0")).is_none());
-        assert!(SeqNum::decode(&format!("2{}", &good[1..])).is_none());
-        assert!(SeqNum::decode(&good.replace('2', "x")).is_none());
-        assert!(SeqNum::decode("5").is_none());
-        // Stream id 0 never exists.
-        assert!(SeqNum::decode(&format!("1{}", "0".repeat(55))).is_none());
-        // Offset field above u64::MAX.
-        let over = format!("1{:012}{:010}{}{:013}", 1, 0, "9".repeat(20), 0);
-        assert!(SeqNum::decode(&over).is_none());
-        // Shard field above u32::MAX.
-        let over = format!("1{:012}{}{:020}{:013}", 1, "9".repeat(10), 0, 0);
-        assert!(SeqNum::decode(&over).is_none());
-    }
-
-    fn numeric_lt(a: &str, b: &str) -> bool {
-        a.len() < b.len() || (a.len() == b.len() && a < b)
-    }
-}
+mod tests;

@@ -13,6 +13,7 @@ mod more;
 mod reshard;
 mod restart;
 mod security;
+mod seqnum;
 mod wire;
 
 use aws_sdk_kinesis::error::ProvideErrorMetadata;

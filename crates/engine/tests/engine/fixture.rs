@@ -1,7 +1,8 @@
 //! A data directory written by release 0.1 (`tests/fixtures/`, how it was made is in its
 //! README) opens unchanged with the production storage pair: every record is where it was,
-//! with the same sequence number, every stream, shard, tag, consumer, policy and account
-//! setting is back, and appends go on where the old ones stopped.
+//! under the same sequence number (issued now in AWS's layout, the fixture's 0.1-layout
+//! numbers still accepted), every stream, shard, tag, consumer, policy and account setting is
+//! back, and appends go on where the old ones stopped.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,12 +32,29 @@ struct Expected {
 }
 
 impl Expected {
-    /// `(stream id, shard index, offset, arrival ms)`, the fields of the 56-digit layout.
+    /// `(stream id, shard index, offset, arrival ms)`, the fields of release 0.1's layout.
     fn fields(&self) -> (u64, u32, u64, i64) {
-        let s = &self.sequence_number;
-        let n = |r: std::ops::Range<usize>| s[r].parse::<u64>().unwrap();
-        (n(1..13), n(13..23) as u32, n(23..43), n(43..56) as i64)
+        old_fields(&self.sequence_number)
     }
+
+    /// The number this record is issued under now.
+    fn reissued(&self) -> String {
+        reissued(&self.sequence_number)
+    }
+}
+
+/// The fields of a number in release 0.1's layout (leading 1, then zero-padded stream id,
+/// shard index, offset and arrival ms).
+fn old_fields(s: &str) -> (u64, u32, u64, i64) {
+    assert_eq!((s.len(), &s[..1]), (56, "1"), "{s} is in 0.1's layout");
+    let n = |r: std::ops::Range<usize>| s[r].parse::<u64>().unwrap();
+    (n(1..13), n(13..23) as u32, n(23..43), n(43..56) as i64)
+}
+
+/// The same position in the layout issued now (AWS's).
+fn reissued(old: &str) -> String {
+    let (stream, shard, offset, ms) = old_fields(old);
+    encode_sequence_number(stream, shard, offset, ms)
 }
 
 fn unpack(archive: &str, into: &Path) {
@@ -115,7 +133,9 @@ async fn a_data_directory_of_release_0_1_opens_unchanged() {
             r.sequence_number
         );
         assert_eq!(
-            encode_sequence_number(stream, shard, offset, arrival_ms),
+            decode_sequence_number(&r.sequence_number),
+            Some(offset),
+            "0.1's number {} still decodes",
             r.sequence_number
         );
         *per_shard.entry(key).or_default() += 1;
@@ -153,6 +173,7 @@ async fn a_data_directory_of_release_0_1_opens_unchanged() {
         check_stream(&engine, &ctx, name, want, &records, now).await;
     }
     check_consumer_policy_and_account(&engine, &ctx, &json).await;
+    check_old_numbers_position_iterators(&engine, &ctx, streams, &records, now).await;
 
     // Appends go on after the last offset of each shard, and read back.
     for name in streams.keys() {
@@ -252,11 +273,11 @@ async fn check_stream(
         let range = &s.sequence_number_range;
         assert_eq!(
             range.starting_sequence_number,
-            w["starting_sequence"].as_str().unwrap()
+            reissued(w["starting_sequence"].as_str().unwrap())
         );
         assert_eq!(
-            range.ending_sequence_number.as_deref(),
-            w["ending_sequence"].as_str()
+            range.ending_sequence_number,
+            w["ending_sequence"].as_str().map(reissued)
         );
         // Through the engine: the records not yet past retention, in order.
         let got = read_shard(engine, ctx, name, &s.shard_id).await;
@@ -266,7 +287,7 @@ async fn check_stream(
             .filter(|r| r.fields().3 >= horizon)
             .map(|r| {
                 let key = Some(r.partition_key.clone());
-                (r.sequence_number.clone(), key, r.data.clone())
+                (r.reissued(), key, r.data.clone())
             })
             .collect();
         let got: Vec<_> = got
@@ -392,4 +413,86 @@ async fn read_shard(engine: &Engine, ctx: &RequestContext, name: &str, shard: &s
         it = page.next_shard_iterator;
     }
     out
+}
+
+/// Numbers clients kept from release 0.1 (checkpoints) still position iterators: AT one
+/// reads that record (under its number of today), AFTER one reads the next.
+async fn check_old_numbers_position_iterators(
+    engine: &Engine,
+    ctx: &RequestContext,
+    streams: &serde_json::Map<String, Value>,
+    records: &[Expected],
+    now: i64,
+) {
+    let mut checked = 0;
+    for (name, want) in streams {
+        let horizon = now - want["retention_hours"].as_i64().unwrap() * 3_600_000;
+        let live: Vec<&Expected> = records
+            .iter()
+            .filter(|r| &r.stream == name && r.fields().3 >= horizon)
+            .collect();
+        for r in &live {
+            let at = first_record(
+                engine,
+                ctx,
+                r,
+                ShardIteratorType::AtSequenceNumber,
+                &r.sequence_number,
+            )
+            .await;
+            assert_eq!(at, Some(r.reissued()), "AT {}", r.sequence_number);
+            let next = live
+                .iter()
+                .find(|n| n.shard_id == r.shard_id && n.fields().2 == r.fields().2 + 1)
+                .map(|n| n.reissued());
+            let after = first_record(
+                engine,
+                ctx,
+                r,
+                ShardIteratorType::AfterSequenceNumber,
+                &r.sequence_number,
+            )
+            .await;
+            assert_eq!(after, next, "AFTER {}", r.sequence_number);
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no record of the fixture is within retention");
+}
+
+/// The number of the first record an iterator of `kind` at `seq` on `r`'s shard reads.
+async fn first_record(
+    engine: &Engine,
+    ctx: &RequestContext,
+    r: &Expected,
+    kind: ShardIteratorType,
+    seq: &str,
+) -> Option<String> {
+    let it = engine
+        .get_shard_iterator(
+            ctx,
+            GetShardIteratorInput {
+                stream_name: Some(r.stream.clone()),
+                shard_id: r.shard_id.clone(),
+                shard_iterator_type: kind,
+                starting_sequence_number: Some(seq.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .shard_iterator
+        .unwrap();
+    let page = engine
+        .get_records(
+            ctx,
+            GetRecordsInput {
+                shard_iterator: it,
+                limit: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    page.records.first().map(|r| r.sequence_number.clone())
 }

@@ -10,6 +10,7 @@ mod records;
 mod reshard;
 mod restart;
 mod retention;
+mod seqnum;
 mod shards;
 mod streams;
 mod subscribe;

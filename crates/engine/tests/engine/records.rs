@@ -177,9 +177,20 @@ async fn sequence_number_for_ordering() {
     input.sequence_number_for_ordering = Some(first.sequence_number.clone());
     let second = h.engine.put_record(&h.ctx, input).await.unwrap();
     assert!(second.sequence_number > first.sequence_number);
+    // Any well-formed number orders, from any stream (AWS accepts "5", an old-form number).
+    for good in [
+        "5",
+        "49590338271490256608559692538361571095921575989136588898",
+    ] {
+        let mut input = put_input("s", "a", "3");
+        input.sequence_number_for_ordering = Some(good.into());
+        assert!(h.engine.put_record(&h.ctx, input).await.is_ok(), "{good}");
+    }
+    // A 0.1-layout number from the future; one below AWS's range and not of 0.1's layout
+    // either (its shard field is above u32::MAX).
     for bad in [
-        "5".to_owned(),
         format!("1{:012}{:010}{:020}{:013}", 1, 0, 0, 9_999_999_999_999u64),
+        format!("1{}", "9".repeat(55)),
     ] {
         let mut input = put_input("s", "a", "3");
         input.sequence_number_for_ordering = Some(bad.clone());

@@ -738,10 +738,16 @@ async fn every_starting_position() {
 
     // The checks GetShardIterator makes, worded for SubscribeToShard.
     assert_eq!(
-        read(ShardIteratorType::AtSequenceNumber, Some("5".into()), None).await,
+        read(
+            ShardIteratorType::AtSequenceNumber,
+            Some("6".repeat(57)),
+            None
+        )
+        .await,
         Err(SubscribeToShardError::InvalidArgument(format!(
-            "StartingSequenceNumber 5 used in SubscribeToShard on shard shardId-000000000000 in \
-             stream s under account {ACCOUNT} is invalid."
+            "StartingSequenceNumber {} used in SubscribeToShard on shard shardId-000000000000 in \
+             stream s under account {ACCOUNT} is invalid.",
+            "6".repeat(57)
         )))
     );
     assert!(matches!(
