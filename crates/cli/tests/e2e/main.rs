@@ -12,6 +12,7 @@ mod reshard;
 mod restart;
 mod security;
 mod wire;
+mod wording;
 
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::types::ShardIteratorType;
