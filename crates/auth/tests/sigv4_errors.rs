@@ -344,3 +344,125 @@ fn presigned_requests_the_signer_makes_verify() {
     .unwrap_err();
     assert_eq!(e.message, "Request has expired");
 }
+
+/// AWS's order of checks when several things are wrong at once (dynalite's first index.js
+/// records it against AWS: date, then expiry, then a signed `host`, then the algorithm, then
+/// the credential's form and scope, then the key, then the signature).
+#[test]
+fn problems_are_reported_in_awss_order() {
+    let now = t("20240101T003000Z");
+    let authz = |algorithm: &str, credential: &str, signed: &str| {
+        format!("{algorithm} Credential={credential}, SignedHeaders={signed}, Signature=00")
+    };
+    let good_cred = "AKIDALICE/20240101/us-east-1/kinesis/aws4_request";
+
+    // A malformed date is reported before anything about the algorithm or the credential.
+    let mut h = with_authorization(
+        &signed_at("20240101T003000Z"),
+        &authz("AWS4-HMAC-SHA512", "AKIDALICE", "x-amz-date"),
+    );
+    h[1].1 = "yesterday".to_string();
+    expect(
+        verify_with(&h, None, now),
+        AuthErrorCode::IncompleteSignature,
+        "Date must be in ISO-8601 'basic format'. Got 'yesterday'. See http://en.wikipedia.org/wiki/ISO_8601",
+    );
+    // Then the clock.
+    let h = with_authorization(
+        &signed_at("20231231T003000Z"),
+        &authz("AWS4-HMAC-SHA512", "AKIDALICE", "x-amz-date"),
+    );
+    expect(
+        verify_with(&h, None, now),
+        AuthErrorCode::InvalidSignature,
+        "Signature expired: 20231231T003000Z is now earlier than 20240101T001500Z (20240101T003000Z - 15 min.)",
+    );
+    // Then a signed host, before the algorithm.
+    let h = with_authorization(
+        &signed_at("20240101T003000Z"),
+        &authz("AWS4-HMAC-SHA512", "AKIDALICE", "x-amz-date"),
+    );
+    expect(
+        verify_with(&h, None, now),
+        AuthErrorCode::InvalidSignature,
+        "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+    );
+    // Then the algorithm, before the credential's form.
+    let h = with_authorization(
+        &signed_at("20240101T003000Z"),
+        &authz("AWS4-HMAC-SHA512", "AKIDALICE", "host;x-amz-date"),
+    );
+    expect(
+        verify_with(&h, None, now),
+        AuthErrorCode::IncompleteSignature,
+        "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512'.",
+    );
+    // Then the credential's form, before its scope and the key.
+    let h = with_authorization(
+        &signed_at("20240101T003000Z"),
+        &authz(
+            "AWS4-HMAC-SHA256",
+            "AKIDNOBODY/20240101/Bad/kinesis",
+            "host;x-amz-date",
+        ),
+    );
+    expect(
+        verify_with(&h, None, now),
+        AuthErrorCode::IncompleteSignature,
+        "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got 'AKIDNOBODY/20240101/Bad/kinesis'",
+    );
+    // Then the scope, before the key.
+    let h = with_authorization(
+        &signed_at("20240101T003000Z"),
+        &authz(
+            "AWS4-HMAC-SHA256",
+            "AKIDNOBODY/20240101/us-east-1/s3/aws4_request",
+            "host;x-amz-date",
+        ),
+    );
+    expect(
+        verify_with(&h, None, now),
+        AuthErrorCode::InvalidSignature,
+        "Credential should be scoped to correct service: 'kinesis'. ",
+    );
+    // Then the key, before the signature.
+    let h = with_authorization(
+        &signed_at("20240101T003000Z"),
+        &authz(
+            "AWS4-HMAC-SHA256",
+            "AKIDNOBODY/20240101/us-east-1/kinesis/aws4_request",
+            "host;x-amz-date",
+        ),
+    );
+    expect(
+        verify_with(&h, None, now),
+        AuthErrorCode::UnrecognizedClient,
+        "The security token included in the request is invalid.",
+    );
+    // Last, the signature itself.
+    let h = with_authorization(
+        &signed_at("20240101T003000Z"),
+        &authz(
+            "AWS4-HMAC-SHA256",
+            good_cred,
+            "host;x-amz-date;x-amz-target",
+        ),
+    );
+    let e = verify_with(&h, None, now).unwrap_err();
+    assert_eq!(e.code, AuthErrorCode::InvalidSignature);
+    assert!(e
+        .message
+        .starts_with("The request signature we calculated does not match"));
+}
+
+/// "Credential (trailing slashes are ignored)": Java's `split` drops them, so a signature
+/// whose credential ends in slashes verifies as the same scope.
+#[test]
+fn trailing_slashes_of_the_credential_are_ignored() {
+    let now = t("20240101T003000Z");
+    let h = signed_at("20240101T003000Z");
+    let slashed = h[3].1.replace("aws4_request", "aws4_request//");
+    assert_ne!(slashed, h[3].1);
+    let v = verify_with(&with_authorization(&h, &slashed), None, now).unwrap();
+    assert_eq!(v.principal.name, "alice");
+}

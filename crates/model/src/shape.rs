@@ -82,6 +82,8 @@ pub struct MemberDef {
 #[derive(Debug)]
 pub enum ShapeKind {
     Structure {
+        /// In the order AWS's validator visits them, which is the order its messages list
+        /// them in (`scripts/gen_model.py` derives it); not the model's order.
         members: &'static [MemberDef],
         exception: bool,
         event_stream: bool,
@@ -101,6 +103,7 @@ pub enum ShapeKind {
         min: Option<i64>,
         max: Option<i64>,
         pattern: Option<&'static str>,
+        /// In the order AWS prints them in "enum value set: [...]".
         enum_values: Option<&'static [&'static str]>,
     },
     Integer {

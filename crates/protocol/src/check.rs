@@ -2,6 +2,13 @@
 //! deserializer does, and answers `SerializationException` with AWS's message on the first
 //! mismatch. Members the shape does not have and explicit nulls are dropped; base64 strings
 //! become blobs and numbers become timestamps, so later stages see one representation.
+//!
+//! The messages name the Java class AWS's JSON layer read the value as. Every one below is
+//! AWS's answer recorded in kinesalite's test/helpers.js (`assertType`) and the type checks of
+//! its validations/index.js, unless marked reconstructed. AWS's CBOR layer has no published
+//! recording: a CBOR body gets the JSON layer's message for the same kind of value
+//! (reconstructed), and the classes of values JSON cannot carry (byte strings, tagged dates)
+//! are reconstructed from the Java types they would decode to.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -51,16 +58,15 @@ pub fn check(shape: ShapeId, v: Value, format: Format) -> Result<Value, String> 
             Value::Str(_) => Ok(v),
             other => Err(scalar_mismatch(&other, "an String")),
         },
-        ShapeKind::Integer { .. } => number(v, "an Integer"),
+        // AWS's number class truncates to the integer type: a value past `i32` arrives as the
+        // nearest bound (kinesalite validations/index.js clamps at 2147483647; the lower bound
+        // is reconstructed the same way).
+        ShapeKind::Integer { .. } => number(v, "an Integer").map(|n| match n {
+            Value::Int(i) => Value::Int(i.clamp(i64::from(i32::MIN), i64::from(i32::MAX))),
+            other => other,
+        }),
         ShapeKind::Long { .. } => number(v, "an Long"),
-        ShapeKind::Boolean => match v {
-            Value::Bool(_) => Ok(v),
-            Value::Str(s) => Err(format!(
-                "'{}' can not be converted to an Boolean",
-                s.to_uppercase()
-            )),
-            other => Err(scalar_mismatch(&other, "an Boolean")),
-        },
+        ShapeKind::Boolean => boolean(v),
         ShapeKind::Blob { .. } => match v {
             Value::Blob(_) => Ok(v),
             Value::Str(s) => base64_blob(&s).map(Value::Blob),
@@ -76,7 +82,7 @@ pub fn check(shape: ShapeId, v: Value, format: Format) -> Result<Value, String> 
             }
             (Value::Int(i), Format::Cbor) => Ok(Value::Timestamp(Timestamp(i))),
             (Value::Float(f), Format::Cbor) => Ok(Value::Timestamp(Timestamp(f.round() as i64))),
-            (other, _) => Err(scalar_mismatch(&other, "a Timestamp")),
+            (other, _) => Err(scalar_mismatch(&other, "milliseconds since epoch")),
         },
     }
 }
@@ -90,12 +96,33 @@ fn scalar_mismatch(v: &Value, target: &str) -> String {
         Value::Map(_) => START_OF_MAP.into(),
         Value::Bool(_) => format!("class java.lang.Boolean can not be converted to {target}"),
         Value::Int(_) | Value::Float(_) => {
-            format!("class java.math.BigDecimal can not be converted to {target}")
+            format!("class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to {target}")
         }
         Value::Str(_) => format!("class java.lang.String can not be converted to {target}"),
         Value::Blob(_) => format!("class [B can not be converted to {target}"),
         Value::Timestamp(_) => format!("class java.util.Date can not be converted to {target}"),
         Value::Null => "Expected null".into(),
+    }
+}
+
+/// A boolean, or one of the strings AWS reads as one; any other string is named back in
+/// capitals ("'23' can not be converted to an Boolean"). A number with a fraction is taken
+/// ("For some reason, doubles are fine", kinesalite test/helpers.js); which value it becomes
+/// was never recorded: non-zero is true here (reconstructed), as is the case-insensitive
+/// reading of the strings.
+fn boolean(v: Value) -> Result<Value, String> {
+    match v {
+        Value::Bool(_) => Ok(v),
+        Value::Str(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(Value::Bool(true)),
+            "false" | "0" | "no" => Ok(Value::Bool(false)),
+            _ => Err(format!(
+                "'{}' can not be converted to an Boolean",
+                s.to_uppercase()
+            )),
+        },
+        Value::Float(f) => Ok(Value::Bool(f != 0.0)),
+        other => Err(scalar_mismatch(&other, "an Boolean")),
     }
 }
 
@@ -182,42 +209,177 @@ mod tests {
         );
     }
 
+    const NUMBER: &str = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber";
+
+    /// kinesalite test/helpers.js `assertType`: every wrong JSON type for each kind of target,
+    /// with AWS's message.
     #[test]
     fn answers_aws_type_errors() {
-        let err =
-            |body: &str| check(shapes::PUT_RECORD_INPUT, json(body), Format::Json).unwrap_err();
-        assert_eq!(
-            err(r#"{"StreamName":true}"#),
-            "class java.lang.Boolean can not be converted to an String"
-        );
-        assert_eq!(
-            err(r#"{"StreamName":12}"#),
-            "class java.math.BigDecimal can not be converted to an String"
-        );
-        assert_eq!(err(r#"{"StreamName":[]}"#), START_OF_LIST);
-        assert_eq!(err(r#"{"StreamName":{}}"#), START_OF_MAP);
-        assert_eq!(
-            err(r#"{"Data":"abc"}"#),
-            "'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3"
-        );
-        assert_eq!(
-            err(r#"{"Data":"ab!="}"#),
-            "'ab!=' can not be converted to a Blob: Invalid Base64 character: '!'"
-        );
-        let list = check(
-            shapes::PUT_RECORDS_INPUT,
-            json(r#"{"Records":"x"}"#),
-            Format::Json,
-        );
-        assert_eq!(list.unwrap_err(), "Expected list or null");
-        let int = check(
-            shapes::CREATE_STREAM_INPUT,
-            json(r#"{"ShardCount":"1"}"#),
-            Format::Json,
-        );
-        assert_eq!(
-            int.unwrap_err(),
-            "class java.lang.String can not be converted to an Integer"
-        );
+        let at = |shape, member: &str, value: &str| {
+            check(
+                shape,
+                json(&format!(r#"{{"{member}":{value}}}"#)),
+                Format::Json,
+            )
+        };
+        let err = |shape, member: &str, value: &str| at(shape, member, value).unwrap_err();
+        let cases: &[(&str, &str, &str)] = &[
+            // String (PutRecord's StreamName)
+            ("StreamName", "true", "class java.lang.Boolean can not be converted to an String"),
+            ("StreamName", "23", "~ can not be converted to an String"),
+            ("StreamName", "-2147483648", "~ can not be converted to an String"),
+            ("StreamName", "2147483648", "~ can not be converted to an String"),
+            ("StreamName", "34.56", "~ can not be converted to an String"),
+            ("StreamName", "[]", START_OF_LIST),
+            ("StreamName", "{}", START_OF_MAP),
+            // Blob (PutRecord's Data)
+            ("Data", "true", "class java.lang.Boolean can not be converted to a Blob"),
+            ("Data", "23", "~ can not be converted to a Blob"),
+            ("Data", "34.56", "~ can not be converted to a Blob"),
+            ("Data", "[]", START_OF_LIST),
+            ("Data", "{}", START_OF_MAP),
+            ("Data", r#""23456""#, "'23456' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 5"),
+            ("Data", r#""=+/=""#, "'=+/=' can not be converted to a Blob: Invalid Base64 character: '='"),
+            ("Data", r#""+/+=""#, "'+/+=' can not be converted to a Blob: Invalid last non-pad Base64 character dectected"),
+        ];
+        for (member, value, message) in cases {
+            let message = message.replace('~', NUMBER);
+            assert_eq!(
+                err(shapes::PUT_RECORD_INPUT, member, value),
+                message,
+                "{member}: {value}"
+            );
+        }
+        // Integer (CreateStream's ShardCount), Long (GetRecords has none: IncreaseStreamRetention's
+        // hours are an Integer too, so Long is checked through the same path's wording)
+        for (value, message) in [
+            (
+                r#""23""#,
+                "class java.lang.String can not be converted to an Integer",
+            ),
+            (
+                "true",
+                "class java.lang.Boolean can not be converted to an Integer",
+            ),
+            ("[]", START_OF_LIST),
+            ("{}", START_OF_MAP),
+        ] {
+            assert_eq!(
+                err(shapes::CREATE_STREAM_INPUT, "ShardCount", value),
+                message
+            );
+        }
+        // Timestamp (GetShardIterator's Timestamp): kinesalite validations/index.js.
+        for (value, message) in [
+            (
+                r#""23""#,
+                "class java.lang.String can not be converted to milliseconds since epoch",
+            ),
+            (
+                "true",
+                "class java.lang.Boolean can not be converted to milliseconds since epoch",
+            ),
+            ("[]", START_OF_LIST),
+            ("{}", START_OF_MAP),
+        ] {
+            assert_eq!(
+                err(shapes::GET_SHARD_ITERATOR_INPUT, "Timestamp", value),
+                message
+            );
+        }
+        // Boolean (DeleteStream's EnforceConsumerDeletion)
+        for (value, message) in [
+            (
+                r#""23""#,
+                "'23' can not be converted to an Boolean".to_string(),
+            ),
+            (
+                r#""hellowtf""#,
+                "'HELLOWTF' can not be converted to an Boolean".to_string(),
+            ),
+            ("23", format!("{NUMBER} can not be converted to an Boolean")),
+            (
+                "2147483648",
+                format!("{NUMBER} can not be converted to an Boolean"),
+            ),
+            ("[]", START_OF_LIST.to_string()),
+            ("{}", START_OF_MAP.to_string()),
+        ] {
+            assert_eq!(
+                err(
+                    shapes::DELETE_STREAM_INPUT,
+                    "EnforceConsumerDeletion",
+                    value
+                ),
+                message
+            );
+        }
+        // Collections and structures, the reverse direction.
+        for (value, message) in [
+            (r#""23""#, "Expected list or null"),
+            ("true", "Expected list or null"),
+            ("34.56", "Expected list or null"),
+            ("{}", START_OF_MAP),
+        ] {
+            assert_eq!(err(shapes::PUT_RECORDS_INPUT, "Records", value), message);
+        }
+        for (value, message) in [
+            (r#""23""#, "Expected map or null"),
+            ("23", "Expected map or null"),
+            ("[]", START_OF_LIST),
+        ] {
+            assert_eq!(
+                err(shapes::ADD_TAGS_TO_STREAM_INPUT, "Tags", value),
+                message
+            );
+        }
+        for (value, message) in [
+            (r#""23""#, "Expected null"),
+            ("true", "Expected null"),
+            ("[]", START_OF_LIST),
+        ] {
+            assert_eq!(
+                err(shapes::CREATE_STREAM_INPUT, "StreamModeDetails", value),
+                message
+            );
+        }
+    }
+
+    #[test]
+    fn reads_what_aws_reads_as_booleans_and_integers() {
+        let flag = |value: &str| {
+            check(
+                shapes::DELETE_STREAM_INPUT,
+                json(&format!(r#"{{"EnforceConsumerDeletion":{value}}}"#)),
+                Format::Json,
+            )
+            .unwrap()
+            .get("EnforceConsumerDeletion")
+            .cloned()
+        };
+        for (value, read) in [
+            (r#""true""#, true),
+            (r#""yes""#, true),
+            (r#""1""#, true),
+            (r#""false""#, false),
+            (r#""no""#, false),
+            (r#""0""#, false),
+            ("34.56", true),
+        ] {
+            assert_eq!(flag(value), Some(Value::Bool(read)), "{value}");
+        }
+        let count = |value: &str| {
+            check(
+                shapes::CREATE_STREAM_INPUT,
+                json(&format!(r#"{{"ShardCount":{value}}}"#)),
+                Format::Json,
+            )
+            .unwrap()
+            .get("ShardCount")
+            .cloned()
+        };
+        assert_eq!(count("100000000000"), Some(Value::Int(2_147_483_647)));
+        assert_eq!(count("-100000000000"), Some(Value::Int(-2_147_483_648)));
+        assert_eq!(count("3.9"), Some(Value::Int(3)));
     }
 }

@@ -8,7 +8,6 @@
 //! AWS splits the parameters on commas *and* spaces (a stray space inside the credential shows
 //! up in its error as a separate piece), so this parser does the same.
 
-use super::signing::ALGORITHM;
 use super::{Parsed, SignedRequest};
 use crate::error::AuthError;
 
@@ -16,15 +15,13 @@ use crate::error::AuthError;
 /// or failing that `Date`.
 pub(crate) fn parse(header: &str, req: &SignedRequest<'_>) -> Result<Parsed, AuthError> {
     let (algorithm, rest) = header.split_once([' ', '\t']).unwrap_or((header, ""));
-    let rest = if algorithm == ALGORITHM {
+    // An `AWS4-…` algorithm other than ours is refused only after the date and the signed
+    // headers are checked (see `verify`). Another scheme entirely (`Bearer …`, SigV2's
+    // `AWS key:sig`): AWS answers as if every SigV4 parameter were missing (kinesalite
+    // test/connection.js "should return IncompleteSignatureException if invalid auth").
+    let rest = if algorithm.starts_with("AWS4-") {
         rest
-    } else if algorithm.starts_with("AWS4-") {
-        return Err(AuthError::incomplete(format!(
-            "Unsupported AWS 'algorithm': '{algorithm}'."
-        )));
     } else {
-        // Another scheme entirely (`Bearer …`, SigV2's `AWS key:sig`): AWS answers as if
-        // every SigV4 parameter were missing.
         ""
     };
 
@@ -73,6 +70,7 @@ pub(crate) fn parse(header: &str, req: &SignedRequest<'_>) -> Result<Parsed, Aut
     }
     match (credential, signed_headers, signature, date) {
         (Some(c), Some(h), Some(s), Some(d)) if missing.is_empty() => Ok(Parsed {
+            algorithm: algorithm.to_string(),
             credential: c.to_string(),
             signed_headers: h.to_string(),
             signature: s.to_string(),
@@ -148,10 +146,18 @@ mod tests {
             e.message,
             format!("'/20150620/us-east-1/kinesis/aws4_request' not a valid key=value pair (missing equal-sign) in Authorization header: '{header}'.")
         );
-        let e = parse("AWS4-HMAC-SHA512 Credential=x", &req(&[])).unwrap_err();
+        // The algorithm is judged later: first the parts must all be there.
+        let e = parse("AWS4- Signature=b Credential=a", &req(&[("Date", "a")])).unwrap_err();
         assert_eq!(
             e.message,
-            "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512'."
+            "Authorization header requires 'SignedHeaders' parameter. \
+             Authorization=AWS4- Signature=b Credential=a"
         );
+        let p = parse(
+            "AWS4-HMAC-SHA512 Credential=x, SignedHeaders=host, Signature=s",
+            &req(&[("Date", "a")]),
+        )
+        .unwrap();
+        assert_eq!(p.algorithm, "AWS4-HMAC-SHA512");
     }
 }

@@ -166,6 +166,8 @@ pub struct Claimed {
 /// The authentication parameters of either form, decoded.
 #[derive(Debug, Clone)]
 pub(crate) struct Parsed {
+    /// The scheme's first word (`AWS4-HMAC-SHA256` when it is ours).
+    pub algorithm: String,
     pub credential: String,
     pub signed_headers: String,
     pub signature: String,

@@ -76,6 +76,7 @@ pub(crate) fn parse(query: &str, req: &SignedRequest<'_>) -> Result<Parsed, Auth
     };
 
     Ok(Parsed {
+        algorithm,
         credential: get("X-Amz-Credential").unwrap_or_default(),
         signed_headers: get("X-Amz-SignedHeaders").unwrap_or_default(),
         signature: get("X-Amz-Signature").unwrap_or_default(),

@@ -1,19 +1,23 @@
 //! The verification procedure. The order of the checks is AWS's, because the order decides which
-//! error a client sees when several things are wrong at once:
+//! error a client sees when several things are wrong at once. AWS's order was recorded against
+//! DynamoDB's front end, which Kinesis shares (dynalite's first index.js lists each step with
+//! AWS's answer), and kinesalite's test/connection.js confirms its first steps for Kinesis:
 //!
 //! 1. an `Authorization` header or a presigned query, not both, not neither;
-//! 2. every part present (`IncompleteSignatureException`);
+//! 2. every part present (`IncompleteSignatureException`), whatever the algorithm says:
+//!    "AWS4- Signature=b Credential=a" is answered for its missing `SignedHeaders`;
 //! 3. the date in ISO 8601 basic format;
 //! 4. clock skew within 15 minutes, or a presigned request not yet expired;
-//! 5. the credential has five parts, and its scope names a valid region, `kinesis`,
-//!    `aws4_request` and the request's own date;
-//! 6. `host` is signed;
-//! 7. the access key is known (`UnrecognizedClientException`), the temporary session has not
+//! 5. `host` is signed;
+//! 6. the algorithm is `AWS4-HMAC-SHA256`;
+//! 7. the credential has five parts (trailing slashes ignored, as Java's `split` drops them),
+//!    and its scope names a valid region, `kinesis`, `aws4_request` and the request's own date;
+//! 8. the access key is known (`UnrecognizedClientException`), the temporary session has not
 //!    ended and the session token matches;
-//! 8. the HMAC over the canonical request, compared in constant time.
+//! 9. the HMAC over the canonical request, compared in constant time.
 
 use super::canonical::canonical_request;
-use super::signing::{same, scope, sha256_hex, signature, signing_key, string_to_sign};
+use super::signing::{same, scope, sha256_hex, signature, signing_key, string_to_sign, ALGORITHM};
 use super::{header, presign, Claimed, Parsed, SignedRequest, UnsignedPayload, VerifyConfig};
 use super::{Verified, UNSIGNED_PAYLOAD};
 use crate::credentials::CredentialStore;
@@ -69,13 +73,13 @@ pub fn verify(
     })
 }
 
-/// Checks everything that needs no secret (steps 1 to 6 except the clock): what a server
+/// Checks everything that needs no secret (steps 1 to 7 except the clock): what a server
 /// without configured credentials still requires, as AWS would.
 pub fn check_form(req: &SignedRequest<'_>, config: &VerifyConfig) -> Result<Claimed, AuthError> {
     checked(req, config, None).map(|(_, claimed)| claimed)
 }
 
-/// Steps 1 to 6; the clock is checked only when `now` is given.
+/// Steps 1 to 7; the clock is checked only when `now` is given.
 fn checked(
     req: &SignedRequest<'_>,
     config: &VerifyConfig,
@@ -112,16 +116,6 @@ fn checked(
         check_clock(&parsed, signed_at, now, config.max_skew_secs)?;
     }
 
-    let parts: Vec<&str> = parsed.credential.split('/').collect();
-    let [access_key, day, region, service, terminator] = parts[..] else {
-        return Err(AuthError::incomplete(format!(
-            "Credential must have exactly 5 slash-delimited elements, e.g. \
-             keyid/date/region/service/term, got '{}'",
-            parsed.credential
-        )));
-    };
-    check_scope(config, day, region, service, terminator, signed_at)?;
-
     if !parsed
         .signed_headers
         .split(';')
@@ -132,6 +126,26 @@ fn checked(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
         ));
     }
+
+    if parsed.algorithm != ALGORITHM {
+        return Err(AuthError::incomplete(format!(
+            "Unsupported AWS 'algorithm': '{}'.",
+            parsed.algorithm
+        )));
+    }
+
+    let mut parts: Vec<&str> = parsed.credential.split('/').collect();
+    while parts.len() > 1 && parts.last() == Some(&"") {
+        parts.pop();
+    }
+    let [access_key, day, region, service, terminator] = parts[..] else {
+        return Err(AuthError::incomplete(format!(
+            "Credential must have exactly 5 slash-delimited elements, e.g. \
+             keyid/date/region/service/term, got '{}'",
+            parsed.credential
+        )));
+    };
+    check_scope(config, day, region, service, terminator, signed_at)?;
     let claimed = Claimed {
         access_key: access_key.to_string(),
         region: region.to_string(),

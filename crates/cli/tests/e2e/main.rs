@@ -15,6 +15,7 @@ mod restart;
 mod security;
 mod seqnum;
 mod wire;
+mod wording;
 
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::types::ShardIteratorType;

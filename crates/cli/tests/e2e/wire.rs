@@ -70,7 +70,7 @@ async fn protocol_errors_match_aws() {
         .await;
         assert_eq!(
             body_json(&r.body),
-            serde_json::json!({"__type": "SerializationException", "Message": "class java.math.BigDecimal can not be converted to an String"})
+            serde_json::json!({"__type": "SerializationException", "Message": "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an String"})
         );
 
         let r = send(
@@ -87,8 +87,8 @@ async fn protocol_errors_match_aws() {
         assert_eq!(
             body_json(&r.body),
             serde_json::json!({"__type": "ValidationException", "message": "2 validation errors detected: \
-Value 'a b' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
-Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1"})
+Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; \
+Value 'a b' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"})
         );
     }
 }
