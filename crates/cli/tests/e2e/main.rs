@@ -8,6 +8,7 @@ mod crash;
 mod data;
 mod edge;
 mod efo;
+mod front_door;
 mod more;
 mod reshard;
 mod restart;
