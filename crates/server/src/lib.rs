@@ -3,7 +3,8 @@
 //! - [`listener`]: accepts TCP connections, up to a limit, and serves HTTP/1.1 and h2c
 //!   (prior knowledge) on the same port; graceful shutdown drains open connections.
 //! - [`pipeline`]: one request from headers to response, in AWS's order of checks:
-//!   method, content type, target, body syntax, operation, authentication, model checks.
+//!   CORS preflight, method, empty body, content type, body syntax, operation,
+//!   authentication, model checks.
 //! - [`auth`]: SigV4 authentication and IAM-style authorization (or, with no credentials
 //!   configured, the form checks AWS makes before it verifies anything).
 //! - [`dispatch`]: the exhaustive `Operation` match that calls the engine.

@@ -1,6 +1,7 @@
-//! One request, in the order AWS checks things: method, content type, target, body syntax,
-//! operation, authentication, then the model's type and constraint checks. Each step's
-//! failure is AWS's own answer for it.
+//! One request, in the order AWS checks things: CORS preflight, method, an empty body,
+//! content type, body syntax, target, authentication, then the model's type and
+//! constraint checks. Each step's failure is AWS's own answer for it, in the encoding AWS
+//! chooses for it (XML-ish, JSON, the legacy JSON envelope or CBOR).
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use tributary_model::{ApiError, ErrorCode};
+use tributary_model::{ApiError, ErrorCode, Value};
 use tributary_protocol::target::{self, Target};
 use tributary_protocol::Format;
 
@@ -28,11 +29,15 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Bo
     resp
 }
 
+/// Everything but the preflight. Each front-door answer below is AWS's, recorded in
+/// kinesalite's test/connection.js (run against AWS; its index.js states the same order of
+/// checks); the test names are quoted beside each.
 async fn answer(state: &AppState, parts: &http::request::Parts, body: Incoming) -> Response<Body> {
+    // "should return AccessDeniedException if GET" / "... if PUT" / "... if DELETE".
     if parts.method != Method::POST {
         return respond::refuse(Refusal::NoOperation);
     }
-    let format = content_format(&parts.headers);
+    let content = ContentKind::of(&parts.headers);
     let target = target::parse(
         parts
             .headers
@@ -50,28 +55,59 @@ async fn answer(state: &AppState, parts: &http::request::Parts, body: Incoming) 
                     ErrorCode::RequestEntityTooLargeException,
                     "Request is too large",
                 );
-                return respond::error(format.unwrap_or(Format::Json), &err);
+                return respond::error(content.format().unwrap_or(Format::Json), &err);
             }
             // The client went away or sent a broken body: nothing useful to answer.
             return respond::refuse(Refusal::BrokenBody);
         }
     };
 
-    let Some(format) = format else {
-        return match target {
-            Target::Missing => respond::refuse(Refusal::NoOperation),
-            _ => respond::refuse(Refusal::UnknownOperation),
-        };
-    };
+    // An empty body is judged before the content type: in JSON for AWS's JSON type, in
+    // CBOR for anything else, none and `application/json` included ("should return CBOR
+    // UnknownOperationException if POST with no body", "... if x-amz-json-1.0
+    // Content-Type", "... if random target", "CBOR SerializationException if no
+    // Content-Type", "... if valid target and application/json", "SerializationException
+    // if no body").
     if body.is_empty() {
         let code = match target {
             Target::Known(_) => ErrorCode::SerializationException,
             _ => ErrorCode::UnknownOperationException,
         };
-        return respond::error(format, &ApiError::bare(code));
+        return match content {
+            ContentKind::AmzJson => respond::error(Format::Json, &ApiError::bare(code)),
+            _ => respond::front_door_cbor(code),
+        };
     }
+    let format = match content {
+        ContentKind::AmzJson => Format::Json,
+        ContentKind::Cbor => Format::Cbor,
+        // "should return SerializationException if non-JSON body and application/json",
+        // "UnknownOperationException if valid target and body and application/json": AWS's
+        // old JSON 1.0 envelope, and no further.
+        ContentKind::PlainJson => return respond::legacy_json(is_json_object(&body)),
+        // "should return AccessDeniedException if body and no Content-Type"; with a target
+        // that names a service and an operation, kinesalite index.js answers 404.
+        ContentKind::Other => {
+            return match target {
+                Target::Missing => respond::refuse(Refusal::NoOperation),
+                _ => respond::refuse(Refusal::UnknownOperation),
+            }
+        }
+    };
     match serve(state, format, target, parts, body).await {
         Ok(resp) => resp,
+        // The same two answers as for an empty body, so in the same bytes: AWS's CBOR
+        // writer uses an indefinite-length map for them (the recorded bytes above).
+        Err(e)
+            if format == Format::Cbor
+                && e.message.is_none()
+                && matches!(
+                    e.code,
+                    ErrorCode::UnknownOperationException | ErrorCode::SerializationException
+                ) =>
+        {
+            respond::front_door_cbor(e.code)
+        }
         Err(e) => respond::error(format, &e),
     }
 }
@@ -110,12 +146,49 @@ async fn serve(
     Ok(respond::reply(format, reply))
 }
 
-fn content_format(headers: &http::HeaderMap) -> Option<Format> {
-    let ct = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
-    let ct = ct.split(';').next().unwrap_or("").trim();
-    match ct {
-        "application/x-amz-json-1.1" | "application/json" => Some(Format::Json),
-        "application/x-amz-cbor-1.1" => Some(Format::Cbor),
-        _ => None,
+/// The request's content type, as AWS's front door sorts it: the media type before any
+/// `;`, spaces trimmed ("... application/json with spaces", "... content type with
+/// spaces": `   application/x-amz-json-1.1   ;whatever` is AWS's JSON type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ContentKind {
+    AmzJson,
+    Cbor,
+    /// `application/json`: parsed, then answered in AWS's legacy envelope.
+    PlainJson,
+    /// None, or one the service does not speak (`application/x-amz-json-1.0` included).
+    Other,
+}
+
+impl ContentKind {
+    fn of(headers: &http::HeaderMap) -> ContentKind {
+        let Some(ct) = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return ContentKind::Other;
+        };
+        match ct.split(';').next().unwrap_or("").trim() {
+            "application/x-amz-json-1.1" => ContentKind::AmzJson,
+            "application/x-amz-cbor-1.1" => ContentKind::Cbor,
+            "application/json" => ContentKind::PlainJson,
+            _ => ContentKind::Other,
+        }
     }
+
+    fn format(self) -> Option<Format> {
+        match self {
+            ContentKind::AmzJson | ContentKind::PlainJson => Some(Format::Json),
+            ContentKind::Cbor => Some(Format::Cbor),
+            ContentKind::Other => None,
+        }
+    }
+}
+
+/// Whether the body is a JSON object or array: what AWS's legacy JSON layer parses before
+/// it gives up on the operation (kinesalite index.js keeps any JSON "object", arrays too).
+fn is_json_object(body: &[u8]) -> bool {
+    matches!(
+        tributary_protocol::json::decode(body),
+        Ok(Value::Map(_) | Value::List(_))
+    )
 }

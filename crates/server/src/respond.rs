@@ -47,15 +47,23 @@ pub fn error(format: Format, e: &ApiError) -> Response<Body> {
 /// Requests AWS's front door refuses before the protocol layer knows the request's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// Not a POST, or no `X-Amz-Target` to name an operation and no known content type.
+    /// Not a POST, or a body in no content type the service speaks and no target naming a
+    /// service and an operation.
     NoOperation,
-    /// A target, but no content type the service speaks.
+    /// A body in no content type the service speaks, under a target that names a service
+    /// and an operation.
     UnknownOperation,
     /// The body could not be read.
     BrokenBody,
 }
 
-/// AWS's answer before it knows the protocol: an XML-ish body, as its front door sends.
+/// AWS's answer before it knows the protocol: an XML-ish body and no `Content-Type`.
+///
+/// - `NoOperation`: 403 and the message, recorded in kinesalite test/connection.js
+///   ("should return AccessDeniedException if GET", "... if body and no Content-Type").
+/// - `UnknownOperation`: 404 and an empty element, as kinesalite index.js states (its
+///   order-of-checks table in test/connection.js records the same for the known target).
+/// - `BrokenBody`: reconstructed; AWS's answer to a body that breaks off is not recorded.
 pub fn refuse(r: Refusal) -> Response<Body> {
     let (status, code, message) = match r {
         Refusal::NoOperation => (
@@ -80,6 +88,49 @@ pub fn refuse(r: Refusal) -> Response<Body> {
         None => format!("<{code}/>\n"),
     };
     with_headers(status, None, full(Bytes::from(body)))
+}
+
+/// AWS's answer to an empty body in anything but its JSON content type: 400 and
+/// `{"__type": code}` in CBOR, as an indefinite-length map (the bytes recorded in
+/// kinesalite test/connection.js `assertUnknownCbor` / `assertSerializationCbor`).
+pub fn front_door_cbor(code: ErrorCode) -> Response<Body> {
+    let mut b = vec![0xbf];
+    cbor_text(&mut b, "__type");
+    cbor_text(&mut b, code.as_str());
+    b.push(0xff);
+    with_headers(
+        StatusCode::BAD_REQUEST,
+        Some(Format::Cbor.content_type()),
+        full(Bytes::from(b)),
+    )
+}
+
+fn cbor_text(out: &mut Vec<u8>, s: &str) {
+    // Every name written here is shorter than 256 bytes.
+    if s.len() < 24 {
+        out.push(0x60 | s.len() as u8);
+    } else {
+        out.extend_from_slice(&[0x78, s.len() as u8]);
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// AWS's answer to `application/json`: its legacy JSON 1.0 envelope with status 200, a
+/// `SerializationException` for a body that is no JSON object or array, else an
+/// `UnknownOperationException` whatever the target (kinesalite test/connection.js
+/// `assertSerializationDeprecated` / `assertUnknownDeprecated`; the two spell the message
+/// key differently, as recorded).
+pub fn legacy_json(parsed: bool) -> Response<Body> {
+    let body: &'static [u8] = if parsed {
+        br#"{"Output":{"__type":"com.amazon.coral.service#UnknownOperationException","message":null},"Version":"1.0"}"#
+    } else {
+        br#"{"Output":{"__type":"com.amazon.coral.service#SerializationException","Message":null},"Version":"1.0"}"#
+    };
+    with_headers(
+        StatusCode::OK,
+        Some("application/json"),
+        full(Bytes::from_static(body)),
+    )
 }
 
 fn full(b: Bytes) -> Body {
@@ -169,5 +220,28 @@ mod tests {
             .expect("standard base64");
         assert_eq!(raw.len(), 72);
         assert_ne!(id, super::amz_id_2());
+    }
+
+    /// The bytes kinesalite test/connection.js recorded from AWS.
+    #[tokio::test]
+    async fn front_door_cbor_is_aws_bytes() {
+        use http_body_util::BodyExt;
+        for (code, len_head) in [
+            (
+                super::ErrorCode::UnknownOperationException,
+                &[0x78, 0x19][..],
+            ),
+            (super::ErrorCode::SerializationException, &[0x76][..]),
+        ] {
+            let r = super::front_door_cbor(code);
+            assert_eq!(r.status(), 400);
+            assert_eq!(r.headers()["content-type"], "application/x-amz-cbor-1.1");
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            let mut want = b"\xbf\x66__type".to_vec();
+            want.extend_from_slice(len_head);
+            want.extend_from_slice(code.as_str().as_bytes());
+            want.push(0xff);
+            assert_eq!(body, want);
+        }
     }
 }

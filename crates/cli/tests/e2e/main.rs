@@ -9,6 +9,7 @@ mod data;
 mod edge;
 mod efo;
 mod fidelity;
+mod front_door;
 mod more;
 mod reshard;
 mod restart;
