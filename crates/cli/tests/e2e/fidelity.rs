@@ -230,6 +230,34 @@ async fn put_answers_leave_out_encryption_type_on_unencrypted_streams() {
     }
 }
 
+/// One raw call in JSON or CBOR; the answer as JSON (a CBOR answer decoded), `Null` when
+/// the body is empty. The content type of the answer is the request's.
+async fn call_in(
+    addr: std::net::SocketAddr,
+    http: Http,
+    cbor: bool,
+    target: &str,
+    body: Value,
+) -> (u16, Value) {
+    let (ct, bytes) = if cbor {
+        let mut out = Vec::new();
+        ciborium::into_writer(&body, &mut out).unwrap();
+        (CBOR, out)
+    } else {
+        (JSON, body.to_string().into_bytes())
+    };
+    let r = send(addr, http, kinesis_request(Some(target), Some(ct), bytes)).await;
+    assert_eq!(r.headers["content-type"], ct, "{target}");
+    let v = if r.body.is_empty() {
+        Value::Null
+    } else if cbor {
+        ciborium::from_reader(&r.body[..]).unwrap()
+    } else {
+        json_of(&r)
+    };
+    (r.status.as_u16(), v)
+}
+
 #[tokio::test]
 async fn resource_policy_failures_match_aws() {
     let s = server();
@@ -239,52 +267,61 @@ async fn resource_policy_failures_match_aws() {
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"kinesis:GetRecords","Resource":"{}"}}]}}"#,
         arn("rp")
     );
-    for http in [Http::H1, Http::H2c] {
-        let r = call(
+    for (http, cbor) in [
+        (Http::H1, false),
+        (Http::H2c, false),
+        (Http::H1, true),
+        (Http::H2c, true),
+    ] {
+        let got = call_in(
             s.addr,
             http,
+            cbor,
             "DeleteResourcePolicy",
             json!({"ResourceARN": arn("rp")}),
         )
         .await;
         assert_eq!(
-            (r.status.as_u16(), json_of(&r)),
+            got,
             (
                 400,
                 json!({"__type": "ResourceNotFoundException",
                        "message": format!("No resource policy found for resource {}.", arn("rp"))})
             )
         );
-        let r = call(
+        let got = call_in(
             s.addr,
             http,
+            cbor,
             "PutResourcePolicy",
             json!({"ResourceARN": arn("nope"), "Policy": policy}),
         )
         .await;
         assert_eq!(
-            (r.status.as_u16(), json_of(&r)),
+            got,
             (
                 400,
                 json!({"__type": "ResourceNotFoundException",
                        "message": format!("Stream nope under account {ACCOUNT} not found.")})
             )
         );
-        let r = call(
+        let got = call_in(
             s.addr,
             http,
+            cbor,
             "PutResourcePolicy",
             json!({"ResourceARN": arn("rp"), "Policy": policy}),
         )
         .await;
-        assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b""[..]));
-        let r = call(
+        assert_eq!(got, (200, Value::Null));
+        let got = call_in(
             s.addr,
             http,
+            cbor,
             "DeleteResourcePolicy",
             json!({"ResourceARN": arn("rp")}),
         )
         .await;
-        assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b""[..]));
+        assert_eq!(got, (200, Value::Null));
     }
 }

@@ -1,5 +1,5 @@
 //! Sequence numbers in AWS's layout at the protocol level: AWS's rejections, byte for byte,
-//! over HTTP/1.1 and h2c; and SDK round trips (put -> iterator at a number -> resume) that
+//! over HTTP/1.1 and h2c, in JSON and CBOR; and SDK round trips (put -> iterator at a number -> resume) that
 //! outlive a restart and a split.
 
 use aws_sdk_kinesis::primitives::Blob;
@@ -11,6 +11,7 @@ use tributary_testkit::TestServer;
 use crate::{create, server, ACCOUNT};
 
 const JSON: &str = "application/x-amz-json-1.1";
+const CBOR: &str = "application/x-amz-cbor-1.1";
 /// AWS Lambda's "Example Kinesis Record Event": a number of shard 6 of another stream.
 const LAMBDA_EXAMPLE: &str = "49590338271490256608559692538361571095921575989136588898";
 /// The Developer Guide's put-record output: a number of shard 0 of another stream.
@@ -22,22 +23,80 @@ const TWO_POW_185: &str = "49039857307708443467467104868809893875799651909875269
 /// 2^185 + 3: "version 3".
 const VERSION_3: &str = "49039857307708443467467104868809893875799651909875269635";
 
-async fn call(s: &TestServer, http: Http, target: &str, body: serde_json::Value) -> (u16, String) {
-    let r = send(
-        s.addr,
-        http,
-        kinesis_request(Some(target), Some(JSON), body.to_string()),
-    )
-    .await;
+/// The request's encoding: AWS answers in the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fmt {
+    Json,
+    Cbor,
+}
+
+/// Every transport and encoding the rejections are checked over.
+const EVERY: [(Http, Fmt); 4] = [
+    (Http::H1, Fmt::Json),
+    (Http::H2c, Fmt::Json),
+    (Http::H1, Fmt::Cbor),
+    (Http::H2c, Fmt::Cbor),
+];
+
+/// The status and body of one raw call. A CBOR answer is decoded and written back as JSON
+/// (keys sorted, as `error` writes them) so one expected body serves both encodings; a JSON
+/// answer is compared byte for byte.
+async fn call(
+    s: &TestServer,
+    (http, fmt): (Http, Fmt),
+    target: &str,
+    body: serde_json::Value,
+) -> (u16, String) {
+    let (ct, bytes) = match fmt {
+        Fmt::Json => (JSON, body.to_string().into_bytes()),
+        Fmt::Cbor => {
+            let mut out = Vec::new();
+            ciborium::into_writer(&to_cbor(&body), &mut out).unwrap();
+            (CBOR, out)
+        }
+    };
+    let r = send(s.addr, http, kinesis_request(Some(target), Some(ct), bytes)).await;
     assert_eq!(
         r.headers.get("content-type").and_then(|v| v.to_str().ok()),
-        Some(JSON),
+        Some(ct),
         "{target}"
     );
-    (
-        r.status.as_u16(),
-        String::from_utf8(r.body.to_vec()).unwrap(),
-    )
+    let text = match fmt {
+        Fmt::Json => String::from_utf8(r.body.to_vec()).unwrap(),
+        Fmt::Cbor => {
+            let v: serde_json::Value = ciborium::from_reader(&r.body[..]).unwrap();
+            v.to_string()
+        }
+    };
+    (r.status.as_u16(), text)
+}
+
+/// A JSON request body in CBOR: `Data` (base64 text in JSON) becomes a byte string.
+fn to_cbor(v: &serde_json::Value) -> ciborium::Value {
+    use base64::Engine as _;
+    use ciborium::Value as C;
+    match v {
+        serde_json::Value::Object(m) => C::Map(
+            m.iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), v) {
+                        ("Data", serde_json::Value::String(b64)) => C::Bytes(
+                            base64::engine::general_purpose::STANDARD
+                                .decode(b64)
+                                .unwrap(),
+                        ),
+                        _ => to_cbor(v),
+                    };
+                    (C::Text(k.clone()), v)
+                })
+                .collect(),
+        ),
+        serde_json::Value::String(t) => C::Text(t.clone()),
+        serde_json::Value::Number(n) => C::Integer(n.as_i64().unwrap().into()),
+        serde_json::Value::Bool(b) => C::Bool(*b),
+        serde_json::Value::Array(a) => C::Array(a.iter().map(to_cbor).collect()),
+        serde_json::Value::Null => C::Null,
+    }
 }
 
 fn error(kind: &str, message: &str) -> String {
@@ -97,11 +156,11 @@ async fn starting_numbers_are_rejected_with_aws_bodies() {
         ("shardId-0", EIGHT_IN_INDEX, on_shard0(EIGHT_IN_INDEX, "")),
         ("shardId-0", TWO_POW_185, on_shard0(TWO_POW_185, "")),
     ];
-    for http in [Http::H1, Http::H2c] {
+    for way in EVERY {
         for (shard, seq, message) in &cases {
             let got = call(
                 &s,
-                http,
+                way,
                 "GetShardIterator",
                 json!({
                     "StreamName": "sq",
@@ -114,13 +173,13 @@ async fn starting_numbers_are_rejected_with_aws_bodies() {
             assert_eq!(
                 got,
                 (400, invalid_argument(message)),
-                "{http:?} {seq} on {shard}"
+                "{way:?} {seq} on {shard}"
             );
         }
         // The number it issued positions an iterator.
         let (status, body) = call(
             &s,
-            http,
+            way,
             "GetShardIterator",
             json!({
                 "StreamName": "sq",
@@ -147,16 +206,16 @@ async fn ordering_numbers_are_judged_as_aws_does() {
             "SequenceNumberForOrdering": seq,
         })
     };
-    for http in [Http::H1, Http::H2c] {
+    for way in EVERY {
         // Any well-formed number of any stream, in AWS's forms (kinesalite test/putRecord.js).
         for ok in [LAMBDA_EXAMPLE, GUIDE_EXAMPLE, "0"] {
-            let (status, body) = call(&s, http, "PutRecord", put(ok)).await;
+            let (status, body) = call(&s, way, "PutRecord", put(ok)).await;
             assert_eq!(status, 200, "{ok}: {body}");
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(v["ShardId"], "shardId-000000000000");
         }
         for bad in [TWO_POW_185, EIGHT_IN_INDEX] {
-            let got = call(&s, http, "PutRecord", put(bad)).await;
+            let got = call(&s, way, "PutRecord", put(bad)).await;
             let message = format!(
                 "ExclusiveMinimumSequenceNumber {bad} used in PutRecord on stream ord under account \
                  {ACCOUNT} is invalid."
@@ -165,7 +224,7 @@ async fn ordering_numbers_are_judged_as_aws_does() {
         }
         // Version 3: AWS fails internally (kinesalite test/putRecord.js records a 500
         // InternalFailure); the body is this server's for every internal failure.
-        let got = call(&s, http, "PutRecord", put(VERSION_3)).await;
+        let got = call(&s, way, "PutRecord", put(VERSION_3)).await;
         assert_eq!(
             got,
             (
