@@ -71,6 +71,11 @@ pub struct ServeArgs {
     /// the port can then read and write every stream.
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// Answer browsers' CORS preflights and expose AWS's headers to other origins, as AWS
+    /// does [default: true when users are configured (every signature verified), false
+    /// without: any web page could otherwise drive an open server on this machine].
+    #[arg(long, env = "TRIBUTARY_CORS")]
+    pub cors: Option<bool>,
     /// PEM certificate chain: serve TLS (ALPN h2 and http/1.1) instead of cleartext.
     /// SIGHUP reloads the certificate and key files.
     #[arg(long, env = "TRIBUTARY_TLS_CERT", requires = "tls_key")]
@@ -101,6 +106,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     max_connections: Option<NonZeroUsize>,
     insecure_no_auth: Option<bool>,
+    cors: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     log: Option<String>,
@@ -145,6 +151,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub max_connections: NonZeroUsize,
     pub insecure_no_auth: bool,
+    /// Whether browsers' CORS preflights are answered (see `ServeArgs::cors`).
+    pub cors: bool,
     /// Users whose SigV4 signatures are verified; empty means open mode (form checks only).
     pub users: Vec<tributary_auth::Credential>,
     /// Certificate chain and key files, when serving TLS.
@@ -216,6 +224,7 @@ impl Settings {
                 .or(file.max_connections)
                 .unwrap_or(DEFAULT_MAX_CONNECTIONS),
             insecure_no_auth: args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false),
+            cors: false,
             tls: match (
                 args.tls_cert.or(file.tls_cert),
                 args.tls_key.or(file.tls_key),
@@ -237,6 +246,7 @@ impl Settings {
         if let Some(admin) = env_admin(&s.account_id)? {
             s.users.push(admin);
         }
+        s.cors = args.cors.or(file.cors).unwrap_or(!s.users.is_empty());
         Ok(s)
     }
 }

@@ -120,6 +120,7 @@ async fn serve(mut s: Settings) -> anyhow::Result<()> {
         auth,
         account_id: s.account_id,
         max_body_bytes: s.max_body_bytes,
+        cors: s.cors,
     });
     tributary_server::serve(
         listener,

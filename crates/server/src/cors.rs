@@ -13,6 +13,11 @@
 //! - Every other request with an `Origin`, whatever its outcome, gets
 //!   `Access-Control-Allow-Origin: *` and AWS's `Access-Control-Expose-Headers` list.
 //!
+//! Served only when `AppState::cors` is on: by default where users are configured and every
+//! signature is verified, as on AWS. An open server checks no signature, so with CORS any web
+//! page opened on the machine could read and delete its streams; there it is opt-in
+//! (`--cors true`).
+//!
 //! Not recorded anywhere we could find: what AWS answers to a preflight for a method or
 //! header it would not accept. It echoes what was asked ("d" as a method in the recorded
 //! test), so no request is refused at the preflight; Tributary does the same.

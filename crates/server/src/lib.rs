@@ -37,6 +37,9 @@ pub struct AppState {
     pub account_id: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Answer CORS preflights and expose AWS's headers to other origins (`cors.rs`). Off,
+    /// a preflight is refused like any OPTIONS request and browsers stop there.
+    pub cors: bool,
 }
 
 pub use listener::serve;

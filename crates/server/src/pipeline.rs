@@ -20,12 +20,14 @@ use crate::{cors, dispatch, AppState};
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
     // Before the method, credentials or anything else: browsers send no credentials on a
     // preflight, and AWS answers it the same with and without them.
-    if cors::is_preflight(req.method(), req.headers()) {
+    if state.cors && cors::is_preflight(req.method(), req.headers()) {
         return cors::preflight(req.headers());
     }
     let (parts, body) = req.into_parts();
     let mut resp = answer(&state, &parts, body).await;
-    cors::decorate(&parts.headers, &mut resp);
+    if state.cors {
+        cors::decorate(&parts.headers, &mut resp);
+    }
     resp
 }
 

@@ -1,6 +1,7 @@
 //! The front door's headers as AWS sends them: the two request ids on every answer, and
 //! CORS for browser clients (preflight without credentials, exposed headers on answers to
-//! requests with an `Origin`). Over HTTP/1.1, h2c and TLS, in open and verifying modes.
+//! requests with an `Origin`). Over HTTP/1.1, h2c and TLS, in open and verifying modes;
+//! CORS is on by default only where signatures are verified.
 
 use http::HeaderMap;
 use tributary_testkit::raw::{
@@ -14,7 +15,14 @@ const JSON: &str = "application/x-amz-json-1.1";
 const EXPOSE: &str =
     "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
 
-/// A server that verifies signatures: CORS must not depend on credentials.
+/// An open server (no users) with CORS asked for: off by default there (see
+/// `an_open_server_serves_no_cors_unless_asked`).
+fn open_cors_server() -> TestServer {
+    crate::server_with(&["--cors", "true"])
+}
+
+/// A server that verifies signatures, where CORS is on by default: preflights must not
+/// depend on credentials.
 fn verifying_server() -> TestServer {
     TestServer::start_with_env(
         env!("CARGO_BIN_EXE_tributary"),
@@ -83,7 +91,7 @@ type RawFut = std::pin::Pin<Box<dyn std::future::Future<Output = RawResponse>>>;
 
 #[tokio::test]
 async fn preflights_are_answered_without_credentials() {
-    for s in [server(), verifying_server()] {
+    for s in [open_cors_server(), verifying_server()] {
         for http in [Http::H1, Http::H2c] {
             let addr = s.addr;
             assert_preflights(|h| Box::pin(send(addr, http, request("OPTIONS", h, "")))).await;
@@ -105,6 +113,8 @@ async fn preflights_are_answered_over_tls() {
     let cert = dir.join("server.pem");
     let key = dir.join("server-key.pem");
     let s = crate::server_with(&[
+        "--cors",
+        "true",
         "--tls-cert",
         cert.to_str().unwrap(),
         "--tls-key",
@@ -142,12 +152,56 @@ async fn options_without_origin_is_refused() {
     }
 }
 
+/// Without users, any web page the machine's browser opens could drive the server through
+/// CORS (signatures are not checked there), so CORS is off unless asked for: a preflight is
+/// refused like any OPTIONS and answers carry no CORS headers. The same with `--cors false`
+/// on a verifying server.
+#[tokio::test]
+async fn an_open_server_serves_no_cors_unless_asked() {
+    let verifying_off = TestServer::start_with_env(
+        env!("CARGO_BIN_EXE_tributary"),
+        &["--cors", "false"],
+        &[
+            ("TRIBUTARY_ACCESS_KEY_ID", "AKIAEDGEEXAMPLE"),
+            ("TRIBUTARY_SECRET_ACCESS_KEY", "edge-secret-example-key"),
+        ],
+    );
+    for s in [server(), verifying_off] {
+        for http in [Http::H1, Http::H2c] {
+            let r = send(
+                s.addr,
+                http,
+                request(
+                    "OPTIONS",
+                    &[
+                        ("origin", "http://localhost:8000"),
+                        ("access-control-request-method", "POST"),
+                    ],
+                    "",
+                ),
+            )
+            .await;
+            assert_eq!(r.status, 403);
+            assert_eq!(
+                String::from_utf8_lossy(&r.body),
+                "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n"
+            );
+            let mut post = kinesis_request(Some("ListStreams"), Some(JSON), "{}");
+            post.headers_mut()
+                .insert("origin", "http://localhost:8000".parse().unwrap());
+            let h = send(s.addr, http, post).await.headers;
+            assert!(h.get("access-control-allow-origin").is_none(), "{h:?}");
+            assert!(h.get("access-control-expose-headers").is_none(), "{h:?}");
+        }
+    }
+}
+
 /// Answers of every kind to a request with an `Origin` carry AWS's two CORS headers
 /// (kinesalite test/connection.js "should return CBOR UnknownOperationException and set
 /// CORS if using Origin"); without one they carry none.
 #[tokio::test]
 async fn answers_to_origins_expose_aws_headers() {
-    let open = server();
+    let open = open_cors_server();
     let verifying = verifying_server();
     for http in [Http::H1, Http::H2c] {
         let mut ok = kinesis_request(Some("ListStreams"), Some(JSON), "{}");
@@ -232,7 +286,7 @@ async fn answers_to_origins_expose_aws_headers() {
 /// SubscribeToShard's event stream carries both ids, and the CORS headers for an `Origin`.
 #[tokio::test]
 async fn event_streams_carry_the_ids() {
-    let s = server();
+    let s = open_cors_server();
     let c = s.sdk();
     create(&c, "ids", 1).await;
     for (i, http) in [Http::H2c, Http::H1].into_iter().enumerate() {
