@@ -24,14 +24,7 @@ fn open_cors_server() -> TestServer {
 /// A server that verifies signatures, where CORS is on by default: preflights must not
 /// depend on credentials.
 fn verifying_server() -> TestServer {
-    TestServer::start_with_env(
-        env!("CARGO_BIN_EXE_tributary"),
-        &[],
-        &[
-            ("TRIBUTARY_ACCESS_KEY_ID", "AKIAEDGEEXAMPLE"),
-            ("TRIBUTARY_SECRET_ACCESS_KEY", "edge-secret-example-key"),
-        ],
-    )
+    crate::verifying_server_with(&[])
 }
 
 /// The answer's headers but the ones that vary per answer (request ids, checked apart, and
@@ -158,14 +151,7 @@ async fn options_without_origin_is_refused() {
 /// on a verifying server.
 #[tokio::test]
 async fn an_open_server_serves_no_cors_unless_asked() {
-    let verifying_off = TestServer::start_with_env(
-        env!("CARGO_BIN_EXE_tributary"),
-        &["--cors", "false"],
-        &[
-            ("TRIBUTARY_ACCESS_KEY_ID", "AKIAEDGEEXAMPLE"),
-            ("TRIBUTARY_SECRET_ACCESS_KEY", "edge-secret-example-key"),
-        ],
-    );
+    let verifying_off = crate::verifying_server_with(&["--cors", "false"]);
     for s in [server(), verifying_off] {
         for http in [Http::H1, Http::H2c] {
             let r = send(

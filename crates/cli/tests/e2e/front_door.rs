@@ -5,7 +5,6 @@
 //! depends on credentials), against a server in open mode and one verifying signatures.
 
 use tributary_testkit::raw::{assert_aws_ids, request, send, Http, AUTH_HEADERS};
-use tributary_testkit::TestServer;
 
 use crate::server;
 
@@ -127,20 +126,9 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn verifying_server() -> TestServer {
-    TestServer::start_with_env(
-        env!("CARGO_BIN_EXE_tributary"),
-        &[],
-        &[
-            ("TRIBUTARY_ACCESS_KEY_ID", "AKIAEDGEEXAMPLE"),
-            ("TRIBUTARY_SECRET_ACCESS_KEY", "edge-secret-example-key"),
-        ],
-    )
-}
-
 #[tokio::test]
 async fn requests_no_sdk_sends_get_aws_answers() {
-    let servers = [server(), verifying_server()];
+    let servers = [server(), crate::verifying_server_with(&[])];
     for case in cases() {
         for s in &servers {
             for http in [Http::H1, Http::H2c] {

@@ -30,6 +30,19 @@ pub fn server_with(args: &[&str]) -> TestServer {
     TestServer::start(env!("CARGO_BIN_EXE_tributary"), args)
 }
 
+/// A server with one user, so every signature is verified (raw requests signed with a dummy
+/// key are refused there).
+pub fn verifying_server_with(args: &[&str]) -> TestServer {
+    TestServer::start_with_env(
+        env!("CARGO_BIN_EXE_tributary"),
+        args,
+        &[
+            ("TRIBUTARY_ACCESS_KEY_ID", "AKIAEDGEEXAMPLE"),
+            ("TRIBUTARY_SECRET_ACCESS_KEY", "edge-secret-example-key"),
+        ],
+    )
+}
+
 /// The AWS error code and message of a failed SDK call.
 pub fn err_of<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
     r: Result<T, E>,
