@@ -245,21 +245,36 @@ async fn serialization_exceptions_name_awss_classes() {
     expect_serialization(&s, "CreateStream", mode, START_OF_LIST).await;
 }
 
-/// What AWS reads as a boolean and how it truncates integers: accepted, so the request goes
-/// on to the next check (here: the stream does not exist, or the constraints).
+/// What AWS reads as a boolean and how it truncates integers: accepted, and read as AWS reads
+/// them (PutRecord's DryRun tells true from false by its answer).
 #[tokio::test]
 async fn what_aws_reads_leniently_is_read() {
     let s = server();
-    for value in [text("true"), text("no"), text("1"), Value::Float(34.56)] {
-        let body = obj(&[
-            ("StreamName", text("nope")),
-            ("EnforceConsumerDeletion", value),
-        ]);
-        let missing = error(
-            "ResourceNotFoundException",
-            "Stream nope under account 000000000000 not found.",
-        );
-        expect_everywhere(&s, "DeleteStream", &body, 400, &missing).await;
+    crate::create(&s.sdk(), "lenient", 1).await;
+    let put = |dry_run: Value| {
+        obj(&[
+            ("StreamName", text("lenient")),
+            ("PartitionKey", text("k")),
+            ("Data", Value::Blob(bytes::Bytes::from_static(b"x"))),
+            ("DryRun", dry_run),
+        ])
+    };
+    let dry = error(
+        "DryRunOperationException",
+        "Request would have succeeded, but DryRun flag is set.",
+    );
+    for truthy in [text("true"), text("yes"), text("1"), Value::Float(34.56)] {
+        expect_everywhere(&s, "PutRecord", &put(truthy), 400, &dry).await;
+    }
+    for falsy in [text("false"), text("no"), text("0")] {
+        for http in HTTPS {
+            for format in FORMATS {
+                let body = encode_output(format, &put(falsy.clone()));
+                let req = kinesis_request(Some("PutRecord"), Some(format.content_type()), body);
+                let r = send(s.addr, http, req).await;
+                assert_eq!(r.status, 200, "{falsy:?} {http:?} {format:?}: {:?}", r.body);
+            }
+        }
     }
     // A number past i32 arrives as its bound (kinesalite validations/index.js; the lower bound
     // reconstructed the same way), as the message's value shows; a fraction is truncated.
