@@ -307,11 +307,15 @@ async fn sdk_numbers_survive_restart_and_split() {
         )
     );
 
-    // A checkpoint taken before a restart resumes after it.
+    // An iterator and a checkpoint taken before a restart both resume after it.
+    let held = at(&c, &shard, ShardIteratorType::AfterSequenceNumber, &second).await;
     s.restart();
     let c = s.sdk();
     let (_, third) = put(&c, "c", Some(&second)).await;
     assert!(third > second);
+    let r = c.get_records().shard_iterator(&held).send().await.unwrap();
+    let got: Vec<&[u8]> = r.records().iter().map(|r| r.data().as_ref()).collect();
+    assert_eq!(got, [&b"c"[..]], "the iterator held across the restart");
     let (data, _) = read_on(
         &c,
         at(&c, &shard, ShardIteratorType::AfterSequenceNumber, &first).await,
