@@ -42,22 +42,19 @@ pub async fn dispatch(
     // restart. Reads and the data plane need no task: nothing of theirs can be half done.
     macro_rules! change {
         ($method:ident, $input:expr) => {
+            change!(@run $method, $input).map(|out| Reply::Body(encode::to_body(format, &out)))
+        };
+        (@run $method:ident, $input:expr) => {
             detached(engine, ctx, $input, |e, c, i| async move {
                 e.$method(&c, i).await
             })
             .await
             .and_then(|r| r.map_err(ApiError::from))
-            .map(|out| Reply::Body(encode::to_body(format, &out)))
         };
     }
     macro_rules! change_unit {
         ($method:ident, $input:expr) => {
-            detached(engine, ctx, $input, |e, c, i| async move {
-                e.$method(&c, i).await
-            })
-            .await
-            .and_then(|r| r.map_err(ApiError::from))
-            .map(|()| Reply::Empty)
+            change!(@run $method, $input).map(|()| Reply::Empty)
         };
     }
     let op = input.operation();

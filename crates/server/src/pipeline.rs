@@ -75,10 +75,11 @@ async fn answer(state: &AppState, parts: &http::request::Parts, body: Incoming) 
             Target::Known(_) => ErrorCode::SerializationException,
             _ => ErrorCode::UnknownOperationException,
         };
-        return match content {
-            ContentKind::AmzJson => respond::error(Format::Json, &ApiError::bare(code)),
-            _ => respond::front_door_cbor(code),
+        let format = match content {
+            ContentKind::AmzJson => Format::Json,
+            _ => Format::Cbor,
         };
+        return respond::error(format, &ApiError::bare(code));
     }
     let format = match content {
         ContentKind::AmzJson => Format::Json,
@@ -98,18 +99,6 @@ async fn answer(state: &AppState, parts: &http::request::Parts, body: Incoming) 
     };
     match serve(state, format, target, parts, body).await {
         Ok(resp) => resp,
-        // The same two answers as for an empty body, so in the same bytes: AWS's CBOR
-        // writer uses an indefinite-length map for them (the recorded bytes above).
-        Err(e)
-            if format == Format::Cbor
-                && e.message.is_none()
-                && matches!(
-                    e.code,
-                    ErrorCode::UnknownOperationException | ErrorCode::SerializationException
-                ) =>
-        {
-            respond::front_door_cbor(e.code)
-        }
         Err(e) => respond::error(format, &e),
     }
 }

@@ -90,31 +90,6 @@ pub fn refuse(r: Refusal) -> Response<Body> {
     with_headers(status, None, full(Bytes::from(body)))
 }
 
-/// AWS's answer to an empty body in anything but its JSON content type: 400 and
-/// `{"__type": code}` in CBOR, as an indefinite-length map (the bytes recorded in
-/// kinesalite test/connection.js `assertUnknownCbor` / `assertSerializationCbor`).
-pub fn front_door_cbor(code: ErrorCode) -> Response<Body> {
-    let mut b = vec![0xbf];
-    cbor_text(&mut b, "__type");
-    cbor_text(&mut b, code.as_str());
-    b.push(0xff);
-    with_headers(
-        StatusCode::BAD_REQUEST,
-        Some(Format::Cbor.content_type()),
-        full(Bytes::from(b)),
-    )
-}
-
-fn cbor_text(out: &mut Vec<u8>, s: &str) {
-    // Every name written here is shorter than 256 bytes.
-    if s.len() < 24 {
-        out.push(0x60 | s.len() as u8);
-    } else {
-        out.extend_from_slice(&[0x78, s.len() as u8]);
-    }
-    out.extend_from_slice(s.as_bytes());
-}
-
 /// AWS's answer to `application/json`: its legacy JSON 1.0 envelope with status 200, a
 /// `SerializationException` for a body that is no JSON object or array, else an
 /// `UnknownOperationException` whatever the target (kinesalite test/connection.js
@@ -220,28 +195,5 @@ mod tests {
             .expect("standard base64");
         assert_eq!(raw.len(), 72);
         assert_ne!(id, super::amz_id_2());
-    }
-
-    /// The bytes kinesalite test/connection.js recorded from AWS.
-    #[tokio::test]
-    async fn front_door_cbor_is_aws_bytes() {
-        use http_body_util::BodyExt;
-        for (code, len_head) in [
-            (
-                super::ErrorCode::UnknownOperationException,
-                &[0x78, 0x19][..],
-            ),
-            (super::ErrorCode::SerializationException, &[0x76][..]),
-        ] {
-            let r = super::front_door_cbor(code);
-            assert_eq!(r.status(), 400);
-            assert_eq!(r.headers()["content-type"], "application/x-amz-cbor-1.1");
-            let body = r.into_body().collect().await.unwrap().to_bytes();
-            let mut want = b"\xbf\x66__type".to_vec();
-            want.extend_from_slice(len_head);
-            want.extend_from_slice(code.as_str().as_bytes());
-            want.push(0xff);
-            assert_eq!(body, want);
-        }
     }
 }
