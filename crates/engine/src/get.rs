@@ -6,8 +6,6 @@
 //! yet. At the end of a sealed (closed and drained) shard, GetRecords returns a null
 //! NextShardIterator and the ChildShards to continue with.
 
-use std::sync::Arc;
-
 use tributary_model::types::*;
 use tributary_model::*;
 use tributary_storage::{ReadFrom, StorageError};
@@ -57,15 +55,17 @@ impl Engine {
         }
         let shard = shard.ok_or_else(missing)?;
 
-        let position = self.start_position(
-            &entry,
-            index,
-            &shard_id,
-            "GetShardIterator",
-            input.shard_iterator_type,
-            input.starting_sequence_number.as_deref(),
-            input.timestamp,
-        )?;
+        let position = self
+            .start_position(
+                &entry,
+                index,
+                &shard_id,
+                "GetShardIterator",
+                input.shard_iterator_type,
+                input.starting_sequence_number.as_deref(),
+                input.timestamp,
+            )
+            .await?;
         if input.dry_run.unwrap_or(false) {
             return Err(Failure::dry_run().into());
         }
@@ -177,7 +177,7 @@ impl Engine {
     /// with AWS's checks and messages (`op` names the operation in them). Shared by
     /// GetShardIterator and SubscribeToShard.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn start_position(
+    pub(crate) async fn start_position(
         &self,
         entry: &StreamEntry,
         index: u32,
@@ -210,7 +210,7 @@ impl Engine {
                     .get(&index)
                     .map(|rt| rt.key)
                     .ok_or_else(missing)?;
-                match self.log.bounds(key) {
+                match self.log.bounds(key).await {
                     Ok(b) => Position::Offset(b.next),
                     Err(StorageError::NoSuchShard(_)) => return Err(missing()),
                     Err(e) => return Err(e.into()),
@@ -290,16 +290,16 @@ impl Engine {
             Position::Offset(o) => ReadFrom::Offset(o),
             Position::Time(t) => ReadFrom::Time(t),
         };
-        let log = Arc::clone(&self.log);
         let key = runtime.key;
-        let read = tokio::task::spawn_blocking(move || {
-            let records = log.read(key, read_from, limit, MAX_RESPONSE_BYTES)?;
-            let bounds = log.bounds(key)?;
+        let read = async {
+            let records = self
+                .log
+                .read(key, read_from, limit, MAX_RESPONSE_BYTES)
+                .await?;
+            let bounds = self.log.bounds(key).await?;
             Ok::<_, StorageError>((records, bounds))
-        })
-        .await
-        .map_err(|e| Failure::internal("read task", e))?;
-        let (stored, bounds) = match read {
+        };
+        let (stored, bounds) = match read.await {
             Ok(r) => r,
             Err(StorageError::NoSuchShard(_)) => return Ok(None),
             Err(e) => return Err(e.into()),

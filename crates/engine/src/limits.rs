@@ -132,7 +132,7 @@ impl Engine {
             Some(rev) => self.meta.update(&key, value, rev).await?,
             None => match self.meta.create(&key, value.clone()).await {
                 Err(MetaError::Exists) => {
-                    let current = self.meta.get(&key)?.ok_or(MetaError::NotFound)?;
+                    let current = self.meta.get(&key).await?.ok_or(MetaError::NotFound)?;
                     self.meta.update(&key, value, current.revision).await?
                 }
                 other => other?,

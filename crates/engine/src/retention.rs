@@ -133,18 +133,11 @@ impl Engine {
             }
         }
 
-        let log = Arc::clone(&self.log);
-        let trimmed = tokio::task::spawn_blocking(move || {
-            for (key, before) in trims {
-                match log.trim_before(key, before) {
-                    Ok(()) | Err(StorageError::NoSuchShard(_)) => {}
-                    Err(e) => tracing::warn!(?key, error = %e, "trimming expired records failed"),
-                }
+        for (key, before) in trims {
+            match self.log.trim_before(key, before).await {
+                Ok(()) | Err(StorageError::NoSuchShard(_)) => {}
+                Err(e) => tracing::warn!(?key, error = %e, "trimming expired records failed"),
             }
-        })
-        .await;
-        if let Err(e) = trimmed {
-            tracing::warn!(error = %e, "retention trim task failed");
         }
 
         for (entry, gone) in expired {

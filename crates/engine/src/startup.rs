@@ -27,7 +27,7 @@ pub(crate) async fn load(store: &dyn MetaStore) -> Result<Loaded, EngineOpenErro
 
     let mut registry = Registry::default();
     let mut max_id = 0;
-    for entry in store.list(meta::STREAM_PREFIX)? {
+    for entry in store.list(meta::STREAM_PREFIX).await? {
         let rec: StreamRecord = meta::from_entry(&entry)?;
         if meta::stream_key(&rec.account, &rec.region, &rec.name) != entry.key {
             return Err(EngineOpenError::Corrupt {
@@ -43,13 +43,13 @@ pub(crate) async fn load(store: &dyn MetaStore) -> Result<Loaded, EngineOpenErro
     load_consumers(store, &registry).await?;
 
     let mut policies = HashMap::new();
-    for entry in store.list(meta::POLICY_PREFIX)? {
+    for entry in store.list(meta::POLICY_PREFIX).await? {
         let rec: PolicyRecord = meta::from_entry(&entry)?;
         policies.insert(rec.arn, (rec.policy, entry.revision));
     }
 
     let mut accounts = HashMap::new();
-    for entry in store.list(meta::ACCOUNT_PREFIX)? {
+    for entry in store.list(meta::ACCOUNT_PREFIX).await? {
         let rec: AccountRecord = meta::from_entry(&entry)?;
         let scope = entry.key[meta::ACCOUNT_PREFIX.len()..].split_once('/');
         let Some((account, region)) = scope else {
@@ -76,7 +76,7 @@ pub(crate) async fn load(store: &dyn MetaStore) -> Result<Loaded, EngineOpenErro
 /// The iterator secret, created on first start. Two nodes racing to create it agree on
 /// whichever write won.
 async fn load_secret(store: &dyn MetaStore) -> Result<[u8; 32], EngineOpenError> {
-    let entry = match store.get(meta::SECRET_KEY)? {
+    let entry = match store.get(meta::SECRET_KEY).await? {
         Some(e) => e,
         None => {
             let mut key = [0u8; 32];
@@ -87,9 +87,10 @@ async fn load_secret(store: &dyn MetaStore) -> Result<[u8; 32], EngineOpenError>
             };
             match store.create(meta::SECRET_KEY, meta::to_bytes(&rec)).await {
                 Ok(_) => return Ok(key),
-                Err(MetaError::Exists) => {
-                    store.get(meta::SECRET_KEY)?.ok_or(MetaError::NotFound)?
-                }
+                Err(MetaError::Exists) => store
+                    .get(meta::SECRET_KEY)
+                    .await?
+                    .ok_or(MetaError::NotFound)?,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -110,7 +111,7 @@ async fn load_counter(
     store: &dyn MetaStore,
     floor: u64,
 ) -> Result<(u64, Revision), EngineOpenError> {
-    match store.get(meta::NEXT_STREAM_ID_KEY)? {
+    match store.get(meta::NEXT_STREAM_ID_KEY).await? {
         Some(entry) => {
             let rec: CounterRecord = meta::from_entry(&entry)?;
             Ok((rec.next.max(floor), entry.revision))
@@ -131,7 +132,7 @@ async fn load_counter(
 /// Attaches every consumer to its stream. A consumer whose stream incarnation is gone (the
 /// stream was deleted between its consumers and its own record) is deleted.
 async fn load_consumers(store: &dyn MetaStore, registry: &Registry) -> Result<(), EngineOpenError> {
-    for entry in store.list(meta::CONSUMER_PREFIX)? {
+    for entry in store.list(meta::CONSUMER_PREFIX).await? {
         let rec: ConsumerRecord = meta::from_entry(&entry)?;
         if meta::consumer_key(&rec.account, &rec.region, &rec.stream, &rec.name) != entry.key {
             return Err(EngineOpenError::Corrupt {

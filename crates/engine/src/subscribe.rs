@@ -105,15 +105,17 @@ impl Engine {
             ))
         })?;
         let p = &input.starting_position;
-        let position = self.start_position(
-            &entry,
-            index,
-            &shard_id,
-            "SubscribeToShard",
-            p.r#type,
-            p.sequence_number.as_deref(),
-            p.timestamp,
-        )?;
+        let position = self
+            .start_position(
+                &entry,
+                index,
+                &shard_id,
+                "SubscribeToShard",
+                p.r#type,
+                p.sequence_number.as_deref(),
+                p.timestamp,
+            )
+            .await?;
         if input.dry_run.unwrap_or(false) {
             return Err(Failure::dry_run());
         }
@@ -121,7 +123,7 @@ impl Engine {
             Position::Offset(o) => o,
             Position::Time(t) => self.first_offset_at(&runtime, t, &entry, &shard_id).await?,
         };
-        let published = match self.log.watch(runtime.key) {
+        let published = match self.log.watch(runtime.key).await {
             Ok(rx) => rx,
             Err(StorageError::NoSuchShard(_)) => {
                 return Err(Failure::NotFound(msg::shard_does_not_exist(
@@ -175,17 +177,15 @@ impl Engine {
         entry: &StreamEntry,
         shard_id: &str,
     ) -> Outcome<u64> {
-        let log = Arc::clone(&self.log);
         let key = runtime.key;
-        let found = tokio::task::spawn_blocking(move || {
+        let found = async {
             // Bounds first: a record appended after them arrived at or after `t` (t is not
             // in the future), so the read below would have found it.
-            let bounds = log.bounds(key)?;
-            let first = log.read(key, ReadFrom::Time(t), 1, 1)?;
+            let bounds = self.log.bounds(key).await?;
+            let first = self.log.read(key, ReadFrom::Time(t), 1, 1).await?;
             Ok::<_, StorageError>(first.first().map_or(bounds.next, |r| r.offset))
-        })
-        .await
-        .map_err(|e| Failure::internal("read task", e))?;
+        }
+        .await;
         match found {
             Ok(o) => Ok(o),
             Err(StorageError::NoSuchShard(_)) => Err(Failure::NotFound(msg::shard_does_not_exist(

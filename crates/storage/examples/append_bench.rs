@@ -192,7 +192,7 @@ fn main() {
 }
 
 /// Reads every shard from offset 0 to its end, `read_limit` records (at most 10 MiB) per call,
-/// from `tasks` concurrent readers (on blocking threads, as the server would).
+/// from `tasks` concurrent readers (each read runs on the blocking pool inside the store).
 fn read_back(rt: &tokio::runtime::Runtime, log: &Arc<dyn ShardLog>, a: &Args) {
     let started = Instant::now();
     let (records, calls) = rt.block_on(async {
@@ -200,7 +200,7 @@ fn read_back(rt: &tokio::runtime::Runtime, log: &Arc<dyn ShardLog>, a: &Args) {
             .map(|t| {
                 let log = Arc::clone(log);
                 let (shards, limit) = (a.shards, a.read_limit);
-                tokio::task::spawn_blocking(move || {
+                tokio::spawn(async move {
                     let s = ShardKey {
                         stream: 1,
                         shard: t as u32 % shards,
@@ -214,6 +214,7 @@ fn read_back(rt: &tokio::runtime::Runtime, log: &Arc<dyn ShardLog>, a: &Args) {
                                 limit,
                                 10 << 20,
                             )
+                            .await
                             .expect("read");
                         calls += 1;
                         let Some(last) = recs.last() else {

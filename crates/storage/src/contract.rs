@@ -82,12 +82,14 @@ async fn append(log: &dyn ShardLog, shard: ShardKey, words: &[&str]) -> Appended
     res[0]
 }
 
-fn read(log: &dyn ShardLog, shard: ShardKey, from: ReadFrom) -> Vec<StoredRecord> {
-    log.read(shard, from, 10_000, usize::MAX).expect("read")
+async fn read(log: &dyn ShardLog, shard: ShardKey, from: ReadFrom) -> Vec<StoredRecord> {
+    log.read(shard, from, 10_000, usize::MAX)
+        .await
+        .expect("read")
 }
 
-fn bounds(log: &dyn ShardLog, shard: ShardKey) -> Bounds {
-    log.bounds(shard).expect("bounds")
+async fn bounds(log: &dyn ShardLog, shard: ShardKey) -> Bounds {
+    log.bounds(shard).await.expect("bounds")
 }
 
 fn offsets(recs: &[StoredRecord]) -> Vec<u64> {

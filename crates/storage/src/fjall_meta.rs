@@ -178,11 +178,13 @@ impl std::fmt::Debug for FjallMeta {
 }
 
 impl MetaStore for FjallMeta {
-    fn get(&self, key: &str) -> Result<Option<MetaEntry>, MetaError> {
-        if check_key(key).is_err() {
-            return Ok(None); // nothing can be stored under such a key
-        }
-        self.inner.current(key)
+    fn get<'a>(&'a self, key: &'a str) -> MetaFuture<'a, Option<MetaEntry>> {
+        // A point read of a small, cached database: answered in place.
+        let found = match check_key(key) {
+            Err(_) => Ok(None), // nothing can be stored under such a key
+            Ok(()) => self.inner.current(key),
+        };
+        Box::pin(std::future::ready(found))
     }
 
     fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision> {
@@ -225,7 +227,13 @@ impl MetaStore for FjallMeta {
         })
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError> {
+    fn list<'a>(&'a self, prefix: &'a str) -> MetaFuture<'a, Vec<MetaEntry>> {
+        Box::pin(std::future::ready(self.list_now(prefix)))
+    }
+}
+
+impl FjallMeta {
+    fn list_now(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError> {
         let mut out = Vec::new();
         // fjall iterates in byte order, which for UTF-8 is code point order.
         for guard in self.inner.meta.prefix(prefix) {

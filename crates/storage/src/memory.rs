@@ -200,6 +200,40 @@ impl ShardLog for MemoryShardLog {
         from: ReadFrom,
         max_records: usize,
         max_bytes: usize,
+    ) -> BoxFuture<'_, StorageResult<Vec<StoredRecord>>> {
+        Box::pin(std::future::ready(self.read_now(
+            shard,
+            from,
+            max_records,
+            max_bytes,
+        )))
+    }
+
+    fn bounds(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<Bounds>> {
+        Box::pin(std::future::ready(self.bounds_now(shard)))
+    }
+
+    fn watch(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<watch::Receiver<u64>>> {
+        let shards = self.shards.lock();
+        let rx = match shards.get(&shard) {
+            Some(s) => Ok(s.watch.subscribe()),
+            None => Err(StorageError::NoSuchShard(shard)),
+        };
+        Box::pin(std::future::ready(rx))
+    }
+
+    fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(std::future::ready(self.trim_now(shard, arrival_ms)))
+    }
+}
+
+impl MemoryShardLog {
+    fn read_now(
+        &self,
+        shard: ShardKey,
+        from: ReadFrom,
+        max_records: usize,
+        max_bytes: usize,
     ) -> StorageResult<Vec<StoredRecord>> {
         let shards = self.shards.lock();
         let s = shards.get(&shard).ok_or(StorageError::NoSuchShard(shard))?;
@@ -223,7 +257,7 @@ impl ShardLog for MemoryShardLog {
         Ok(out)
     }
 
-    fn bounds(&self, shard: ShardKey) -> StorageResult<Bounds> {
+    fn bounds_now(&self, shard: ShardKey) -> StorageResult<Bounds> {
         let shards = self.shards.lock();
         let s = shards.get(&shard).ok_or(StorageError::NoSuchShard(shard))?;
         Ok(Bounds {
@@ -233,13 +267,7 @@ impl ShardLog for MemoryShardLog {
         })
     }
 
-    fn watch(&self, shard: ShardKey) -> StorageResult<watch::Receiver<u64>> {
-        let shards = self.shards.lock();
-        let s = shards.get(&shard).ok_or(StorageError::NoSuchShard(shard))?;
-        Ok(s.watch.subscribe())
-    }
-
-    fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> StorageResult<()> {
+    fn trim_now(&self, shard: ShardKey, arrival_ms: i64) -> StorageResult<()> {
         let mut shards = self.shards.lock();
         let s = shards
             .get_mut(&shard)
@@ -325,17 +353,14 @@ impl MemoryMetaStore {
 }
 
 impl MetaStore for MemoryMetaStore {
-    fn get(&self, key: &str) -> Result<Option<MetaEntry>, MetaError> {
-        Ok(self
-            .entries
-            .lock()
-            .1
-            .get(key)
-            .map(|(revision, value)| MetaEntry {
+    fn get<'a>(&'a self, key: &'a str) -> MetaFuture<'a, Option<MetaEntry>> {
+        Box::pin(std::future::ready(Ok(self.entries.lock().1.get(key).map(
+            |(revision, value)| MetaEntry {
                 key: key.to_owned(),
                 revision: *revision,
                 value: value.clone(),
-            }))
+            },
+        ))))
     }
 
     fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision> {
@@ -355,8 +380,8 @@ impl MetaStore for MemoryMetaStore {
         Box::pin(std::future::ready(self.delete_now(key, expected)))
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError> {
-        Ok(self
+    fn list<'a>(&'a self, prefix: &'a str) -> MetaFuture<'a, Vec<MetaEntry>> {
+        Box::pin(std::future::ready(Ok(self
             .entries
             .lock()
             .1
@@ -367,7 +392,7 @@ impl MetaStore for MemoryMetaStore {
                 revision: *revision,
                 value: value.clone(),
             })
-            .collect())
+            .collect())))
     }
 }
 

@@ -83,10 +83,8 @@ pub type StorageResult<T> = Result<T, StorageError>;
 ///   persisted together (one group commit).
 /// - Reads never return a record below the trim point set by `trim_before`.
 ///
-/// What may wait for the disk is async (`create_shard`, `delete_shard`, `append`: stores run
-/// their fsyncs off the async worker threads). `read`, `bounds` and `trim_before` block
-/// briefly (page-cache reads, an unsynced write); callers that care run them on the blocking
-/// pool.
+/// Every method is async: a local store runs its disk work (fsyncs, page-cache reads) off the
+/// async worker threads, and a replicated store answers over the network.
 pub trait ShardLog: Send + Sync + 'static {
     /// Fails with `ShardExists` if the shard exists. A deleted shard's key may be created again:
     /// it starts empty, at offset 0. Durable when it returns.
@@ -107,19 +105,19 @@ pub trait ShardLog: Send + Sync + 'static {
         from: ReadFrom,
         max_records: usize,
         max_bytes: usize,
-    ) -> StorageResult<Vec<StoredRecord>>;
-    fn bounds(&self, shard: ShardKey) -> StorageResult<Bounds>;
+    ) -> BoxFuture<'_, StorageResult<Vec<StoredRecord>>>;
+    fn bounds(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<Bounds>>;
     /// The published end of `shard`'s log (`Bounds::next`), for readers that wait for new
     /// records instead of polling. The value moves only once the records below it are
     /// readable, that is once they are durable (as the store's durability setting says), so a
     /// reader woken by it finds them; an append whose caller went away still moves it when its
     /// records become durable. Closed (`changed()` fails) once the shard is deleted.
-    fn watch(&self, shard: ShardKey) -> StorageResult<watch::Receiver<u64>>;
+    fn watch(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<watch::Receiver<u64>>>;
     /// Drops every record that arrived before `arrival_ms` (retention). Space is given back
     /// by the engine in the background; reads honour the trim at once. The trim point applies
     /// to the records present when called and never moves back; trimming an empty shard, or to
     /// an earlier time, is a no-op.
-    fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> StorageResult<()>;
+    fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> BoxFuture<'_, StorageResult<()>>;
 }
 
 /// What a [`MetaStore`] write resolves to.
@@ -149,11 +147,10 @@ pub enum MetaError {
 }
 
 /// Small, strongly consistent key-value store for control-plane state. Every successful
-/// write is durable when it returns; writes are async so that stores can wait for the disk
-/// (or a cluster) off the async worker threads. Reads are synchronous: the engine reads the
-/// store at open and caches it. Keys are 1 to 65 535 bytes of UTF-8.
+/// write is durable when it returns. Every method is async, so that stores can wait for the
+/// disk (or a cluster) off the async worker threads. Keys are 1 to 65 535 bytes of UTF-8.
 pub trait MetaStore: Send + Sync + 'static {
-    fn get(&self, key: &str) -> Result<Option<MetaEntry>, MetaError>;
+    fn get<'a>(&'a self, key: &'a str) -> MetaFuture<'a, Option<MetaEntry>>;
     /// `Exists` if the key is present.
     fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision>;
     /// `NotFound` if absent; `Conflict` if its revision is not `expected`.
@@ -166,5 +163,5 @@ pub trait MetaStore: Send + Sync + 'static {
     /// `NotFound` if absent; with `Some(expected)`, `Conflict` if its revision differs.
     fn delete<'a>(&'a self, key: &'a str, expected: Option<Revision>) -> MetaFuture<'a, ()>;
     /// Every entry whose key starts with `prefix`, in key order.
-    fn list(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError>;
+    fn list<'a>(&'a self, prefix: &'a str) -> MetaFuture<'a, Vec<MetaEntry>>;
 }

@@ -53,9 +53,9 @@ async fn churn(opts: SegmentOptions) {
         tokio::time::sleep(Duration::from_millis(2)).await;
         if arrivals.len() > KEEP {
             let cut = arrivals.pop_front().expect("non-empty") + 1;
-            log.trim_before(S, cut).expect("trim");
+            log.trim_before(S, cut).await.expect("trim");
         }
-        let b = log.bounds(S).expect("bounds");
+        let b = log.bounds(S).await.expect("bounds");
         let retained = (b.next - b.first) * RECORD as u64;
         peak_retained = peak_retained.max(retained);
         peak_disk = peak_disk.max(log.disk_space().expect("du"));

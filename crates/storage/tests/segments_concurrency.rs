@@ -43,7 +43,7 @@ async fn readers_see_only_acknowledged_records_in_order() {
     let readers: Vec<_> = (0..2u64)
         .map(|r| {
             let (log, done) = (Arc::clone(&log), Arc::clone(&done));
-            std::thread::spawn(move || {
+            tokio::spawn(async move {
                 let mut seen: HashMap<(u32, u64), (Bytes, i64)> = HashMap::new();
                 let mut x = 0x9E37_79B9u64 + r;
                 let mut reads = 0u64;
@@ -52,7 +52,7 @@ async fn readers_see_only_acknowledged_records_in_order() {
                     x ^= x >> 7;
                     x ^= x << 17;
                     let s = (x % u64::from(SHARDS)) as u32;
-                    let next = log.bounds(key(s)).expect("bounds").next;
+                    let next = log.bounds(key(s)).await.expect("bounds").next;
                     let from = if x.is_multiple_of(3) {
                         next.saturating_sub(5)
                     } else {
@@ -60,9 +60,10 @@ async fn readers_see_only_acknowledged_records_in_order() {
                     };
                     let recs = log
                         .read(key(s), ReadFrom::Offset(from), 50, 64 << 10)
+                        .await
                         .expect("read");
                     reads += 1;
-                    let after = log.bounds(key(s)).expect("bounds").next;
+                    let after = log.bounds(key(s)).await.expect("bounds").next;
                     for (n, rec) in recs.iter().enumerate() {
                         assert_eq!(rec.offset, from + n as u64, "dense, from where asked");
                         assert!(rec.offset < after, "never past the published end");
@@ -102,6 +103,7 @@ async fn readers_see_only_acknowledged_records_in_order() {
                                 a.payloads.len(),
                                 usize::MAX,
                             )
+                            .await
                             .expect("read own write");
                         assert_eq!(back.len(), a.payloads.len());
                         for (i, p) in a.payloads.into_iter().enumerate() {
@@ -128,7 +130,7 @@ async fn readers_see_only_acknowledged_records_in_order() {
     done.store(true, Ordering::Release);
     let mut checked = 0;
     for r in readers {
-        for (k, v) in r.join().expect("reader") {
+        for (k, v) in r.await.expect("reader") {
             assert_eq!(
                 acked.get(&k),
                 Some(&v),
@@ -141,8 +143,12 @@ async fn readers_see_only_acknowledged_records_in_order() {
     for i in 0..SHARDS {
         let all = log
             .read(key(i), ReadFrom::Offset(0), usize::MAX, usize::MAX)
+            .await
             .expect("read");
-        assert_eq!(all.len() as u64, log.bounds(key(i)).expect("bounds").next);
+        assert_eq!(
+            all.len() as u64,
+            log.bounds(key(i)).await.expect("bounds").next
+        );
         for rec in all {
             assert_eq!(acked[&(i, rec.offset)].0, rec.payload);
         }

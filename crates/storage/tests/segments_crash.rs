@@ -81,7 +81,7 @@ async fn crash_child() {
         .expect("number");
     let log = SegmentLog::open(Path::new(&dir), opts(round)).expect("child open");
     for i in 0..SHARDS {
-        if log.bounds(key(i)).is_err() {
+        if log.bounds(key(i)).await.is_err() {
             log.create_shard(key(i)).await.expect("create");
         }
     }
@@ -204,9 +204,10 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
             log.recovery_report()
         );
         let mut seen = std::collections::HashSet::new();
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
         for s in 0..SHARDS {
-            let recs = log
-                .read(key(s), ReadFrom::Offset(0), usize::MAX, usize::MAX)
+            let recs = rt
+                .block_on(log.read(key(s), ReadFrom::Offset(0), usize::MAX, usize::MAX))
                 .expect("read");
             for (o, r) in recs.iter().enumerate() {
                 assert_eq!(r.offset, o as u64, "dense offsets");

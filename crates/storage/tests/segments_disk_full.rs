@@ -60,12 +60,13 @@ async fn a_full_disk_refuses_appends_keeps_reads_and_recovers_with_retention() {
         eprintln!("direct {direct:?}: full after {acked} records: {err}");
         assert!(matches!(err, StorageError::Unavailable(_)), "{err:?}");
         assert_eq!(
-            log.bounds(S).expect("bounds").next,
+            log.bounds(S).await.expect("bounds").next,
             acked,
             "nothing of the failed append shows"
         );
         let first = log
             .read(S, ReadFrom::Offset(0), 1, 0)
+            .await
             .expect("reads work on a full disk");
         assert_eq!(first[0].payload[0], 0);
         let again = log
@@ -80,6 +81,7 @@ async fn a_full_disk_refuses_appends_keeps_reads_and_recovers_with_retention() {
         );
         // Retention: drop everything but the newest append, then checkpoint to delete.
         log.trim_before(S, last_arrival)
+            .await
             .expect("trim on a full disk");
         let mut freed = false;
         for _ in 0..3 {
@@ -102,6 +104,6 @@ async fn a_full_disk_refuses_appends_keeps_reads_and_recovers_with_retention() {
         assert_eq!(more[0].first_offset, acked);
         drop(log);
         let log = SegmentLog::open(dir.path(), opts).expect("reopen");
-        assert_eq!(log.bounds(S).expect("bounds").next, acked + 64);
+        assert_eq!(log.bounds(S).await.expect("bounds").next, acked + 64);
     }
 }

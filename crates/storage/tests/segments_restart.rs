@@ -120,10 +120,13 @@ async fn reopening_200_mib_reads_headers_only_and_keeps_summaries_only() {
     assert!(r.elapsed < Duration::from_secs(2), "{r:?}");
     // Old and new records read back, through summaries and lazily opened segments.
     for i in 0..SHARDS {
-        let b = log.bounds(key(i)).expect("bounds");
+        let b = log.bounds(key(i)).await.expect("bounds");
         assert_eq!(b.next, (APPENDS_PER_SHARD * PER_APPEND) as u64);
         for o in [0, b.next / 3, b.next - 1] {
-            let rec = log.read(key(i), ReadFrom::Offset(o), 1, 0).expect("read");
+            let rec = log
+                .read(key(i), ReadFrom::Offset(o), 1, 0)
+                .await
+                .expect("read");
             assert_eq!(rec[0].offset, o);
             assert_eq!(rec[0].payload.len(), RECORD);
         }
@@ -164,9 +167,10 @@ async fn recovery_after_a_crash_replays_at_most_one_checkpoint_interval() {
         .await
         .expect("append");
     }
-    let expected: Vec<_> = (0..SHARDS)
-        .map(|i| log.bounds(key(i)).expect("bounds"))
-        .collect();
+    let mut expected = Vec::new();
+    for i in 0..SHARDS {
+        expected.push(log.bounds(key(i)).await.expect("bounds"));
+    }
     // Copy while running: the last checkpoint is somewhere behind, the WAL holds the rest.
     let mut stack = vec![live.clone()];
     while let Some(d) = stack.pop() {
@@ -192,7 +196,10 @@ async fn recovery_after_a_crash_replays_at_most_one_checkpoint_interval() {
         "{r:?}"
     );
     for i in 0..SHARDS {
-        assert_eq!(log.bounds(key(i)).expect("bounds"), expected[i as usize]);
+        assert_eq!(
+            log.bounds(key(i)).await.expect("bounds"),
+            expected[i as usize]
+        );
         let tail = log
             .read(
                 key(i),
@@ -200,6 +207,7 @@ async fn recovery_after_a_crash_replays_at_most_one_checkpoint_interval() {
                 1,
                 0,
             )
+            .await
             .expect("read");
         assert_eq!(tail.len(), 1);
     }

@@ -247,6 +247,7 @@ async fn torn_tails_lose_nothing_synced_and_return_nothing_corrupt() {
         for i in 0..SHARDS {
             let recs = log
                 .read(key(i), ReadFrom::Offset(0), usize::MAX, usize::MAX)
+                .await
                 .unwrap_or_else(|e| panic!("iteration {iter}: read failed after {what:?}: {e}"));
             let want = &expected[i as usize];
             assert!(
@@ -263,7 +264,7 @@ async fn torn_tails_lose_nothing_synced_and_return_nothing_corrupt() {
                     "iteration {iter} shard {i} offset {n}: a different record came back; {what:?}"
                 );
             }
-            let b = log.bounds(key(i)).expect("bounds");
+            let b = log.bounds(key(i)).await.expect("bounds");
             assert_eq!(b.next, recs.len() as u64);
             let more = log
                 .append(vec![ShardAppend {
@@ -319,14 +320,16 @@ async fn a_flipped_bit_in_a_sealed_segment_is_reported_not_returned() {
     let log = Arc::new(SegmentLog::open(dir.path(), opts).expect("reopen"));
     let ok = log
         .read(s, ReadFrom::Offset(0), 2, usize::MAX)
+        .await
         .expect("before the damage");
     assert_eq!(ok.len(), 2);
-    match log.read(s, ReadFrom::Offset(0), 10, usize::MAX) {
+    match log.read(s, ReadFrom::Offset(0), 10, usize::MAX).await {
         Err(StorageError::Corrupt(msg)) => assert!(msg.contains("checksum"), "{msg}"),
         other => panic!("expected Corrupt, got {other:?}"),
     }
     let later = log
         .read(s, ReadFrom::Offset(20), 5, usize::MAX)
+        .await
         .expect("other segments");
     assert_eq!(later[0].payload[0], 20);
 }

@@ -122,6 +122,7 @@ async fn a_data_directory_of_release_0_1_opens_unchanged() {
         let key = ShardKey { stream, shard };
         let got = log
             .read(key, ReadFrom::Offset(offset), 1, usize::MAX)
+            .await
             .unwrap();
         assert_eq!(got.len(), 1, "record {} is missing", r.sequence_number);
         assert_eq!(got[0].offset, offset);
@@ -141,7 +142,7 @@ async fn a_data_directory_of_release_0_1_opens_unchanged() {
         *per_shard.entry(key).or_default() += 1;
     }
     for (key, count) in &per_shard {
-        let b = log.bounds(*key).unwrap();
+        let b = log.bounds(*key).await.unwrap();
         assert_eq!((b.first, b.next), (0, *count), "bounds of {key:?}");
     }
 

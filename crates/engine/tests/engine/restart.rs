@@ -204,6 +204,7 @@ async fn unknown_formats_refuse_to_open() {
         .unwrap();
     let mut json: serde_json::Value = serde_json::from_slice(
         &tributary_storage::MetaStore::get(h.meta.as_ref(), &key)
+            .await
             .unwrap()
             .unwrap()
             .value,

@@ -169,7 +169,7 @@ async fn closed_shards_disappear_once_their_data_expired() {
         .find(|k| k.starts_with("stream/"))
         .unwrap();
     let mut json: serde_json::Value =
-        serde_json::from_slice(&h.meta.get(&key).unwrap().unwrap().value).unwrap();
+        serde_json::from_slice(&h.meta.get(&key).await.unwrap().unwrap().value).unwrap();
     json["shards"][0]["closed_ms"] = (Timestamp::now().millis() - 25 * HOUR_MS).into();
     h.meta
         .force_put(&key, Bytes::from(serde_json::to_vec(&json).unwrap()));

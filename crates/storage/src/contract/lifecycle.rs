@@ -13,9 +13,10 @@ pub async fn trim_before(f: &dyn Factory) {
     e.log.create_shard(s).await.expect("create shard");
     e.log
         .trim_before(s, i64::MAX)
+        .await
         .expect("trimming an empty shard is fine");
     assert_eq!(
-        bounds(&*e.log, s),
+        bounds(&*e.log, s).await,
         Bounds {
             first: 0,
             next: 0,
@@ -26,34 +27,40 @@ pub async fn trim_before(f: &dyn Factory) {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let t2 = append(&*e.log, s, &["d", "e"]).await.arrival_ms;
     assert!(t1 < t2);
-    e.log.trim_before(s, t2).expect("trim");
+    e.log.trim_before(s, t2).await.expect("trim");
     assert_eq!(
-        bounds(&*e.log, s).first,
+        bounds(&*e.log, s).await.first,
         3,
         "records that arrived before t2 are gone"
     );
     assert_eq!(
-        offsets(&read(&*e.log, s, ReadFrom::Offset(0))),
+        offsets(&read(&*e.log, s, ReadFrom::Offset(0)).await),
         [3, 4],
         "reads honour the trim"
     );
-    assert_eq!(offsets(&read(&*e.log, s, ReadFrom::Time(t1))), [3, 4]);
-    e.log.trim_before(s, t1).expect("trim to an earlier time");
+    assert_eq!(offsets(&read(&*e.log, s, ReadFrom::Time(t1)).await), [3, 4]);
+    e.log
+        .trim_before(s, t1)
+        .await
+        .expect("trim to an earlier time");
     assert_eq!(
-        bounds(&*e.log, s).first,
+        bounds(&*e.log, s).await.first,
         3,
         "the trim point never moves back"
     );
-    e.log.trim_before(s, t2 + 1).expect("trim everything");
-    let b = bounds(&*e.log, s);
+    e.log.trim_before(s, t2 + 1).await.expect("trim everything");
+    let b = bounds(&*e.log, s).await;
     assert_eq!((b.first, b.next, b.last_arrival_ms), (5, 5, Some(t2)));
-    assert!(read(&*e.log, s, ReadFrom::Offset(0)).is_empty());
-    assert!(read(&*e.log, s, ReadFrom::Time(i64::MIN)).is_empty());
+    assert!(read(&*e.log, s, ReadFrom::Offset(0)).await.is_empty());
+    assert!(read(&*e.log, s, ReadFrom::Time(i64::MIN)).await.is_empty());
     let later = append(&*e.log, s, &["f"]).await;
     assert_eq!(later.first_offset, 5, "offsets continue after a full trim");
     assert!(later.arrival_ms >= t2);
-    assert_eq!(texts(&read(&*e.log, s, ReadFrom::Offset(0))), ["f"]);
-    assert_eq!(offsets(&read(&*e.log, s, ReadFrom::Time(i64::MIN))), [5]);
+    assert_eq!(texts(&read(&*e.log, s, ReadFrom::Offset(0)).await), ["f"]);
+    assert_eq!(
+        offsets(&read(&*e.log, s, ReadFrom::Time(i64::MIN)).await),
+        [5]
+    );
 }
 
 pub async fn delete_shard(f: &dyn Factory) {
@@ -64,9 +71,12 @@ pub async fn delete_shard(f: &dyn Factory) {
     append(&*e.log, s, &["a", "b", "c"]).await;
     append(&*e.log, other, &["keep"]).await;
     e.log.delete_shard(s).await.expect("delete");
-    assert!(matches!(e.log.bounds(s), Err(StorageError::NoSuchShard(_))));
     assert!(matches!(
-        e.log.read(s, ReadFrom::Offset(0), 10, 1 << 20),
+        e.log.bounds(s).await,
+        Err(StorageError::NoSuchShard(_))
+    ));
+    assert!(matches!(
+        e.log.read(s, ReadFrom::Offset(0), 10, 1 << 20).await,
         Err(StorageError::NoSuchShard(_))
     ));
     let err = e.log.append(vec![shard_append(s, &["x"])]).await;
@@ -81,7 +91,7 @@ pub async fn delete_shard(f: &dyn Factory) {
         .await
         .expect("the key can be created again");
     assert_eq!(
-        bounds(&*e.log, s),
+        bounds(&*e.log, s).await,
         Bounds {
             first: 0,
             next: 0,
@@ -90,11 +100,14 @@ pub async fn delete_shard(f: &dyn Factory) {
     );
     assert_eq!(append(&*e.log, s, &["new"]).await.first_offset, 0);
     assert_eq!(
-        texts(&read(&*e.log, s, ReadFrom::Offset(0))),
+        texts(&read(&*e.log, s, ReadFrom::Offset(0)).await),
         ["new"],
         "no old record survives"
     );
-    assert_eq!(texts(&read(&*e.log, other, ReadFrom::Offset(0))), ["keep"]);
+    assert_eq!(
+        texts(&read(&*e.log, other, ReadFrom::Offset(0)).await),
+        ["keep"]
+    );
 }
 
 pub async fn reopen_keeps_everything(f: &dyn Factory) {
@@ -110,20 +123,20 @@ pub async fn reopen_keeps_everything(f: &dyn Factory) {
         last = append(&*e.log, a, &["a2"]).await;
         append(&*e.log, b, &["b0"]).await;
         append(&*e.log, gone, &["g0"]).await;
-        e.log.trim_before(a, t1 + 1).expect("trim");
+        e.log.trim_before(a, t1 + 1).await.expect("trim");
         e.log.delete_shard(gone).await.expect("delete");
         rev = e
             .meta
             .create("streams/s1", Bytes::from_static(b"v1"))
             .await
             .expect("create");
-        before_a = read(&*e.log, a, ReadFrom::Offset(0));
-        before_b = read(&*e.log, b, ReadFrom::Offset(0));
+        before_a = read(&*e.log, a, ReadFrom::Offset(0)).await;
+        before_b = read(&*e.log, b, ReadFrom::Offset(0)).await;
         assert_eq!(offsets(&before_a), [2]);
     }
     let e = f.open().await;
     assert_eq!(
-        bounds(&*e.log, a),
+        bounds(&*e.log, a).await,
         Bounds {
             first: 2,
             next: 3,
@@ -131,18 +144,19 @@ pub async fn reopen_keeps_everything(f: &dyn Factory) {
         }
     );
     assert_eq!(
-        read(&*e.log, a, ReadFrom::Offset(0)),
+        read(&*e.log, a, ReadFrom::Offset(0)).await,
         before_a,
         "records and trim survive"
     );
-    assert_eq!(read(&*e.log, b, ReadFrom::Offset(0)), before_b);
+    assert_eq!(read(&*e.log, b, ReadFrom::Offset(0)).await, before_b);
     assert!(
-        matches!(e.log.bounds(gone), Err(StorageError::NoSuchShard(_))),
+        matches!(e.log.bounds(gone).await, Err(StorageError::NoSuchShard(_))),
         "deletion survives"
     );
     let entry = e
         .meta
         .get("streams/s1")
+        .await
         .expect("get")
         .expect("metadata survives");
     assert_eq!((entry.revision, &entry.value[..]), (rev, &b"v1"[..]));
@@ -209,6 +223,7 @@ pub async fn concurrent_appends(f: &dyn Factory) {
         let recs = e
             .log
             .read(s, ReadFrom::Offset(0), usize::MAX, usize::MAX)
+            .await
             .expect("read");
         assert_eq!(
             texts(&recs),
@@ -216,6 +231,6 @@ pub async fn concurrent_appends(f: &dyn Factory) {
             "every record sits at the offset it was given"
         );
         assert!(recs.windows(2).all(|w| w[0].arrival_ms <= w[1].arrival_ms));
-        assert_eq!(bounds(&*e.log, s).next, next);
+        assert_eq!(bounds(&*e.log, s).await.next, next);
     }
 }

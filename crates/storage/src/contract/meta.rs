@@ -7,7 +7,7 @@ use bytes::Bytes;
 pub async fn meta_cas(f: &dyn Factory) {
     let e = f.open().await;
     let m = &*e.meta;
-    assert!(m.get("k").expect("get").is_none());
+    assert!(m.get("k").await.expect("get").is_none());
     let r1 = m
         .create("k", Bytes::from_static(b"one"))
         .await
@@ -16,7 +16,7 @@ pub async fn meta_cas(f: &dyn Factory) {
         m.create("k", Bytes::from_static(b"again")).await,
         Err(MetaError::Exists)
     ));
-    let got = m.get("k").expect("get").expect("present");
+    let got = m.get("k").await.expect("get").expect("present");
     assert_eq!(
         (got.key.as_str(), got.revision, &got.value[..]),
         ("k", r1, &b"one"[..])
@@ -37,7 +37,7 @@ pub async fn meta_cas(f: &dyn Factory) {
         Err(MetaError::Conflict { .. })
     ));
     assert_eq!(
-        &m.get("k").expect("get").expect("present").value[..],
+        &m.get("k").await.expect("get").expect("present").value[..],
         b"two"
     );
     assert!(matches!(
@@ -51,7 +51,7 @@ pub async fn meta_cas(f: &dyn Factory) {
     m.delete("k", Some(r2))
         .await
         .expect("delete with the right revision");
-    assert!(m.get("k").expect("get").is_none());
+    assert!(m.get("k").await.expect("get").is_none());
     assert!(matches!(
         m.delete("k", None).await,
         Err(MetaError::NotFound)
@@ -79,26 +79,27 @@ pub async fn meta_list(f: &dyn Factory) {
             .await
             .expect("create");
     }
-    let keys = |p: &str| -> Vec<String> {
+    let keys = async |p: &str| -> Vec<String> {
         m.list(p)
+            .await
             .expect("list")
             .into_iter()
             .map(|e| e.key)
             .collect()
     };
     assert_eq!(
-        keys("b/"),
+        keys("b/").await,
         ["b/1", "b/10", "b/2"],
         "prefix match in key order"
     );
-    assert_eq!(keys(""), ["a/1", "b", "b/1", "b/10", "b/2", "c"]);
-    assert!(keys("zzz").is_empty());
-    let listed = m.list("a/").expect("list");
+    assert_eq!(keys("").await, ["a/1", "b", "b/1", "b/10", "b/2", "c"]);
+    assert!(keys("zzz").await.is_empty());
+    let listed = m.list("a/").await.expect("list");
     assert_eq!(&listed[0].value[..], b"a/1");
     assert_eq!(
         listed[0].revision,
-        m.get("a/1").expect("get").expect("present").revision
+        m.get("a/1").await.expect("get").expect("present").revision
     );
     m.delete("b/10", None).await.expect("delete");
-    assert_eq!(keys("b/"), ["b/1", "b/2"]);
+    assert_eq!(keys("b/").await, ["b/1", "b/2"]);
 }

@@ -10,7 +10,7 @@ pub async fn dense_offsets(f: &dyn Factory) {
     let s = key(1, 0);
     e.log.create_shard(s).await.expect("create shard");
     assert_eq!(
-        bounds(&*e.log, s),
+        bounds(&*e.log, s).await,
         Bounds {
             first: 0,
             next: 0,
@@ -25,7 +25,7 @@ pub async fn dense_offsets(f: &dyn Factory) {
         "offsets are dense from 0"
     );
     assert!(b.arrival_ms >= a.arrival_ms, "arrival time never goes back");
-    let recs = read(&*e.log, s, ReadFrom::Offset(0));
+    let recs = read(&*e.log, s, ReadFrom::Offset(0)).await;
     assert_eq!(offsets(&recs), [0, 1, 2, 3, 4]);
     assert_eq!(texts(&recs), ["a", "b", "c", "d", "e"]);
     let arrivals: Vec<i64> = recs.iter().map(|r| r.arrival_ms).collect();
@@ -40,7 +40,7 @@ pub async fn dense_offsets(f: &dyn Factory) {
         ]
     );
     assert_eq!(
-        bounds(&*e.log, s),
+        bounds(&*e.log, s).await,
         Bounds {
             first: 0,
             next: 5,
@@ -66,15 +66,15 @@ pub async fn shard_lifecycle_errors(f: &dyn Factory) {
     let mixed = vec![shard_append(s, &["y"]), shard_append(missing, &["z"])];
     assert!(matches!(e.log.append(mixed).await, Err(StorageError::NoSuchShard(k)) if k == missing));
     assert!(matches!(
-        e.log.bounds(missing),
+        e.log.bounds(missing).await,
         Err(StorageError::NoSuchShard(_))
     ));
     assert!(matches!(
-        e.log.read(missing, ReadFrom::Offset(0), 10, 1 << 20),
+        e.log.read(missing, ReadFrom::Offset(0), 10, 1 << 20).await,
         Err(StorageError::NoSuchShard(_))
     ));
     assert!(matches!(
-        e.log.trim_before(missing, 0),
+        e.log.trim_before(missing, 0).await,
         Err(StorageError::NoSuchShard(_))
     ));
 }
@@ -97,15 +97,15 @@ pub async fn multi_shard_append(f: &dyn Factory) {
         "results follow the order of the appends, per-shard offsets"
     );
     assert_eq!(
-        texts(&read(&*e.log, a, ReadFrom::Offset(0))),
+        texts(&read(&*e.log, a, ReadFrom::Offset(0)).await),
         ["a0", "a1", "a2"]
     );
     assert_eq!(
-        texts(&read(&*e.log, b, ReadFrom::Offset(0))),
+        texts(&read(&*e.log, b, ReadFrom::Offset(0)).await),
         ["b0", "b1", "b2"]
     );
-    assert_eq!(bounds(&*e.log, a).next, 3);
-    assert_eq!(bounds(&*e.log, b).next, 3);
+    assert_eq!(bounds(&*e.log, a).await.next, 3);
+    assert_eq!(bounds(&*e.log, b).await.next, 3);
 }
 
 pub async fn read_by_offset(f: &dyn Factory) {
@@ -122,21 +122,23 @@ pub async fn read_by_offset(f: &dyn Factory) {
     let mid = e
         .log
         .read(s, ReadFrom::Offset(4), 3, 1 << 20)
+        .await
         .expect("read");
     assert_eq!(offsets(&mid), [4, 5, 6]);
     assert_eq!(texts(&mid), ["r4", "r5", "r6"]);
-    assert_eq!(offsets(&read(&*e.log, s, ReadFrom::Offset(9))), [9]);
+    assert_eq!(offsets(&read(&*e.log, s, ReadFrom::Offset(9)).await), [9]);
     assert!(
-        read(&*e.log, s, ReadFrom::Offset(10)).is_empty(),
+        read(&*e.log, s, ReadFrom::Offset(10)).await.is_empty(),
         "at next: nothing yet"
     );
     assert!(
-        read(&*e.log, s, ReadFrom::Offset(1_000)).is_empty(),
+        read(&*e.log, s, ReadFrom::Offset(1_000)).await.is_empty(),
         "past next: nothing"
     );
     assert!(e
         .log
         .read(s, ReadFrom::Offset(0), 0, 1 << 20)
+        .await
         .expect("read")
         .is_empty());
 }
@@ -147,18 +149,23 @@ pub async fn read_limits(f: &dyn Factory) {
     e.log.create_shard(s).await.expect("create shard");
     let ten = "0123456789";
     append(&*e.log, s, &[ten; 5]).await;
-    let n = |max_bytes| {
+    let n = async |max_bytes| {
         e.log
             .read(s, ReadFrom::Offset(0), 100, max_bytes)
+            .await
             .expect("read")
             .len()
     };
-    assert_eq!(n(25), 2, "stops before exceeding max_bytes");
-    assert_eq!(n(30), 3, "a record that fits exactly is included");
-    assert_eq!(n(0), 1, "the first record is always returned");
+    assert_eq!(n(25).await, 2, "stops before exceeding max_bytes");
+    assert_eq!(n(30).await, 3, "a record that fits exactly is included");
+    assert_eq!(n(0).await, 1, "the first record is always returned");
     let big = "x".repeat(1_000);
     let off = append(&*e.log, s, &[big.as_str(), ten]).await.first_offset;
-    let one = e.log.read(s, ReadFrom::Offset(off), 100, 10).expect("read");
+    let one = e
+        .log
+        .read(s, ReadFrom::Offset(off), 100, 10)
+        .await
+        .expect("read");
     assert_eq!(
         offsets(&one),
         [off],
@@ -177,14 +184,22 @@ pub async fn read_by_time(f: &dyn Factory) {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let t3 = append(&*e.log, s, &["e"]).await.arrival_ms;
     assert!(t1 < t2 && t2 < t3, "the clock moved: {t1} {t2} {t3}");
-    let from = |t| offsets(&read(&*e.log, s, ReadFrom::Time(t)));
-    assert_eq!(from(i64::MIN), [0, 1, 2, 3, 4]);
-    assert_eq!(from(t1), [0, 1, 2, 3, 4]);
-    assert_eq!(from(t1 + 1), [2, 3, 4], "first record at or after the time");
-    assert_eq!(from(t2), [2, 3, 4]);
-    assert_eq!(from(t3), [4]);
-    assert!(from(t3 + 1).is_empty(), "nothing arrived after t3");
-    let one = e.log.read(s, ReadFrom::Time(t2), 1, 1 << 20).expect("read");
+    let from = async |t| offsets(&read(&*e.log, s, ReadFrom::Time(t)).await);
+    assert_eq!(from(i64::MIN).await, [0, 1, 2, 3, 4]);
+    assert_eq!(from(t1).await, [0, 1, 2, 3, 4]);
+    assert_eq!(
+        from(t1 + 1).await,
+        [2, 3, 4],
+        "first record at or after the time"
+    );
+    assert_eq!(from(t2).await, [2, 3, 4]);
+    assert_eq!(from(t3).await, [4]);
+    assert!(from(t3 + 1).await.is_empty(), "nothing arrived after t3");
+    let one = e
+        .log
+        .read(s, ReadFrom::Time(t2), 1, 1 << 20)
+        .await
+        .expect("read");
     assert_eq!(texts(&one), ["c"]);
 }
 
@@ -208,6 +223,7 @@ pub async fn large_records(f: &dyn Factory) {
     let recs = e
         .log
         .read(s, ReadFrom::Offset(0), 10, 8 << 20)
+        .await
         .expect("read");
     let got: Vec<Bytes> = recs.into_iter().map(|r| r.payload).collect();
     assert_eq!(got, big, "payloads come back byte for byte");
@@ -246,6 +262,7 @@ pub async fn paged_reads(f: &dyn Factory) {
         let page = e
             .log
             .read(s, ReadFrom::Offset(from), 13, 2_000)
+            .await
             .expect("read");
         assert!(!page.is_empty(), "a page at {from}");
         for r in &page {
@@ -257,9 +274,13 @@ pub async fn paged_reads(f: &dyn Factory) {
             from += 1;
         }
     }
-    let whole = read(&*e.log, s, ReadFrom::Offset(0));
+    let whole = read(&*e.log, s, ReadFrom::Offset(0)).await;
     for &t in &arrivals {
-        let got = e.log.read(s, ReadFrom::Time(t), 3, 1 << 20).expect("read");
+        let got = e
+            .log
+            .read(s, ReadFrom::Time(t), 3, 1 << 20)
+            .await
+            .expect("read");
         let first = got[0].offset as usize;
         assert!(got[0].arrival_ms >= t, "at or after {t}");
         assert!(
@@ -275,12 +296,12 @@ pub async fn watch_follows_the_published_end(f: &dyn Factory) {
     let e = f.open().await;
     let s = key(1, 0);
     assert!(
-        matches!(e.log.watch(s), Err(StorageError::NoSuchShard(_))),
+        matches!(e.log.watch(s).await, Err(StorageError::NoSuchShard(_))),
         "watching a missing shard"
     );
     e.log.create_shard(s).await.expect("create shard");
     append(&*e.log, s, &["a"]).await;
-    let mut rx = e.log.watch(s).expect("watch");
+    let mut rx = e.log.watch(s).await.expect("watch");
     assert_eq!(*rx.borrow_and_update(), 1, "starts at the published end");
     let waiter = tokio::spawn(async move {
         let changed = rx.changed().await.is_ok();
@@ -295,7 +316,7 @@ pub async fn watch_follows_the_published_end(f: &dyn Factory) {
     assert!(changed);
     assert_eq!(seen, 3, "the new end");
     assert_eq!(
-        read(&*e.log, s, ReadFrom::Offset(1)).len(),
+        read(&*e.log, s, ReadFrom::Offset(1)).await.len(),
         2,
         "and its records are readable"
     );

@@ -47,7 +47,10 @@ async fn a_new_directory_gets_only_the_metadata_keyspaces() {
     assert_eq!(names, ["meta", "sys"]);
     drop(db);
     let store = FjallMeta::open(dir.path()).expect("reopen");
-    assert_eq!(store.get("k").expect("get").expect("kept").revision, rev);
+    assert_eq!(
+        store.get("k").await.expect("get").expect("kept").revision,
+        rev
+    );
 }
 
 /// A directory as release 0.1 left it: format version, revision counter, and the empty
@@ -77,7 +80,7 @@ async fn a_directory_with_the_old_record_keyspaces_opens_and_keeps_counting() {
         db.persist(PersistMode::SyncAll).expect("persist");
     }
     let store = FjallMeta::open(dir.path()).expect("open");
-    let e = store.get("streams/a").expect("get").expect("present");
+    let e = store.get("streams/a").await.expect("get").expect("present");
     assert_eq!((e.revision, &e.value[..]), (41, &b"old"[..]));
     assert_eq!(
         store
@@ -148,5 +151,5 @@ async fn metadata_keys_fjall_cannot_store_are_refused() {
         store.create("", Bytes::new()).await,
         Err(MetaError::Storage(_))
     ));
-    assert!(store.get("").expect("get").is_none());
+    assert!(store.get("").await.expect("get").is_none());
 }

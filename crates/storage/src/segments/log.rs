@@ -49,67 +49,39 @@ impl ShardLog for SegmentLog {
         from: ReadFrom,
         max_records: usize,
         max_bytes: usize,
-    ) -> StorageResult<Vec<StoredRecord>> {
-        read::read(&self.shared, shard, from, max_records, max_bytes)
-    }
-
-    fn bounds(&self, key: ShardKey) -> StorageResult<Bounds> {
-        let shard = shard_of(&self.shared, key)?;
-        let v = shard.view.read();
-        Ok(Bounds {
-            first: v.first,
-            next: v.next,
-            last_arrival_ms: v.last_arrival,
+    ) -> BoxFuture<'_, StorageResult<Vec<StoredRecord>>> {
+        let shared = Arc::clone(&self.shared);
+        // Page-cache reads (a cold segment reads from disk): off the async workers.
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                read::read(&shared, shard, from, max_records, max_bytes)
+            })
+            .await
+            .map_err(|e| StorageError::Io(format!("read task failed: {e}")))?
         })
     }
 
-    fn watch(&self, key: ShardKey) -> StorageResult<watch::Receiver<u64>> {
-        Ok(shard_of(&self.shared, key)?.published.subscribe())
+    fn bounds(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<Bounds>> {
+        let bounds = shard_of(&self.shared, key).map(|shard| {
+            let v = shard.view.read();
+            Bounds {
+                first: v.first,
+                next: v.next,
+                last_arrival_ms: v.last_arrival,
+            }
+        });
+        Box::pin(std::future::ready(bounds))
     }
 
-    fn trim_before(&self, key: ShardKey, arrival_ms: i64) -> StorageResult<()> {
-        let shared = &*self.shared;
-        let shard = shard_of(shared, key)?;
-        // Only records present now count: take `next` before looking.
-        let seen_next = shard.view.read().next;
-        let cut = read::read(shared, key, ReadFrom::Time(arrival_ms), 1, 0)?
-            .first()
-            .map_or(seen_next, |r| r.offset.min(seen_next));
-        let mut st = shared.state.lock();
-        let Some(w) = st
-            .writers
-            .get(&key)
-            .filter(|w| Arc::ptr_eq(&w.shard, &shard))
-        else {
-            return Err(StorageError::NoSuchShard(key));
-        };
-        let inc = w.inc;
-        let (first, next) = {
-            let v = shard.view.read();
-            (v.first, v.next)
-        };
-        let new_first = cut.clamp(first, next);
-        if new_first == first {
-            return Ok(());
-        }
-        shared.poisoned()?;
-        // Not fsynced on its own: the next group commit's fsync or the next checkpoint carries
-        // it. Losing it in a power cut only brings back records a later trim removes again. For
-        // the same reason a WAL that cannot grow (full disk) does not stop the trim: retention is
-        // what gives the space back, through the next checkpoint.
-        if let Err(e) = log_control(shared, &mut st, KIND_TRIM, inc, Some(new_first), false) {
-            shared.poisoned()?;
-            tracing::warn!(error = %e, "trim not logged in the WAL; the next checkpoint records it");
-        }
-        shard.view.write().first = new_first;
-        let doomed = drop_trimmed(&mut st, key, new_first);
-        st.changed = true;
-        drop(st);
-        if doomed {
-            // Trimmed segments are deleted by the next checkpoint: have it soon.
-            shared.request_checkpoint();
-        }
-        Ok(())
+    fn watch(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<watch::Receiver<u64>>> {
+        let rx = shard_of(&self.shared, key).map(|shard| shard.published.subscribe());
+        Box::pin(std::future::ready(rx))
+    }
+
+    fn trim_before(&self, key: ShardKey, arrival_ms: i64) -> BoxFuture<'_, StorageResult<()>> {
+        blocking(&self.shared, move |shared| {
+            trim_before(shared, key, arrival_ms)
+        })
     }
 }
 
@@ -260,4 +232,48 @@ fn shard_of(shared: &Shared, key: ShardKey) -> StorageResult<Arc<Shard>> {
         .get(&key)
         .cloned()
         .ok_or(StorageError::NoSuchShard(key))
+}
+
+fn trim_before(shared: &Shared, key: ShardKey, arrival_ms: i64) -> StorageResult<()> {
+    let shard = shard_of(shared, key)?;
+    // Only records present now count: take `next` before looking.
+    let seen_next = shard.view.read().next;
+    let cut = read::read(shared, key, ReadFrom::Time(arrival_ms), 1, 0)?
+        .first()
+        .map_or(seen_next, |r| r.offset.min(seen_next));
+    let mut st = shared.state.lock();
+    let Some(w) = st
+        .writers
+        .get(&key)
+        .filter(|w| Arc::ptr_eq(&w.shard, &shard))
+    else {
+        return Err(StorageError::NoSuchShard(key));
+    };
+    let inc = w.inc;
+    let (first, next) = {
+        let v = shard.view.read();
+        (v.first, v.next)
+    };
+    let new_first = cut.clamp(first, next);
+    if new_first == first {
+        return Ok(());
+    }
+    shared.poisoned()?;
+    // Not fsynced on its own: the next group commit's fsync or the next checkpoint carries
+    // it. Losing it in a power cut only brings back records a later trim removes again. For
+    // the same reason a WAL that cannot grow (full disk) does not stop the trim: retention is
+    // what gives the space back, through the next checkpoint.
+    if let Err(e) = log_control(shared, &mut st, KIND_TRIM, inc, Some(new_first), false) {
+        shared.poisoned()?;
+        tracing::warn!(error = %e, "trim not logged in the WAL; the next checkpoint records it");
+    }
+    shard.view.write().first = new_first;
+    let doomed = drop_trimmed(&mut st, key, new_first);
+    st.changed = true;
+    drop(st);
+    if doomed {
+        // Trimmed segments are deleted by the next checkpoint: have it soon.
+        shared.request_checkpoint();
+    }
+    Ok(())
 }

@@ -202,6 +202,7 @@ async fn big_appends_go_straight_to_the_segment_small_ones_through_the_wal() {
     let log = f.log();
     let recs = log
         .read(S, ReadFrom::Offset(0), 1_000, usize::MAX)
+        .await
         .expect("read");
     assert_eq!(recs.len(), 110);
     assert_eq!(recs[10].payload.len(), 1 << 10);
@@ -225,8 +226,8 @@ async fn segments_roll_by_size_and_age_and_trim_deletes_whole_ones() {
     tokio::time::sleep(Duration::from_millis(40)).await;
     put(&log, S, payloads(1, 10)).await;
     assert_eq!(log.segment_count(), 5, "an old segment is sealed by age");
-    log.trim_before(S, last + 1).expect("trim");
-    assert_eq!(log.bounds(S).expect("bounds").first, 10);
+    log.trim_before(S, last + 1).await.expect("trim");
+    assert_eq!(log.bounds(S).await.expect("bounds").first, 10);
     assert_eq!(
         log.segment_count(),
         1,
@@ -261,6 +262,7 @@ async fn reopen_after_a_clean_shutdown_replays_nothing() {
     assert!(r.segments > 5, "{r:?}");
     let recs = log
         .read(S, ReadFrom::Offset(0), 1_000, usize::MAX)
+        .await
         .expect("read");
     assert_eq!(recs.len(), 60);
 }
@@ -274,7 +276,7 @@ async fn a_failed_write_is_undone_and_later_writes_work() {
     // Make the shard directory unwritable for new segments by replacing it with a file: the
     // roll into a new segment fails, the group fails, nothing is published.
     let shard_dir = log.shared.table.read()[&S].dir.clone();
-    let before = log.bounds(S).expect("bounds");
+    let before = log.bounds(S).await.expect("bounds");
     {
         let mut st = log.shared.state.lock();
         let w = st.writers.get_mut(&S).expect("writer");
@@ -292,7 +294,7 @@ async fn a_failed_write_is_undone_and_later_writes_work() {
         .expect_err("the write cannot succeed");
     assert!(matches!(err, StorageError::Unavailable(_)), "{err:?}");
     assert_eq!(
-        log.bounds(S).expect("bounds"),
+        log.bounds(S).await.expect("bounds"),
         before,
         "nothing became visible"
     );
@@ -305,6 +307,7 @@ async fn a_failed_write_is_undone_and_later_writes_work() {
     assert_eq!(put(&log, S, payloads(1, 10)).await.first_offset, 3);
     let recs = log
         .read(S, ReadFrom::Offset(0), 100, usize::MAX)
+        .await
         .expect("read");
     assert_eq!(recs.len(), 4);
 }
@@ -326,7 +329,7 @@ async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
         let _ = release_rx.recv();
     });
     locked_rx.recv().expect("gate taken");
-    let mut watch = log.watch(S).expect("watch");
+    let mut watch = log.watch(S).await.expect("watch");
     assert_eq!(*watch.borrow_and_update(), 2);
     let l = Arc::clone(&log);
     let pending = tokio::spawn(async move { put(&l, S, payloads(3, 10)).await });
@@ -345,13 +348,15 @@ async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
         !watch.has_changed().expect("open"),
         "watchers told before the fsync"
     );
-    assert_eq!(log.bounds(S).expect("bounds").next, 2);
+    assert_eq!(log.bounds(S).await.expect("bounds").next, 2);
     assert!(log
         .read(S, ReadFrom::Offset(2), 10, 1 << 20)
+        .await
         .expect("read")
         .is_empty());
     assert_eq!(
         log.read(S, ReadFrom::Time(0), 10, 1 << 20)
+            .await
             .expect("read")
             .len(),
         2
@@ -364,9 +369,10 @@ async fn nothing_is_readable_or_acknowledged_before_its_fsync() {
         .expect("open");
     assert_eq!(*watch.borrow(), 5);
     assert_eq!(pending.await.expect("task").first_offset, 2);
-    assert_eq!(log.bounds(S).expect("bounds").next, 5);
+    assert_eq!(log.bounds(S).await.expect("bounds").next, 5);
     assert_eq!(
         log.read(S, ReadFrom::Offset(2), 10, 1 << 20)
+            .await
             .expect("read")
             .len(),
         3
