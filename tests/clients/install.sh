@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the client scenarios need, and nothing outside this folder:
-#   tests/clients/.venv              boto3 + AWS CLI v1 from requirements.txt
+# Installs what the client scenarios and the JetStream tests (crates/natskit)
+# need, and nothing outside this folder:
+#   tests/clients/.venv              boto3, AWS CLI v1 and nats-server from requirements.txt
+#                                    (nats-server: .venv/bin/nats-server, for crates/natskit)
 #   tests/clients/node/node_modules  AWS SDK for JavaScript v3, `npm ci` from package-lock.json
 #   tests/clients/browser/node_modules  the same SDK plus esbuild and playwright-core, `npm ci`
 # and one thing outside it: Debian's `chromium` package (/usr/bin/chromium), for
@@ -20,7 +22,7 @@ stamp_of() { sha256sum "$@" | sha256sum | cut -d' ' -f1; }
 # ---- Python: venv + pinned requirements --------------------------------
 want=$(stamp_of "$HERE/requirements.txt")-$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')
 if [[ -f $VENV/.tributary-stamp && $(cat "$VENV/.tributary-stamp") == "$want" ]] &&
-  "$VENV/bin/python" -c 'import boto3, awscli' 2>/dev/null; then
+  "$VENV/bin/python" -c 'import boto3, awscli' 2>/dev/null && [[ -x $VENV/bin/nats-server ]]; then
   echo "python deps: up to date ($VENV)"
 else
   echo "python deps: installing into $VENV"
@@ -31,6 +33,7 @@ else
 fi
 "$VENV/bin/python" -c 'import boto3, botocore; print(f"  boto3 {boto3.__version__}, botocore {botocore.__version__}")'
 echo "  $("$VENV/bin/aws" --version 2>&1)"
+echo "  $("$VENV/bin/nats-server" --version 2>&1)"
 
 # ---- Node: npm ci from the committed lock file --------------------------
 want=$(stamp_of "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json")-$(node --version)
