@@ -39,17 +39,19 @@ pub trait Factory: Send + Sync {
 }
 
 /// Expands to one `#[tokio::test]` per contract case; `$factory` is evaluated afresh in each test
-/// and must give a [`Factory`] over empty state.
+/// and must give a [`Factory`] over empty state. `contract_tests!(one_test NAME, $factory)`
+/// expands to a single test that runs every case in turn, for stores whose fixture is costly
+/// to start (a NATS cluster); `$factory` is still evaluated afresh for each case.
 #[macro_export]
 macro_rules! contract_tests {
-    ($factory:expr) => {
-        $crate::contract_tests!(@cases $factory;
+    (@list $($head:tt)*) => {
+        $crate::contract_tests!($($head)*;
             dense_offsets, shard_lifecycle_errors, multi_shard_append, read_by_offset,
             read_limits, read_by_time, large_records, trim_before, delete_shard,
             reopen_keeps_everything, meta_cas, meta_list, concurrent_appends, paged_reads,
             watch_follows_the_published_end);
     };
-    (@cases $factory:expr; $($case:ident),+) => {
+    (@each $factory:expr; $($case:ident),+) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
@@ -57,6 +59,22 @@ macro_rules! contract_tests {
                 $crate::contract::$case(&factory).await;
             }
         )+
+    };
+    (@one $name:ident $factory:expr; $($case:ident),+) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            $(
+                eprintln!("contract case {}", stringify!($case));
+                let factory = $factory;
+                $crate::contract::$case(&factory).await;
+            )+
+        }
+    };
+    (one_test $name:ident, $factory:expr) => {
+        $crate::contract_tests!(@list @one $name $factory);
+    };
+    ($factory:expr) => {
+        $crate::contract_tests!(@list @each $factory);
     };
 }
 

@@ -22,6 +22,7 @@ mod admission;
 mod clock;
 mod dir;
 mod fjall_meta;
+mod nats;
 mod segments;
 mod traits;
 
@@ -31,6 +32,10 @@ pub mod contract;
 pub mod memory;
 
 pub use fjall_meta::{FjallMeta, FORMAT_VERSION};
+pub use nats::{
+    connect as connect_nats, NatsLog, NatsMeta, NatsOptions, NatsStores, NATS_FORMAT_VERSION,
+    NATS_MAX_RECORD,
+};
 pub use segments::{
     Durability, RecoveryReport, SegmentLog, SegmentOptions, SegmentStats, SEGMENT_FORMAT_VERSION,
 };

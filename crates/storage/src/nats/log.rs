@@ -1,0 +1,502 @@
+//! [`ShardLog`] on JetStream: one stream per shard (layout in `nats.rs`).
+//!
+//! Appends: one writer per shard per node (an async mutex) publishes each append as one
+//! atomic batch whose first message carries `Nats-Expected-Last-Sequence`. A node that lost
+//! the race to another node's append sees JetStream's "wrong last sequence" (10071): nothing
+//! was stored, so it re-reads the shard's end and publishes again. Knowing the end it fenced on
+//! also gives it the last arrival time, which keeps arrival times non-decreasing per shard.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::{unavailable, NatsOptions, NATS_FORMAT_VERSION, NATS_MAX_RECORD};
+use crate::{
+    Appended, Bounds, ReadFrom, ShardAppend, ShardKey, ShardLog, StorageError, StorageResult,
+    StoredRecord,
+};
+
+pub(super) const ARRIVAL: &str = "Tributary-Arrival";
+const BATCH: &str = "Tributary-Batch";
+/// Stream metadata: the arrival time of the newest record, written before a trim empties the
+/// stream, so `Bounds::last_arrival_ms` survives it.
+const LAST_ARRIVAL_META: &str = "tributary-last-arrival-ms";
+const FORMAT_META: &str = "tributary-format";
+/// JetStream's limit on one atomic batch.
+const MAX_BATCH: usize = 1000;
+/// Appends that lose the fence to another node this many times in a row give up.
+const MAX_FENCE_RETRIES: usize = 32;
+
+/// JetStream error codes Tributary acts on.
+pub(super) const STREAM_NOT_FOUND: u64 = 10059;
+const WRONG_LAST_SEQUENCE: u64 = 10071;
+pub(super) const NO_MESSAGE_FOUND: u64 = 10037;
+
+/// The JetStream shard log. Cheap to share.
+pub struct NatsLog {
+    pub(super) client: async_nats::Client,
+    prefix: String,
+    replicas: usize,
+    pub(super) timeout: Duration,
+    shards: Mutex<HashMap<ShardKey, Arc<ShardState>>>,
+}
+
+/// What this node knows of one shard.
+pub(super) struct ShardState {
+    fence: tokio::sync::Mutex<Fence>,
+    pub(super) published: watch::Sender<u64>,
+}
+
+/// The shard's end as of this node's last append or refresh.
+#[derive(Default)]
+struct Fence {
+    known: bool,
+    last_seq: u64,
+    last_arrival: Option<i64>,
+}
+
+/// A JetStream API failure: its error code, or the request itself failed.
+#[derive(Debug)]
+pub(super) enum ApiError {
+    Js { err_code: u64, description: String },
+    Transport(String),
+}
+
+impl ApiError {
+    pub(super) fn code(&self) -> Option<u64> {
+        match self {
+            ApiError::Js { err_code, .. } => Some(*err_code),
+            ApiError::Transport(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::Js {
+                err_code,
+                description,
+            } => write!(f, "JetStream error {err_code}: {description}"),
+            ApiError::Transport(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<JsError>,
+}
+
+#[derive(Deserialize)]
+struct JsError {
+    #[serde(default)]
+    err_code: u64,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct StreamInfo {
+    pub config: serde_json::Map<String, serde_json::Value>,
+    pub state: StreamState,
+}
+
+#[derive(Deserialize)]
+pub(super) struct StreamState {
+    pub messages: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+}
+
+#[derive(Deserialize)]
+struct PubAck {
+    seq: u64,
+    #[serde(default)]
+    count: Option<u64>,
+}
+
+impl NatsLog {
+    pub(super) fn new(client: async_nats::Client, opts: &NatsOptions) -> Self {
+        NatsLog {
+            client,
+            prefix: opts.prefix.clone(),
+            replicas: opts.replicas.max(1),
+            timeout: opts.request_timeout,
+            shards: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(super) fn stream_name(&self, key: ShardKey) -> String {
+        format!("{}_{}_{}", self.prefix, key.stream, key.shard)
+    }
+
+    pub(super) fn subject(&self, key: ShardKey) -> String {
+        format!("{}.{}.{}", self.prefix, key.stream, key.shard)
+    }
+
+    /// One request to the JetStream API (`$JS.API.<what>`), its JSON answer decoded.
+    pub(super) async fn api<T: serde::de::DeserializeOwned>(
+        &self,
+        what: String,
+        body: serde_json::Value,
+    ) -> Result<T, ApiError> {
+        let payload = Bytes::from(body.to_string());
+        let reply = tokio::time::timeout(
+            self.timeout,
+            self.client.request(format!("$JS.API.{what}"), payload),
+        )
+        .await
+        .map_err(|_| ApiError::Transport(format!("{what}: no answer in {:?}", self.timeout)))?
+        .map_err(|e| ApiError::Transport(format!("{what}: {e}")))?;
+        decode_answer(&reply.payload)
+    }
+
+    pub(super) async fn info(&self, key: ShardKey) -> StorageResult<StreamInfo> {
+        let name = self.stream_name(key);
+        match self.api(format!("STREAM.INFO.{name}"), json!({})).await {
+            Ok(info) => Ok(info),
+            Err(e) if e.code() == Some(STREAM_NOT_FOUND) => Err(StorageError::NoSuchShard(key)),
+            Err(e) => Err(unavailable("stream info", e)),
+        }
+    }
+
+    /// This node's state of `key`, created (with the shard's current end) on first use.
+    pub(super) async fn state(&self, key: ShardKey) -> StorageResult<Arc<ShardState>> {
+        if let Some(st) = self.shards.lock().get(&key) {
+            return Ok(Arc::clone(st));
+        }
+        let info = self.info(key).await?;
+        let st = Arc::new(ShardState {
+            fence: tokio::sync::Mutex::new(Fence::default()),
+            published: watch::Sender::new(info.state.last_seq),
+        });
+        Ok(Arc::clone(self.shards.lock().entry(key).or_insert(st)))
+    }
+
+    fn forget(&self, key: ShardKey) {
+        self.shards.lock().remove(&key);
+    }
+
+    /// Re-reads the shard's end from the stream leader.
+    async fn refresh(&self, key: ShardKey, fence: &mut Fence) -> StorageResult<()> {
+        let info = self.info(key).await?;
+        fence.last_seq = info.state.last_seq;
+        fence.last_arrival = self.last_arrival(key, &info).await?;
+        fence.known = true;
+        Ok(())
+    }
+
+    /// The arrival time of the newest record ever appended to the shard.
+    pub(super) async fn last_arrival(
+        &self,
+        key: ShardKey,
+        info: &StreamInfo,
+    ) -> StorageResult<Option<i64>> {
+        if info.state.messages > 0 {
+            if let Some(m) = self.leader_get(key, info.state.last_seq).await? {
+                return Ok(Some(m.arrival_ms));
+            }
+        }
+        Ok(info
+            .config
+            .get("metadata")
+            .and_then(|m| m.get(LAST_ARRIVAL_META))
+            .and_then(|v| v.as_str())
+            .and_then(|v| v.parse().ok()))
+    }
+
+    async fn append_one(&self, key: ShardKey, payloads: Vec<Bytes>) -> StorageResult<Appended> {
+        let st = self.state(key).await?;
+        let mut fence = st.fence.lock().await;
+        if payloads.is_empty() {
+            if !fence.known {
+                self.refresh(key, &mut fence).await?;
+            }
+            return Ok(Appended {
+                first_offset: fence.last_seq,
+                arrival_ms: fence.last_arrival.unwrap_or_else(crate::clock::now_ms),
+            });
+        }
+        let mut first: Option<Appended> = None;
+        for chunk in payloads.chunks(MAX_BATCH) {
+            let done = self.append_chunk(key, &mut fence, chunk).await?;
+            st.published.send_if_modified(|end| {
+                let moved = fence.last_seq > *end;
+                *end = (*end).max(fence.last_seq);
+                moved
+            });
+            first.get_or_insert(done);
+        }
+        Ok(first.expect("at least one chunk"))
+    }
+
+    async fn append_chunk(
+        &self,
+        key: ShardKey,
+        fence: &mut Fence,
+        chunk: &[Bytes],
+    ) -> StorageResult<Appended> {
+        for _ in 0..MAX_FENCE_RETRIES {
+            if !fence.known {
+                self.refresh(key, fence).await?;
+            }
+            let arrival = crate::clock::now_ms().max(fence.last_arrival.unwrap_or(i64::MIN));
+            match self.publish(key, chunk, fence.last_seq, arrival).await {
+                Ok(last_seq) => {
+                    let n = chunk.len() as u64;
+                    if last_seq != fence.last_seq + n {
+                        fence.known = false;
+                        return Err(StorageError::Corrupt(format!(
+                            "{key:?}: an append of {n} after {} ended at {last_seq}",
+                            fence.last_seq
+                        )));
+                    }
+                    let first_offset = fence.last_seq;
+                    fence.last_seq = last_seq;
+                    fence.last_arrival = Some(arrival);
+                    return Ok(Appended {
+                        first_offset,
+                        arrival_ms: arrival,
+                    });
+                }
+                Err(Publish::Fenced) => fence.known = false,
+                Err(Publish::Failed(e)) => {
+                    // The batch may or may not be stored: learn the end again before the next.
+                    fence.known = false;
+                    return Err(match self.info(key).await {
+                        Err(StorageError::NoSuchShard(k)) => StorageError::NoSuchShard(k),
+                        _ => e,
+                    });
+                }
+            }
+        }
+        Err(StorageError::Unavailable(format!(
+            "{key:?}: other writers moved the shard's end {MAX_FENCE_RETRIES} times in a row"
+        )))
+    }
+
+    /// Publishes `chunk` as one atomic batch after `last_seq`; the sequence of its last record.
+    async fn publish(
+        &self,
+        key: ShardKey,
+        chunk: &[Bytes],
+        last_seq: u64,
+        arrival: i64,
+    ) -> Result<u64, Publish> {
+        let subject = self.subject(key);
+        let batch_id = self.client.new_inbox().replace('.', "_");
+        let n = chunk.len();
+        for (i, payload) in chunk.iter().enumerate() {
+            let mut headers = HeaderMap::new();
+            headers.insert(ARRIVAL, arrival.to_string().as_str());
+            if i == 0 {
+                headers.insert("Nats-Expected-Last-Sequence", last_seq.to_string().as_str());
+            }
+            if n > 1 {
+                headers.insert("Nats-Batch-Id", batch_id.as_str());
+                headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
+            }
+            if i + 1 < n {
+                self.client
+                    .publish_with_headers(subject.clone(), headers, payload.clone())
+                    .await
+                    .map_err(|e| Publish::Failed(unavailable("publish", e)))?;
+                continue;
+            }
+            headers.insert(BATCH, batch_id.as_str());
+            if n > 1 {
+                headers.insert("Nats-Batch-Commit", "1");
+            }
+            let reply = tokio::time::timeout(
+                self.timeout,
+                self.client
+                    .request_with_headers(subject.clone(), headers, payload.clone()),
+            )
+            .await
+            .map_err(|_| Publish::Failed(unavailable("publish", "no acknowledgement in time")))?
+            .map_err(|e| Publish::Failed(unavailable("publish", e)))?;
+            let ack: PubAck = match decode_answer(&reply.payload) {
+                Ok(ack) => ack,
+                Err(e) if e.code() == Some(WRONG_LAST_SEQUENCE) => return Err(Publish::Fenced),
+                Err(e) => return Err(Publish::Failed(unavailable("publish", e))),
+            };
+            if ack.count.unwrap_or(1) != n as u64 {
+                return Err(Publish::Failed(StorageError::Corrupt(format!(
+                    "{key:?}: a batch of {n} was acknowledged with count {:?}",
+                    ack.count
+                ))));
+            }
+            return Ok(ack.seq);
+        }
+        unreachable!("chunks are never empty")
+    }
+
+    async fn trim(&self, key: ShardKey, arrival_ms: i64) -> StorageResult<()> {
+        let info = self.info(key).await?;
+        let (first, last) = (info.state.first_seq, info.state.last_seq);
+        if info.state.messages == 0 {
+            return Ok(());
+        }
+        let cut = self.seq_at_time(key, arrival_ms, first, last).await?;
+        if cut <= first {
+            return Ok(());
+        }
+        if cut > last {
+            // Emptying the stream: keep the newest arrival where `bounds` finds it.
+            if let Some(arrival) = self.last_arrival(key, &info).await? {
+                let mut config = info.config.clone();
+                let meta = config
+                    .entry("metadata")
+                    .or_insert_with(|| json!({}))
+                    .as_object_mut()
+                    .ok_or_else(|| StorageError::Corrupt("stream metadata".into()))?;
+                meta.insert(LAST_ARRIVAL_META.into(), json!(arrival.to_string()));
+                let name = self.stream_name(key);
+                self.api::<serde_json::Value>(
+                    format!("STREAM.UPDATE.{name}"),
+                    serde_json::Value::Object(config),
+                )
+                .await
+                .map_err(|e| unavailable("stream update", e))?;
+            }
+        }
+        let name = self.stream_name(key);
+        self.api::<serde_json::Value>(format!("STREAM.PURGE.{name}"), json!({ "seq": cut }))
+            .await
+            .map_err(|e| unavailable("stream purge", e))?;
+        Ok(())
+    }
+}
+
+enum Publish {
+    /// Another writer appended first; nothing of this batch was stored.
+    Fenced,
+    Failed(StorageError),
+}
+
+/// A JetStream API answer: its `error`, or the value.
+pub(super) fn decode_answer<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ApiError> {
+    if let Ok(ErrorBody { error: Some(e) }) = serde_json::from_slice::<ErrorBody>(payload) {
+        return Err(ApiError::Js {
+            err_code: e.err_code,
+            description: e.description,
+        });
+    }
+    serde_json::from_slice(payload).map_err(|e| {
+        ApiError::Transport(format!(
+            "unexpected JetStream answer ({e}): {}",
+            String::from_utf8_lossy(&payload[..payload.len().min(200)])
+        ))
+    })
+}
+
+impl ShardLog for NatsLog {
+    fn create_shard(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(async move {
+            match self.info(key).await {
+                Ok(_) => return Err(StorageError::ShardExists(key)),
+                Err(StorageError::NoSuchShard(_)) => {}
+                Err(e) => return Err(e),
+            }
+            let name = self.stream_name(key);
+            let config = json!({
+                "name": name,
+                "subjects": [self.subject(key)],
+                "retention": "limits",
+                "max_consumers": -1,
+                "max_msgs": -1,
+                "max_bytes": -1,
+                "max_age": 0,
+                "max_msg_size": NATS_MAX_RECORD + (64 << 10),
+                "storage": "file",
+                "discard": "old",
+                "num_replicas": self.replicas,
+                "duplicate_window": 120_000_000_000u64,
+                "allow_direct": true,
+                "allow_atomic": true,
+                "metadata": { FORMAT_META: NATS_FORMAT_VERSION.to_string() },
+            });
+            self.api::<serde_json::Value>(format!("STREAM.CREATE.{name}"), config)
+                .await
+                .map_err(|e| unavailable("stream create", e))?;
+            self.forget(key);
+            Ok(())
+        })
+    }
+
+    fn delete_shard(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(async move {
+            let name = self.stream_name(key);
+            let done = self
+                .api::<serde_json::Value>(format!("STREAM.DELETE.{name}"), json!({}))
+                .await;
+            // Dropping this node's state closes its watchers.
+            self.forget(key);
+            match done {
+                Ok(_) => Ok(()),
+                Err(e) if e.code() == Some(STREAM_NOT_FOUND) => Ok(()),
+                Err(e) => Err(unavailable("stream delete", e)),
+            }
+        })
+    }
+
+    fn append(&self, appends: Vec<ShardAppend>) -> BoxFuture<'_, StorageResult<Vec<Appended>>> {
+        Box::pin(async move {
+            crate::admission::payload_bytes(&appends, NATS_MAX_RECORD)?;
+            // Every named shard must exist before anything is written.
+            for a in &appends {
+                self.state(a.shard).await?;
+            }
+            let writes = appends
+                .into_iter()
+                .map(|a| self.append_one(a.shard, a.payloads));
+            futures::future::join_all(writes)
+                .await
+                .into_iter()
+                .collect()
+        })
+    }
+
+    fn read(
+        &self,
+        shard: ShardKey,
+        from: ReadFrom,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> BoxFuture<'_, StorageResult<Vec<StoredRecord>>> {
+        Box::pin(self.read_records(shard, from, max_records, max_bytes))
+    }
+
+    fn bounds(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<Bounds>> {
+        Box::pin(async move {
+            let info = self.info(key).await?;
+            let next = info.state.last_seq;
+            let first = match info.state.messages {
+                0 => next,
+                _ => info.state.first_seq.saturating_sub(1),
+            };
+            Ok(Bounds {
+                first,
+                next,
+                last_arrival_ms: self.last_arrival(key, &info).await?,
+            })
+        })
+    }
+
+    fn watch(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<watch::Receiver<u64>>> {
+        Box::pin(async move { Ok(self.state(key).await?.published.subscribe()) })
+    }
+
+    fn trim_before(&self, key: ShardKey, arrival_ms: i64) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(self.trim(key, arrival_ms))
+    }
+}

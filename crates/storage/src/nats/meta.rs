@@ -1,0 +1,301 @@
+//! [`MetaStore`] on a JetStream KV bucket (`<prefix>_meta`, history 1, file storage, R =
+//! replicas). A revision is the KV revision: the bucket stream's sequence, so it changes on
+//! every write and is never reused, also after a delete. Writes are KV's compare-and-set
+//! (`create` = only if absent, `update` = only at this revision); reads of a single key ask
+//! the stream leader, so a read after a write sees it.
+//!
+//! KV keys allow only `[-/_=.a-zA-Z0-9]` and `.` separates subject tokens, while metadata keys
+//! are any UTF-8: [`escape`] keeps `[-/_a-zA-Z0-9]` and writes every other byte as `=XX`
+//! (upper-case hex). It works byte by byte, so the escape of a prefix is a prefix of the
+//! escape of every key that starts with it.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::json;
+
+use super::log::{decode_answer, NO_MESSAGE_FOUND};
+use super::{unavailable, NatsOptions};
+use crate::{MetaEntry, MetaError, MetaFuture, MetaStore, Revision, StorageError};
+use async_nats::jetstream::kv;
+
+pub struct NatsMeta {
+    kv: kv::Store,
+    client: async_nats::Client,
+    bucket: String,
+    timeout: std::time::Duration,
+}
+
+#[derive(serde::Deserialize)]
+struct MsgGet {
+    message: RawMsg,
+}
+
+#[derive(serde::Deserialize)]
+struct RawMsg {
+    seq: u64,
+    #[serde(default)]
+    hdrs: Option<String>,
+    #[serde(default)]
+    data: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct BucketInfo {
+    state: BucketState,
+}
+
+#[derive(serde::Deserialize)]
+struct BucketState {
+    messages: u64,
+}
+
+impl NatsMeta {
+    pub(super) async fn open(
+        js: async_nats::jetstream::Context,
+        opts: &NatsOptions,
+    ) -> Result<Self, StorageError> {
+        let bucket = format!("{}_meta", opts.prefix);
+        let kv = js
+            .create_key_value(kv::Config {
+                bucket: bucket.clone(),
+                description: format!("Tributary metadata, format {}", super::NATS_FORMAT_VERSION),
+                history: 1,
+                storage: async_nats::jetstream::stream::StorageType::File,
+                num_replicas: opts.replicas.max(1),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| unavailable("opening the metadata bucket", e))?;
+        Ok(NatsMeta {
+            kv,
+            client: js.client(),
+            bucket,
+            timeout: opts.request_timeout,
+        })
+    }
+
+    async fn current(&self, key: &str) -> Result<Option<MetaEntry>, MetaError> {
+        let subject = format!("$KV.{}.{}", self.bucket, escape(key));
+        let reply = tokio::time::timeout(
+            self.timeout,
+            self.client.request(
+                format!("$JS.API.STREAM.MSG.GET.KV_{}", self.bucket),
+                Bytes::from(json!({ "last_by_subj": subject }).to_string()),
+            ),
+        )
+        .await
+        .map_err(|_| unavailable("metadata get", "no answer in time"))?
+        .map_err(|e| unavailable("metadata get", e))?;
+        let m = match decode_answer::<MsgGet>(&reply.payload) {
+            Ok(m) => m.message,
+            Err(e) if e.code() == Some(NO_MESSAGE_FOUND) => return Ok(None),
+            Err(e) => return Err(unavailable("metadata get", e).into()),
+        };
+        let b64 = |s: &str| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|e| StorageError::Corrupt(format!("metadata {key:?}: {e}")))
+        };
+        let hdrs = b64(m.hdrs.as_deref().unwrap_or(""))?;
+        let hdrs = String::from_utf8_lossy(&hdrs);
+        // KV marks deletes and purges with a header on an empty message.
+        let deleted = hdrs.split("\r\n").any(|l| {
+            l.split_once(':').is_some_and(|(n, v)| {
+                n.trim().eq_ignore_ascii_case("KV-Operation") && matches!(v.trim(), "DEL" | "PURGE")
+            })
+        });
+        if deleted {
+            return Ok(None);
+        }
+        Ok(Some(MetaEntry {
+            key: key.to_owned(),
+            revision: m.seq,
+            value: Bytes::from(b64(m.data.as_deref().unwrap_or(""))?),
+        }))
+    }
+
+    /// Why a compare-and-set was refused: the key's state now.
+    async fn refusal(&self, key: &str, expected: Revision) -> MetaError {
+        match self.current(key).await {
+            Ok(None) => MetaError::NotFound,
+            Ok(Some(e)) => MetaError::Conflict {
+                expected,
+                found: e.revision,
+            },
+            Err(e) => e,
+        }
+    }
+
+    async fn list_now(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError> {
+        // A watch of an empty bucket waits forever: look first.
+        let reply = tokio::time::timeout(
+            self.timeout,
+            self.client.request(
+                format!("$JS.API.STREAM.INFO.KV_{}", self.bucket),
+                Bytes::new(),
+            ),
+        )
+        .await
+        .map_err(|_| unavailable("metadata list", "no answer in time"))?
+        .map_err(|e| unavailable("metadata list", e))?;
+        let info: BucketInfo =
+            decode_answer(&reply.payload).map_err(|e| unavailable("metadata list", e))?;
+        let mut out = Vec::new();
+        if info.state.messages == 0 {
+            return Ok(out);
+        }
+        let escaped = escape(prefix);
+        let mut watch = self
+            .kv
+            .watch_with_history(">")
+            .await
+            .map_err(|e| unavailable("metadata list", e))?;
+        loop {
+            let next = tokio::time::timeout(self.timeout, watch.next())
+                .await
+                .map_err(|_| unavailable("metadata list", "no answer in time"))?;
+            let Some(entry) = next else { break };
+            let entry = entry.map_err(|e| unavailable("metadata list", e))?;
+            if entry.operation == kv::Operation::Put && entry.key.starts_with(&escaped) {
+                out.push(MetaEntry {
+                    key: unescape(&entry.key)?,
+                    revision: entry.revision,
+                    value: entry.value,
+                });
+            }
+            if entry.delta == 0 {
+                break;
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+}
+
+impl MetaStore for NatsMeta {
+    fn get<'a>(&'a self, key: &'a str) -> MetaFuture<'a, Option<MetaEntry>> {
+        Box::pin(self.current(key))
+    }
+
+    fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision> {
+        Box::pin(async move {
+            match self.kv.create(escape(key), value).await {
+                Ok(rev) => Ok(rev),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Err(MetaError::Exists),
+                Err(e) => Err(unavailable("metadata create", e).into()),
+            }
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        expected: Revision,
+    ) -> MetaFuture<'a, Revision> {
+        Box::pin(async move {
+            // KV's update succeeds on a deleted key at the delete's revision: refuse that.
+            match self.current(key).await? {
+                None => return Err(MetaError::NotFound),
+                Some(e) if e.revision != expected => {
+                    return Err(MetaError::Conflict {
+                        expected,
+                        found: e.revision,
+                    })
+                }
+                Some(_) => {}
+            }
+            match self.kv.update(escape(key), value, expected).await {
+                Ok(rev) => Ok(rev),
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                    Err(self.refusal(key, expected).await)
+                }
+                Err(e) => Err(unavailable("metadata update", e).into()),
+            }
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str, expected: Option<Revision>) -> MetaFuture<'a, ()> {
+        Box::pin(async move {
+            let found = self
+                .current(key)
+                .await?
+                .ok_or(MetaError::NotFound)?
+                .revision;
+            if let Some(expected) = expected.filter(|e| *e != found) {
+                return Err(MetaError::Conflict { expected, found });
+            }
+            match self
+                .kv
+                .delete_expect_revision(escape(key), Some(found))
+                .await
+            {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == kv::DeleteErrorKind::WrongLastRevision => {
+                    Err(self.refusal(key, expected.unwrap_or(found)).await)
+                }
+                Err(e) => Err(unavailable("metadata delete", e).into()),
+            }
+        })
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> MetaFuture<'a, Vec<MetaEntry>> {
+        Box::pin(self.list_now(prefix))
+    }
+}
+
+/// A metadata key as a KV key (module docs).
+pub(super) fn escape(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'/' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("={b:02X}"));
+        }
+    }
+    out
+}
+
+fn unescape(kv_key: &str) -> Result<String, StorageError> {
+    let bad = || StorageError::Corrupt(format!("metadata key {kv_key:?} is not escaped"));
+    let raw = kv_key.as_bytes();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'=' {
+            let hex = kv_key.get(i + 1..i + 3).ok_or_else(bad)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_keeps_prefixes_and_round_trips() {
+        for key in [
+            "stream/1/us-east-1/a.b",
+            "policy/arn:aws:kinesis:x",
+            "é=.*> ",
+            "a",
+        ] {
+            let e = escape(key);
+            assert!(e
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_/=".contains(&b)));
+            assert_eq!(unescape(&e).unwrap(), key);
+            for cut in (1..key.len()).filter(|c| key.is_char_boundary(*c)) {
+                assert!(e.starts_with(&escape(&key[..cut])));
+            }
+        }
+    }
+}
