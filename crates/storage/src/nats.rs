@@ -18,10 +18,11 @@
 //! keeps them non-decreasing per shard by knowing the last one it fenced on. Format version
 //! [`NATS_FORMAT_VERSION`]; documented in `docs/storage.md`.
 //!
-//! Modules: `log` (the [`crate::ShardLog`]: creation, appends as atomic batches fenced by
+//! Modules: `follow` (moving `watch` for other nodes' appends), `log` (the [`crate::ShardLog`]: creation, appends as atomic batches fenced by
 //! `Nats-Expected-Last-Sequence`, trims), `read` (batch direct gets, leader gets, reads by
 //! time), `meta` (the [`crate::MetaStore`] on a KV bucket).
 
+mod follow;
 mod log;
 mod meta;
 mod read;
@@ -85,10 +86,10 @@ pub async fn connect(opts: &NatsOptions) -> Result<NatsStores, StorageError> {
     let client = client(opts).await?;
     let mut js = async_nats::jetstream::new(client.clone());
     js.set_timeout(opts.request_timeout);
-    let meta = NatsMeta::open(js, opts).await?;
-    let log = NatsLog::new(client, opts);
+    let meta = NatsMeta::open(js.clone(), opts).await?;
+    let log = NatsLog::new(client, js, opts);
     Ok(NatsStores {
-        log: std::sync::Arc::new(log),
+        log,
         meta: std::sync::Arc::new(meta),
     })
 }

@@ -43,6 +43,9 @@ pub(super) const NO_MESSAGE_FOUND: u64 = 10037;
 /// The JetStream shard log. Cheap to share.
 pub struct NatsLog {
     pub(super) client: async_nats::Client,
+    pub(super) js: async_nats::jetstream::Context,
+    /// The log's own handle, for the follower tasks it starts (held weakly by them).
+    me: std::sync::Weak<NatsLog>,
     prefix: String,
     replicas: usize,
     pub(super) timeout: Duration,
@@ -53,6 +56,17 @@ pub struct NatsLog {
 pub(super) struct ShardState {
     fence: tokio::sync::Mutex<Fence>,
     pub(super) published: watch::Sender<u64>,
+    /// Whether a follower (`follow.rs`) was started, and its task, stopped with the state.
+    pub(super) following: std::sync::atomic::AtomicBool,
+    pub(super) follower: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for ShardState {
+    fn drop(&mut self) {
+        if let Some(task) = self.follower.lock().take() {
+            task.abort();
+        }
+    }
 }
 
 /// The shard's end as of this node's last append or refresh.
@@ -125,14 +139,20 @@ struct PubAck {
 }
 
 impl NatsLog {
-    pub(super) fn new(client: async_nats::Client, opts: &NatsOptions) -> Self {
-        NatsLog {
+    pub(super) fn new(
+        client: async_nats::Client,
+        js: async_nats::jetstream::Context,
+        opts: &NatsOptions,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| NatsLog {
             client,
+            js,
+            me: me.clone(),
             prefix: opts.prefix.clone(),
             replicas: opts.replicas.max(1),
             timeout: opts.request_timeout,
             shards: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     pub(super) fn stream_name(&self, key: ShardKey) -> String {
@@ -178,12 +198,25 @@ impl NatsLog {
         let st = Arc::new(ShardState {
             fence: tokio::sync::Mutex::new(Fence::default()),
             published: watch::Sender::new(info.state.last_seq),
+            following: std::sync::atomic::AtomicBool::new(false),
+            follower: Mutex::new(None),
         });
         Ok(Arc::clone(self.shards.lock().entry(key).or_insert(st)))
     }
 
     fn forget(&self, key: ShardKey) {
         self.shards.lock().remove(&key);
+    }
+
+    /// Forgets `key` if this node's state of it is still `st` (not a newer incarnation).
+    pub(super) fn forget_if(&self, key: ShardKey, st: &std::sync::Weak<ShardState>) {
+        let mut shards = self.shards.lock();
+        if shards
+            .get(&key)
+            .is_some_and(|cur| std::ptr::eq(Arc::as_ptr(cur), st.as_ptr()))
+        {
+            shards.remove(&key);
+        }
     }
 
     /// Re-reads the shard's end from the stream leader.
@@ -493,7 +526,13 @@ impl ShardLog for NatsLog {
     }
 
     fn watch(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<watch::Receiver<u64>>> {
-        Box::pin(async move { Ok(self.state(key).await?.published.subscribe()) })
+        Box::pin(async move {
+            let st = self.state(key).await?;
+            if let Some(me) = self.me.upgrade() {
+                me.follow(key, &st);
+            }
+            Ok(st.published.subscribe())
+        })
     }
 
     fn trim_before(&self, key: ShardKey, arrival_ms: i64) -> BoxFuture<'_, StorageResult<()>> {

@@ -49,6 +49,9 @@ struct BucketState {
     messages: u64,
 }
 
+/// How long a compare-and-set that fails with the key unchanged is retried.
+const CAS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl NatsMeta {
     pub(super) async fn open(
         js: async_nats::jetstream::Context,
@@ -115,15 +118,43 @@ impl NatsMeta {
         }))
     }
 
-    /// Why a compare-and-set was refused: the key's state now.
-    async fn refusal(&self, key: &str, expected: Revision) -> MetaError {
-        match self.current(key).await {
-            Ok(None) => MetaError::NotFound,
-            Ok(Some(e)) => MetaError::Conflict {
-                expected,
-                found: e.revision,
-            },
-            Err(e) => e,
+    /// Runs a compare-and-set (`expected`: the key's revision, or `None` for "absent") until
+    /// it succeeds, the key has moved (`Exists`, `Conflict`, `NotFound`), or it kept failing
+    /// for [`CAS_PATIENCE`]. JetStream also refuses a compare-and-set while a competing write
+    /// of the key is still being applied (seen with 2.15.1: "wrong last sequence", 10164,
+    /// which async-nats does not name), when the key still reads unchanged; retrying then is
+    /// safe, as the write is still conditional.
+    async fn cas<T, E, F, Fut>(
+        &self,
+        key: &str,
+        expected: Option<Revision>,
+        op: F,
+    ) -> Result<T, MetaError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
+    {
+        let deadline = tokio::time::Instant::now() + CAS_PATIENCE;
+        loop {
+            let err = match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            match (self.current(key).await?, expected) {
+                (Some(_), None) => return Err(MetaError::Exists),
+                (None, Some(_)) => return Err(MetaError::NotFound),
+                (Some(cur), Some(expected)) if cur.revision != expected => {
+                    return Err(MetaError::Conflict {
+                        expected,
+                        found: cur.revision,
+                    })
+                }
+                _ if tokio::time::Instant::now() >= deadline => {
+                    return Err(unavailable("metadata write", err).into())
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
         }
     }
 
@@ -179,13 +210,9 @@ impl MetaStore for NatsMeta {
     }
 
     fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision> {
-        Box::pin(async move {
-            match self.kv.create(escape(key), value).await {
-                Ok(rev) => Ok(rev),
-                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Err(MetaError::Exists),
-                Err(e) => Err(unavailable("metadata create", e).into()),
-            }
-        })
+        Box::pin(self.cas(key, None, move || {
+            self.kv.create(escape(key), value.clone())
+        }))
     }
 
     fn update<'a>(
@@ -206,13 +233,10 @@ impl MetaStore for NatsMeta {
                 }
                 Some(_) => {}
             }
-            match self.kv.update(escape(key), value, expected).await {
-                Ok(rev) => Ok(rev),
-                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                    Err(self.refusal(key, expected).await)
-                }
-                Err(e) => Err(unavailable("metadata update", e).into()),
-            }
+            self.cas(key, Some(expected), || {
+                self.kv.update(escape(key), value.clone(), expected)
+            })
+            .await
         })
     }
 
@@ -226,17 +250,10 @@ impl MetaStore for NatsMeta {
             if let Some(expected) = expected.filter(|e| *e != found) {
                 return Err(MetaError::Conflict { expected, found });
             }
-            match self
-                .kv
-                .delete_expect_revision(escape(key), Some(found))
-                .await
-            {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == kv::DeleteErrorKind::WrongLastRevision => {
-                    Err(self.refusal(key, expected.unwrap_or(found)).await)
-                }
-                Err(e) => Err(unavailable("metadata delete", e).into()),
-            }
+            self.cas(key, Some(found), || {
+                self.kv.delete_expect_revision(escape(key), Some(found))
+            })
+            .await
         })
     }
 
