@@ -39,9 +39,9 @@ pub trait Factory: Send + Sync {
 }
 
 /// Expands to one `#[tokio::test]` per contract case; `$factory` is evaluated afresh in each test
-/// and must give a [`Factory`] over empty state. `contract_tests!(one_test NAME, $factory)`
-/// expands to a single test that runs every case in turn, for stores whose fixture is costly
-/// to start (a NATS cluster); `$factory` is still evaluated afresh for each case.
+/// and must give a [`Factory`] over empty state. `contract_tests!(run_all $factory)`, inside
+/// an async test, runs every case in turn instead, for stores whose fixture is costly to start
+/// (a NATS cluster); `$factory` is still evaluated afresh for each case.
 #[macro_export]
 macro_rules! contract_tests {
     (@list $($head:tt)*) => {
@@ -60,18 +60,15 @@ macro_rules! contract_tests {
             }
         )+
     };
-    (@one $name:ident $factory:expr; $($case:ident),+) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            $(
-                eprintln!("contract case {}", stringify!($case));
-                let factory = $factory;
-                $crate::contract::$case(&factory).await;
-            )+
-        }
+    (@run $factory:expr; $($case:ident),+) => {
+        $(
+            eprintln!("contract case {}", stringify!($case));
+            let factory = $factory;
+            $crate::contract::$case(&factory).await;
+        )+
     };
-    (one_test $name:ident, $factory:expr) => {
-        $crate::contract_tests!(@list @one $name $factory);
+    (run_all $factory:expr) => {
+        $crate::contract_tests!(@list @run $factory);
     };
     ($factory:expr) => {
         $crate::contract_tests!(@list @each $factory);

@@ -3,28 +3,22 @@
 //! deployment prefix of its own, which is the "empty state" the suite asks for.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 
 use futures::future::BoxFuture;
 use tributary_natskit::NatsCluster;
 use tributary_storage::contract::{Engines, Factory};
 use tributary_storage::{connect_nats, NatsOptions};
 
-fn cluster() -> &'static NatsCluster {
-    static CLUSTER: OnceLock<NatsCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| NatsCluster::start(3))
-}
-
 struct NatsFactory {
     opts: NatsOptions,
 }
 
 impl NatsFactory {
-    fn fresh() -> Self {
+    fn fresh(cluster: &NatsCluster) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         NatsFactory {
-            opts: NatsOptions::new(cluster().urls(), format!("CT{n}")),
+            opts: NatsOptions::new(cluster.urls(), format!("CT{n}")),
         }
     }
 }
@@ -43,4 +37,9 @@ impl Factory for NatsFactory {
     }
 }
 
-tributary_storage::contract_tests!(one_test jetstream_passes_the_storage_contract, NatsFactory::fresh());
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_passes_the_storage_contract() {
+    // A local, not a static: its drop (also when a case panics) kills the servers.
+    let cluster = NatsCluster::start(3);
+    tributary_storage::contract_tests!(run_all NatsFactory::fresh(&cluster));
+}
