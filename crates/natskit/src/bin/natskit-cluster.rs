@@ -3,9 +3,9 @@
 //! tests in an environment variable, and stops it.
 //!
 //! Usage: `natskit-cluster [NODES]` prints `NATS_URLS=nats://...,...` once the cluster is
-//! ready, then keeps it until its standard input closes, it gets SIGTERM/SIGINT (the nodes
-//! die with it: they are its children and it kills them on the way out), or its parent
-//! process is gone.
+//! ready, then keeps it until its standard input closes or its parent process is gone, and
+//! kills the nodes on the way out. Stop it by closing its stdin: a signal would end it
+//! before it can kill them.
 
 use std::io::Read;
 use std::time::Duration;
