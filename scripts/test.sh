@@ -5,7 +5,9 @@
 #   2. cargo fmt --check
 #   3. cargo clippy, warnings denied
 #   4. model drift: crates/model must match what scripts/gen_model.py generates
-#   5. cargo nextest: unit and integration tests of the workspace
+#   5. cargo nextest: unit and integration tests of the workspace (the JetStream stores' own
+#      tests start 3-node nats-server clusters on loopback ports), then the engine suite
+#      again on the JetStream stores, against one cluster held by natskit-cluster
 #   6. bounded fuzz sessions (nightly + cargo-fuzz, installed if missing)
 #   7. build the tributary binary
 #   8. real-client scenarios (boto3, AWS CLI, AWS SDK for JavaScript over h2c and in
@@ -41,6 +43,17 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 cargo nextest run --workspace
+
+# The engine suite once more, on the JetStream stores: one 3-node cluster for the whole pass
+# (nextest runs each test in a process of its own), each test under a prefix of its own.
+# natskit-cluster stops the cluster when its stdin closes.
+cargo build --quiet -p tributary-natskit --bin natskit-cluster
+coproc NATSKIT { "$TARGET_DIR/debug/natskit-cluster" 3; }
+read -r urls <&"${NATSKIT[0]}"
+echo "engine suite on JetStream: ${urls#NATS_URLS=}"
+TRIBUTARY_TEST_NATS=${urls#NATS_URLS=} cargo nextest run -p tributary-engine --test engine
+eval "exec ${NATSKIT[1]}>&-"
+wait "$NATSKIT_PID" || true
 
 section "6/8 fuzz: bounded sessions of the decoders that face the network"
 # SigV4 header/query parsing, JSON bodies (the fast path against the reference path), CBOR

@@ -387,7 +387,11 @@ async fn resource_policies() {
         .await
         .unwrap();
     assert!(h.engine.resource_policy(&arn).is_none());
-    assert!(h.meta.keys().iter().all(|k| !k.starts_with("policy/")));
+    assert!(h
+        .meta_keys()
+        .await
+        .iter()
+        .all(|k| !k.starts_with("policy/")));
 }
 
 #[tokio::test]

@@ -110,7 +110,11 @@ async fn register_describe_list_deregister() {
         )))
     );
     assert_eq!(h.summary("s").await.consumer_count, Some(0));
-    assert!(h.meta.keys().iter().all(|k| !k.starts_with("consumer/")));
+    assert!(h
+        .meta_keys()
+        .await
+        .iter()
+        .all(|k| !k.starts_with("consumer/")));
 }
 
 #[tokio::test]
@@ -453,7 +457,11 @@ async fn delete_stream_needs_enforce_consumer_deletion() {
         .await
         .unwrap();
     delete(Some(true)).await.unwrap();
-    assert!(h.meta.keys().iter().all(|k| !k.starts_with("consumer/")));
+    assert!(h
+        .meta_keys()
+        .await
+        .iter()
+        .all(|k| !k.starts_with("consumer/")));
     assert_eq!(h.engine.resource_policy(&c.consumer_arn), None);
     h.create("s", 1).await;
     assert_eq!(h.summary("s").await.consumer_count, Some(0));
@@ -670,10 +678,13 @@ async fn consumers_of_a_deleted_stream_are_removed_at_open() {
     h.register("s", "app").await;
     // As if the engine stopped after deleting the stream's record but before its consumers.
     let key = format!("stream/{ACCOUNT}/{REGION}/s");
-    use tributary_storage::MetaStore;
     h.meta.delete(&key, None).await.unwrap();
     h.restart().await;
-    assert!(h.meta.keys().iter().all(|k| !k.starts_with("consumer/")));
+    assert!(h
+        .meta_keys()
+        .await
+        .iter()
+        .all(|k| !k.starts_with("consumer/")));
     h.create("s", 1).await;
     assert_eq!(h.summary("s").await.consumer_count, Some(0));
 }

@@ -47,7 +47,11 @@ async fn delete_removes_the_stream_and_its_shards() {
         )
         .await;
     assert!(matches!(e, Err(DescribeStreamError::ResourceNotFound(_))));
-    assert!(h.meta.keys().iter().all(|k| !k.starts_with("stream/")));
+    assert!(h
+        .meta_keys()
+        .await
+        .iter()
+        .all(|k| !k.starts_with("stream/")));
 
     // A new stream of the same name is a new incarnation: old iterators and numbers fail.
     h.create("s", 2).await;

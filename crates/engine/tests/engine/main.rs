@@ -1,4 +1,7 @@
-//! Engine-level tests: every operation through the public API, on in-memory storage.
+//! Engine-level tests: every operation through the public API, on in-memory storage, or on
+//! the JetStream stores when `TRIBUTARY_TEST_NATS` names a cluster (`scripts/test.sh` runs
+//! the suite both ways). A test that needs the in-memory log's hooks (failing or holding
+//! appends, moving its clock) checks its point only on the in-memory pass.
 
 mod admin;
 mod consumers;
@@ -24,16 +27,43 @@ use tributary_engine::{Engine, EngineConfig, RequestContext, Subscription};
 use tributary_model::types::*;
 use tributary_model::SubscribeToShardError;
 use tributary_storage::memory::{MemoryMetaStore, MemoryShardLog};
+use tributary_storage::{MetaStore, ShardKey, ShardLog, StorageError};
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 
 pub struct Harness {
     pub engine: Arc<Engine>,
-    pub log: Arc<MemoryShardLog>,
-    pub meta: Arc<MemoryMetaStore>,
+    pub log: Arc<dyn ShardLog>,
+    pub meta: Arc<dyn MetaStore>,
+    /// The in-memory log behind `log`, on the in-memory pass.
+    mem: Option<Arc<MemoryShardLog>>,
     pub ctx: RequestContext,
     pub config: EngineConfig,
+}
+
+type Stores = (
+    Arc<dyn ShardLog>,
+    Arc<dyn MetaStore>,
+    Option<Arc<MemoryShardLog>>,
+);
+
+/// Fresh, empty stores: in memory, or under a prefix of their own on the cluster that
+/// `TRIBUTARY_TEST_NATS` names.
+async fn stores() -> Stores {
+    let Ok(urls) = std::env::var("TRIBUTARY_TEST_NATS") else {
+        let log = Arc::new(MemoryShardLog::new());
+        return (log.clone(), Arc::new(MemoryMetaStore::new()), Some(log));
+    };
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let prefix = format!("E{}x{n}", std::process::id());
+    let servers = urls.split(',').map(str::to_owned).collect();
+    let stores =
+        tributary_storage::connect_nats(&tributary_storage::NatsOptions::new(servers, prefix))
+            .await
+            .expect("connect to TRIBUTARY_TEST_NATS");
+    (stores.log, stores.meta, None)
 }
 
 impl Harness {
@@ -42,8 +72,7 @@ impl Harness {
     }
 
     pub async fn with_config(config: EngineConfig) -> Self {
-        let log = Arc::new(MemoryShardLog::new());
-        let meta = Arc::new(MemoryMetaStore::new());
+        let (log, meta, mem) = stores().await;
         let engine = Engine::open(config.clone(), log.clone(), meta.clone())
             .await
             .unwrap();
@@ -51,6 +80,7 @@ impl Harness {
             engine,
             log,
             meta,
+            mem,
             ctx: RequestContext::new(ACCOUNT, REGION),
             config,
         }
@@ -61,6 +91,44 @@ impl Harness {
         self.engine = Engine::open(self.config.clone(), self.log.clone(), self.meta.clone())
             .await
             .unwrap();
+    }
+
+    /// The in-memory log's hooks; `None` on the JetStream pass.
+    pub fn hooks(&self) -> Option<&MemoryShardLog> {
+        self.mem.as_deref()
+    }
+
+    /// Every metadata key.
+    pub async fn meta_keys(&self) -> Vec<String> {
+        let entries = self.meta.list("").await.unwrap();
+        entries.into_iter().map(|e| e.key).collect()
+    }
+
+    /// The first metadata key under `prefix`.
+    pub async fn meta_key(&self, prefix: &str) -> String {
+        let entries = self.meta.list(prefix).await.unwrap();
+        entries
+            .into_iter()
+            .next()
+            .expect("a key under the prefix")
+            .key
+    }
+
+    /// Replaces a metadata value behind the engine's back (a compare-and-set at its current
+    /// revision, so it works on every store).
+    pub async fn overwrite(&self, key: &str, value: Bytes) {
+        let current = self.meta.get(key).await.unwrap().expect("the key exists");
+        self.meta
+            .update(key, value, current.revision)
+            .await
+            .unwrap();
+    }
+
+    pub async fn shard_exists(&self, key: ShardKey) -> bool {
+        !matches!(
+            self.log.bounds(key).await,
+            Err(StorageError::NoSuchShard(_))
+        )
     }
 
     pub fn arn(&self, name: &str) -> String {

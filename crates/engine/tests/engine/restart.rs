@@ -181,11 +181,18 @@ async fn deleting_resumes_after_restart() {
     assert_eq!(h.summary("s").await.stream_status, StreamStatus::Deleting);
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        if h.meta.keys().iter().all(|k| !k.starts_with("stream/")) {
-            assert!(!h.log.shard_exists(tributary_storage::ShardKey {
-                stream: 1,
-                shard: 0
-            }));
+        if h.meta_keys()
+            .await
+            .iter()
+            .all(|k| !k.starts_with("stream/"))
+        {
+            assert!(
+                !h.shard_exists(tributary_storage::ShardKey {
+                    stream: 1,
+                    shard: 0
+                })
+                .await
+            );
             return;
         }
     }
@@ -196,12 +203,7 @@ async fn deleting_resumes_after_restart() {
 async fn unknown_formats_refuse_to_open() {
     let h = Harness::new().await;
     h.create("s", 1).await;
-    let key = h
-        .meta
-        .keys()
-        .into_iter()
-        .find(|k| k.starts_with("stream/"))
-        .unwrap();
+    let key = h.meta_key("stream/").await;
     let mut json: serde_json::Value = serde_json::from_slice(
         &tributary_storage::MetaStore::get(h.meta.as_ref(), &key)
             .await
@@ -211,8 +213,8 @@ async fn unknown_formats_refuse_to_open() {
     )
     .unwrap();
     json["v"] = 99.into();
-    h.meta
-        .force_put(&key, Bytes::from(serde_json::to_vec(&json).unwrap()));
+    h.overwrite(&key, Bytes::from(serde_json::to_vec(&json).unwrap()))
+        .await;
     let e = Engine::open(EngineConfig::default(), h.log.clone(), h.meta.clone())
         .await
         .unwrap_err();
