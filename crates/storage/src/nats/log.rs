@@ -1,12 +1,13 @@
 //! [`ShardLog`] on JetStream: one stream per shard (layout in `nats.rs`).
 //!
-//! Appends: one writer per shard per node (an async mutex) publishes each append as one
-//! atomic batch whose first message carries `Nats-Expected-Last-Sequence`. A node that lost
+//! Appends: one writer per shard per node (an async mutex, the fence) publishes what is
+//! queued for the shard (group commit) as one atomic batch whose first message carries
+//! `Nats-Expected-Last-Sequence`. A node that lost
 //! the race to another node's append sees JetStream's "wrong last sequence" (10071): nothing
 //! was stored, so it re-reads the shard's end and publishes again. Knowing the end it fenced on
 //! also gives it the last arrival time, which keeps arrival times non-decreasing per shard.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use super::{unavailable, NatsOptions, NATS_FORMAT_VERSION, NATS_MAX_RECORD};
 use crate::{
@@ -32,6 +33,8 @@ const LAST_ARRIVAL_META: &str = "tributary-last-arrival-ms";
 const FORMAT_META: &str = "tributary-format";
 /// JetStream's limit on one atomic batch.
 const MAX_BATCH: usize = 1000;
+/// Payload bytes one group commit gathers, past its first append.
+const GROUP_BYTES: usize = 8 << 20;
 /// Appends that lose the fence to another node this many times in a row give up.
 const MAX_FENCE_RETRIES: usize = 32;
 
@@ -55,6 +58,8 @@ pub struct NatsLog {
 /// What this node knows of one shard.
 pub(super) struct ShardState {
     fence: tokio::sync::Mutex<Fence>,
+    /// Appends waiting for the fence (group commit).
+    queue: Mutex<VecDeque<Waiting>>,
     pub(super) published: watch::Sender<u64>,
     /// Whether a follower (`follow.rs`) was started, and its task, stopped with the state.
     pub(super) following: std::sync::atomic::AtomicBool,
@@ -197,6 +202,7 @@ impl NatsLog {
         let info = self.info(key).await?;
         let st = Arc::new(ShardState {
             fence: tokio::sync::Mutex::new(Fence::default()),
+            queue: Mutex::new(VecDeque::new()),
             published: watch::Sender::new(info.state.last_seq),
             following: std::sync::atomic::AtomicBool::new(false),
             follower: Mutex::new(None),
@@ -247,8 +253,62 @@ impl NatsLog {
             .and_then(|v| v.parse().ok()))
     }
 
+    /// Appends `payloads` to one shard. Concurrent appends to a shard on this node commit
+    /// together: each queues, and whoever holds the shard's fence publishes everything queued
+    /// (whole appends, up to one batch) as one atomic batch, then hands each its offsets.
     async fn append_one(&self, key: ShardKey, payloads: Vec<Bytes>) -> StorageResult<Appended> {
         let st = self.state(key).await?;
+        if payloads.is_empty() || payloads.len() > MAX_BATCH {
+            return self.append_alone(key, &st, payloads).await;
+        }
+        let (reply, mut answer) = oneshot::channel();
+        st.queue.lock().push_back(Waiting { payloads, reply });
+        loop {
+            let mut fence = tokio::select! {
+                biased;
+                done = &mut answer => return done.unwrap_or_else(|_| Err(unavailable(
+                    "append", "the request that carried this append was cancelled"))),
+                fence = st.fence.lock() => fence,
+            };
+            let group = take_group(&mut st.queue.lock());
+            if group.is_empty() {
+                continue; // ours went out with an earlier group: its answer is on the way
+            }
+            let all: Vec<Bytes> = group
+                .iter()
+                .flat_map(|w| w.payloads.iter().cloned())
+                .collect();
+            let done = self.append_chunk(key, &mut fence, &all).await;
+            publish_end(&st, fence.last_seq);
+            drop(fence);
+            match done {
+                Ok(a) => {
+                    let mut first_offset = a.first_offset;
+                    for w in group {
+                        let n = w.payloads.len() as u64;
+                        let _ = w.reply.send(Ok(Appended {
+                            first_offset,
+                            arrival_ms: a.arrival_ms,
+                        }));
+                        first_offset += n;
+                    }
+                }
+                Err(e) => {
+                    for w in group {
+                        let _ = w.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// An empty append (the shard's end) or one too large for a batch, on its own.
+    async fn append_alone(
+        &self,
+        key: ShardKey,
+        st: &ShardState,
+        payloads: Vec<Bytes>,
+    ) -> StorageResult<Appended> {
         let mut fence = st.fence.lock().await;
         if payloads.is_empty() {
             if !fence.known {
@@ -261,13 +321,9 @@ impl NatsLog {
         }
         let mut first: Option<Appended> = None;
         for chunk in payloads.chunks(MAX_BATCH) {
-            let done = self.append_chunk(key, &mut fence, chunk).await?;
-            st.published.send_if_modified(|end| {
-                let moved = fence.last_seq > *end;
-                *end = (*end).max(fence.last_seq);
-                moved
-            });
-            first.get_or_insert(done);
+            let done = self.append_chunk(key, &mut fence, chunk).await;
+            publish_end(st, fence.last_seq);
+            first.get_or_insert(done?);
         }
         Ok(first.expect("at least one chunk"))
     }
@@ -408,6 +464,39 @@ impl NatsLog {
             .map_err(|e| unavailable("stream purge", e))?;
         Ok(())
     }
+}
+
+/// Moves the shard's published end (never back).
+fn publish_end(st: &ShardState, last_seq: u64) {
+    st.published.send_if_modified(|end| {
+        let moved = last_seq > *end;
+        *end = (*end).max(last_seq);
+        moved
+    });
+}
+
+/// Whole appends from the front of the queue, up to one batch (records and bytes); always at
+/// least one if any is queued.
+fn take_group(queue: &mut VecDeque<Waiting>) -> Vec<Waiting> {
+    let (mut records, mut bytes) = (0, 0);
+    let mut group = Vec::new();
+    while let Some(w) = queue.front() {
+        let size: usize = w.payloads.iter().map(Bytes::len).sum();
+        let fits = records + w.payloads.len() <= MAX_BATCH && bytes + size <= GROUP_BYTES;
+        if !group.is_empty() && !fits {
+            break;
+        }
+        records += w.payloads.len();
+        bytes += size;
+        group.extend(queue.pop_front());
+    }
+    group
+}
+
+/// An append waiting for the shard's fence.
+struct Waiting {
+    payloads: Vec<Bytes>,
+    reply: oneshot::Sender<StorageResult<Appended>>,
 }
 
 enum Publish {
