@@ -263,7 +263,6 @@ impl MemoryShardLog {
         Ok(Bounds {
             first: s.first.min(s.published),
             next: s.published,
-            last_arrival_ms: s.last_arrival,
         })
     }
 

@@ -41,8 +41,8 @@ pub const NATS_FORMAT_VERSION: u32 = 1;
 /// `max_payload` must leave room for it plus headers (12 MiB in the documented setup).
 pub const NATS_MAX_RECORD: usize = 10 << 20;
 
-/// How to reach the cluster and lay Tributary out in it.
-#[derive(Debug, Clone)]
+/// How to reach the cluster and lay Tributary out in it. `Debug` hides the password.
+#[derive(Clone)]
 pub struct NatsOptions {
     /// `nats://host:port` (or `tls://`) of one or more servers of the cluster.
     pub servers: Vec<String>,
@@ -58,6 +58,20 @@ pub struct NatsOptions {
     pub tls_ca: Option<std::path::PathBuf>,
     /// How long one request to the cluster may take before it counts as unavailable.
     pub request_timeout: Duration,
+}
+
+impl std::fmt::Debug for NatsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsOptions")
+            .field("servers", &self.servers)
+            .field("prefix", &self.prefix)
+            .field("replicas", &self.replicas)
+            .field("credentials", &self.credentials)
+            .field("user", &self.user_password.as_ref().map(|(u, _)| u))
+            .field("tls_ca", &self.tls_ca)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl NatsOptions {

@@ -48,9 +48,6 @@ pub enum ReadFrom {
 pub struct Bounds {
     pub first: u64,
     pub next: u64,
-    /// Arrival time of the newest record ever appended (still reported once that record is
-    /// trimmed, so arrival times can stay monotonic); `None` if nothing was ever appended.
-    pub last_arrival_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -61,7 +58,7 @@ pub enum StorageError {
     ShardExists(ShardKey),
     /// The data could not be made durable (disk full, I/O error, read-only file system).
     /// Nothing in the failed call was acknowledged; reads keep working.
-    #[error("write not persisted: {0}")]
+    #[error("storage unavailable: {0}")]
     Unavailable(String),
     /// A record larger than the store accepts; nothing in the call was written.
     #[error("a record of {size} bytes is larger than the store accepts ({limit})")]

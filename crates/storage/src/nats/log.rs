@@ -28,7 +28,7 @@ use crate::{
 pub(super) const ARRIVAL: &str = "Tributary-Arrival";
 const BATCH: &str = "Tributary-Batch";
 /// Stream metadata: the arrival time of the newest record, written before a trim empties the
-/// stream, so `Bounds::last_arrival_ms` survives it.
+/// stream, so a writer's next arrival time is still at least that.
 const LAST_ARRIVAL_META: &str = "tributary-last-arrival-ms";
 const FORMAT_META: &str = "tributary-format";
 /// JetStream's limit on one atomic batch.
@@ -606,11 +606,7 @@ impl ShardLog for NatsLog {
                 0 => next,
                 _ => info.state.first_seq.saturating_sub(1),
             };
-            Ok(Bounds {
-                first,
-                next,
-                last_arrival_ms: self.last_arrival(key, &info).await?,
-            })
+            Ok(Bounds { first, next })
         })
     }
 

@@ -67,7 +67,6 @@ impl ShardLog for SegmentLog {
             Bounds {
                 first: v.first,
                 next: v.next,
-                last_arrival_ms: v.last_arrival,
             }
         });
         Box::pin(std::future::ready(bounds))
