@@ -476,4 +476,22 @@ mod tests {
         assert!(!f.streams.is_empty());
         assert_eq!(f.max_connections, Some(DEFAULT_MAX_CONNECTIONS));
     }
+
+    #[test]
+    fn the_reference_files_commented_nats_keys_are_real_keys() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tributary.example.toml"
+        ))
+        .unwrap();
+        let keys: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with("nats_") || l.starts_with("storage ="))
+            .collect();
+        assert!(keys.len() >= 12, "{keys:?}");
+        let f: FileConfig = toml::from_str(&keys.join("\n")).unwrap();
+        assert_eq!(f.nats_replicas, Some(3));
+        assert_eq!(f.storage.as_deref(), Some("embedded"));
+    }
 }
