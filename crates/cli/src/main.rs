@@ -35,7 +35,7 @@ struct Cli {
 enum Command {
     /// Serve the Kinesis API (HTTP/1.1 and h2c on one port) on the embedded storage or a NATS
     /// JetStream cluster (`--storage nats://…`).
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Create a local CA and a server certificate signed by it (for `serve --tls-cert`).
     Cert(cert::CertArgs),
     /// Load a Kinesis endpoint (this server or any other) and report throughput and latency.
@@ -46,7 +46,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            let settings = config::Settings::resolve(args)?;
+            let settings = config::Settings::resolve(*args)?;
             serve::run(settings)
         }
         Command::Cert(args) => cert::run(args),
