@@ -1,6 +1,6 @@
 //! Settings: command-line flags (also readable from `TRIBUTARY_*` variables) over an
 //! optional TOML file (`--config`), over defaults. `tributary.example.toml` at the
-//! repository root documents the file.
+//! repository root documents the file. The NATS storage's settings are in `nats`.
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -13,6 +13,8 @@ use serde::Deserialize;
 use tributary_engine::StreamDeclaration;
 use tributary_storage::Durability;
 
+use crate::nats::{NatsArgs, NatsFileKeys, NatsSettings};
+
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// TOML configuration file; flags given here override it.
@@ -21,7 +23,12 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:4567]. Port 0 picks a free port.
     #[arg(long, env = "TRIBUTARY_BIND")]
     pub bind: Option<SocketAddr>,
-    /// Directory of the embedded storage [default: ./tributary-data].
+    /// Where streams and records live: `embedded` (files in `--data-dir`) or a NATS
+    /// JetStream cluster, `nats://h1:4222,h2:4222,h3:4222` (`tls://…` for TLS); see
+    /// docs/replicated.md [default: embedded].
+    #[arg(long, env = "TRIBUTARY_STORAGE")]
+    pub storage: Option<String>,
+    /// Directory of the embedded storage [default: ./tributary-data]. Not used with NATS.
     #[arg(long, env = "TRIBUTARY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Account that owns the streams [default: 000000000000].
@@ -86,6 +93,8 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `tributary=debug` [default: info].
     #[arg(long, env = "RUST_LOG")]
     pub log: Option<String>,
+    #[command(flatten)]
+    pub nats: NatsArgs,
 }
 
 /// The file's keys mirror the flags (snake_case); `[[streams]]` tables declare streams.
@@ -93,6 +102,7 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     bind: Option<SocketAddr>,
+    storage: Option<String>,
     data_dir: Option<PathBuf>,
     account_id: Option<String>,
     durability: Option<String>,
@@ -110,6 +120,19 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     log: Option<String>,
+    nats_prefix: Option<String>,
+    nats_replicas: Option<usize>,
+    nats_allow_unreplicated: Option<bool>,
+    nats_allow_unsynced: Option<bool>,
+    nats_credentials: Option<PathBuf>,
+    nats_user: Option<String>,
+    /// Allowed here (unlike on the command line); `TRIBUTARY_NATS_PASSWORD` wins over it.
+    nats_password: Option<String>,
+    nats_tls_ca: Option<PathBuf>,
+    nats_request_timeout_ms: Option<u64>,
+    nats_system_credentials: Option<PathBuf>,
+    nats_system_user: Option<String>,
+    nats_system_password: Option<String>,
     #[serde(default)]
     streams: Vec<StreamDeclaration>,
     #[serde(default)]
@@ -134,9 +157,19 @@ struct UserConfig {
     policies: Vec<String>,
 }
 
+/// Where streams and records live.
+#[derive(Debug)]
+pub enum Storage {
+    /// Files under `Settings::data_dir`.
+    Embedded,
+    /// A NATS JetStream cluster; `data_dir` and `durability` are not used.
+    Nats(NatsSettings),
+}
+
 #[derive(Debug)]
 pub struct Settings {
     pub bind: SocketAddr,
+    pub storage: Storage,
     pub data_dir: PathBuf,
     pub account_id: String,
     pub durability: Durability,
@@ -158,6 +191,8 @@ pub struct Settings {
     /// Certificate chain and key files, when serving TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log: String,
+    /// Said at start, once logging is on: settings given that the chosen storage ignores.
+    pub ignored: Vec<&'static str>,
 }
 
 impl Settings {
@@ -175,6 +210,36 @@ impl Settings {
         if let Some(spec) = &args.streams {
             streams.extend(parse_streams(spec)?);
         }
+        let storage = match args.storage.or(file.storage).as_deref() {
+            None | Some("embedded") => Storage::Embedded,
+            Some(url) => Storage::Nats(NatsSettings::resolve(
+                url,
+                args.nats,
+                NatsFileKeys {
+                    prefix: file.nats_prefix,
+                    replicas: file.nats_replicas,
+                    allow_unreplicated: file.nats_allow_unreplicated,
+                    allow_unsynced: file.nats_allow_unsynced,
+                    credentials: file.nats_credentials,
+                    user: file.nats_user,
+                    password: file.nats_password,
+                    tls_ca: file.nats_tls_ca,
+                    request_timeout_ms: file.nats_request_timeout_ms,
+                    system_credentials: file.nats_system_credentials,
+                    system_user: file.nats_system_user,
+                    system_password: file.nats_system_password,
+                },
+            )?),
+        };
+        let mut ignored = Vec::new();
+        if matches!(storage, Storage::Nats(_)) {
+            if args.data_dir.is_some() || file.data_dir.is_some() {
+                ignored.push("data_dir");
+            }
+            if args.durability.is_some() || file.durability.is_some() {
+                ignored.push("durability");
+            }
+        }
         let durability = args
             .durability
             .or(file.durability)
@@ -187,6 +252,7 @@ impl Settings {
                 .bind
                 .or(file.bind)
                 .unwrap_or_else(|| "127.0.0.1:4567".parse().expect("default bind")),
+            storage,
             data_dir: args
                 .data_dir
                 .or(file.data_dir)
@@ -235,6 +301,7 @@ impl Settings {
             },
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
             users: Vec::new(),
+            ignored,
         };
         let mut s = s;
         check_account(&s.account_id)?;
@@ -408,5 +475,23 @@ mod tests {
         let f: FileConfig = toml::from_str(&text).unwrap();
         assert!(!f.streams.is_empty());
         assert_eq!(f.max_connections, Some(DEFAULT_MAX_CONNECTIONS));
+    }
+
+    #[test]
+    fn the_reference_files_commented_nats_keys_are_real_keys() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tributary.example.toml"
+        ))
+        .unwrap();
+        let keys: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with("nats_") || l.starts_with("storage ="))
+            .collect();
+        assert!(keys.len() >= 12, "{keys:?}");
+        let f: FileConfig = toml::from_str(&keys.join("\n")).unwrap();
+        assert_eq!(f.nats_replicas, Some(3));
+        assert_eq!(f.storage.as_deref(), Some("embedded"));
     }
 }

@@ -1,12 +1,15 @@
 //! `tributary`: the server binary.
 //!
-//! - `serve`: run the Kinesis API on the embedded durable storage (see `config` for every
-//!   setting, `serve` for start-up and shutdown).
+//! - `serve`: run the Kinesis API on the embedded durable storage or a NATS JetStream cluster
+//!   (see `config` for every setting, `nats` for the cluster's, `nats_checks` for the production
+//!   checks at start, `serve` for start-up and shutdown).
 //! - `cert`: a local CA and a server certificate for TLS.
 //! - `bench`: the load generator of `tributary-bench`.
 
 mod cert;
 mod config;
+mod nats;
+mod nats_checks;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -30,8 +33,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the Kinesis API (HTTP/1.1 and h2c on one port) on the embedded storage.
-    Serve(config::ServeArgs),
+    /// Serve the Kinesis API (HTTP/1.1 and h2c on one port) on the embedded storage or a NATS
+    /// JetStream cluster (`--storage nats://…`).
+    Serve(Box<config::ServeArgs>),
     /// Create a local CA and a server certificate signed by it (for `serve --tls-cert`).
     Cert(cert::CertArgs),
     /// Load a Kinesis endpoint (this server or any other) and report throughput and latency.
@@ -42,7 +46,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            let settings = config::Settings::resolve(args)?;
+            let settings = config::Settings::resolve(*args)?;
             serve::run(settings)
         }
         Command::Cert(args) => cert::run(args),

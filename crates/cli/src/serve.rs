@@ -8,9 +8,10 @@ use tributary_engine::{Engine, EngineConfig, RequestContext};
 use tributary_server::auth::AuthMode;
 use tributary_server::tls::CertSource;
 use tributary_server::AppState;
-use tributary_storage::{FjallMeta, SegmentLog, SegmentOptions};
+use tributary_storage::{FjallMeta, MetaStore, SegmentLog, SegmentOptions, ShardLog};
 
-use crate::config::Settings;
+use crate::config::{Settings, Storage};
+use crate::nats::NatsSettings;
 
 pub fn run(s: Settings) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -46,21 +47,15 @@ pub fn run(s: Settings) -> anyhow::Result<()> {
 const BLOCKING_THREADS: usize = 8;
 
 async fn serve(mut s: Settings) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&s.data_dir)
-        .with_context(|| format!("creating data directory {}", s.data_dir.display()))?;
-    // Metadata in fjall (every write fsynced, whatever `durability` says); records in
-    // per-shard segment files with a shared journal (docs/storage.md).
-    let meta = FjallMeta::open(&s.data_dir)
-        .with_context(|| format!("opening metadata in {}", s.data_dir.display()))?;
-    let segments_dir = s.data_dir.join("segments");
-    let log = SegmentLog::open(
-        &segments_dir,
-        SegmentOptions {
-            durability: s.durability,
-            ..SegmentOptions::default()
-        },
-    )
-    .with_context(|| format!("opening the record log in {}", segments_dir.display()))?;
+    for key in &s.ignored {
+        tracing::warn!(
+            "`{key}` is set but not used: it belongs to the embedded storage, and storage is NATS"
+        );
+    }
+    let (log, meta, storage_note) = match &s.storage {
+        Storage::Embedded => open_embedded(&s)?,
+        Storage::Nats(n) => open_nats(n).await?,
+    };
     let config = EngineConfig {
         default_account_id: s.account_id.clone(),
         create_delay: s.create_delay,
@@ -92,7 +87,22 @@ async fn serve(mut s: Settings) -> anyhow::Result<()> {
     } else {
         "cleartext: HTTP/1.1 and h2c"
     };
-    tracing::info!(%addr, data_dir = %s.data_dir.display(), "serving the Kinesis API ({scheme})");
+    match &s.storage {
+        Storage::Embedded => tracing::info!(
+            %addr,
+            data_dir = %s.data_dir.display(),
+            "serving the Kinesis API ({scheme}) on the embedded storage"
+        ),
+        Storage::Nats(n) => tracing::info!(
+            %addr,
+            servers = %n.servers.join(","),
+            prefix = %n.prefix,
+            replicas = n.replicas,
+            sync = %storage_note,
+            data_dir = "not used (NATS storage)",
+            "serving the Kinesis API ({scheme}) on NATS JetStream"
+        ),
+    }
     let tls = match &s.tls {
         Some((cert, key)) => {
             let source = CertSource::load(cert, key)?;
@@ -133,6 +143,45 @@ async fn serve(mut s: Settings) -> anyhow::Result<()> {
     .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+type Stores = (Arc<dyn ShardLog>, Arc<dyn MetaStore>, String);
+
+fn open_embedded(s: &Settings) -> anyhow::Result<Stores> {
+    std::fs::create_dir_all(&s.data_dir)
+        .with_context(|| format!("creating data directory {}", s.data_dir.display()))?;
+    // Metadata in fjall (every write fsynced, whatever `durability` says); records in
+    // per-shard segment files with a shared journal (docs/storage.md).
+    let meta = FjallMeta::open(&s.data_dir)
+        .with_context(|| format!("opening metadata in {}", s.data_dir.display()))?;
+    let segments_dir = s.data_dir.join("segments");
+    let log = SegmentLog::open(
+        &segments_dir,
+        SegmentOptions {
+            durability: s.durability,
+            ..SegmentOptions::default()
+        },
+    )
+    .with_context(|| format!("opening the record log in {}", segments_dir.display()))?;
+    Ok((log, meta, String::new()))
+}
+
+/// Checks the cluster's settings first (docs/replicated.md), so a refused setup creates
+/// nothing in the cluster.
+async fn open_nats(n: &NatsSettings) -> anyhow::Result<Stores> {
+    crate::nats_checks::check_replicas(n)?;
+    let verdict = crate::nats_checks::check_sync(n).await?;
+    let stores = tributary_storage::connect_nats(&n.options())
+        .await
+        .with_context(|| {
+            format!(
+                "opening NATS storage at {} (prefix {:?}, {} replicas)",
+                n.servers.join(","),
+                n.prefix,
+                n.replicas
+            )
+        })?;
+    Ok((stores.log, stores.meta, verdict.sync))
 }
 
 /// SIGHUP re-reads the certificate files; a bad file is logged and the old one kept.

@@ -1,7 +1,8 @@
 //! Test support for Tributary, used by the integration tests of the `tributary` binary.
 //!
 //! - [`TestServer`]: spawns the real binary on `127.0.0.1:0` in a temporary data directory,
-//!   restarts it on the same directory, or kills it with SIGKILL.
+//!   restarts it on the same directory, or kills it with SIGKILL. [`TestServer::start_nats`]
+//!   spawns it on NATS storage instead, with no `--data-dir`.
 //! - [`TestServer::sdk`]: an `aws-sdk-kinesis` client pointed at it.
 //! - [`raw`]: requests the SDKs refuse to send (bad bodies, wrong content types, CBOR),
 //!   over HTTP/1.1 or h2c.
@@ -23,6 +24,9 @@ pub struct TestServer {
     child: Option<Child>,
     pub addr: SocketAddr,
     dir: tempfile::TempDir,
+    /// False for NATS storage: no `--data-dir`, and the temporary directory is the working
+    /// directory instead, so a test can see that nothing was written there.
+    data_dir_flag: bool,
 }
 
 impl TestServer {
@@ -37,6 +41,21 @@ impl TestServer {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> TestServer {
+        Self::start_inner(bin, extra, env, true)
+    }
+
+    /// Starts `bin serve` with `extra` flags (which name the storage, e.g. `--storage
+    /// nats://…`) and no `--data-dir`, in an empty working directory ([`Self::data_dir`]).
+    pub fn start_nats(bin: impl AsRef<Path>, extra: &[&str], env: &[(&str, &str)]) -> TestServer {
+        Self::start_inner(bin, extra, env, false)
+    }
+
+    fn start_inner(
+        bin: impl AsRef<Path>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        data_dir_flag: bool,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = TestServer {
             bin: bin.as_ref().to_path_buf(),
@@ -48,6 +67,7 @@ impl TestServer {
             child: None,
             addr: "127.0.0.1:0".parse().expect("addr"),
             dir,
+            data_dir_flag,
         };
         s.spawn();
         s
@@ -62,12 +82,14 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(&self.bin)
-            .arg("serve")
-            .arg("--bind")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(self.dir.path())
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("serve").arg("--bind").arg("127.0.0.1:0");
+        if self.data_dir_flag {
+            cmd.arg("--data-dir").arg(self.dir.path());
+        } else {
+            cmd.current_dir(self.dir.path());
+        }
+        let mut child = cmd
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())

@@ -11,6 +11,8 @@ mod efo;
 mod fidelity;
 mod front_door;
 mod more;
+mod nats;
+mod nats_start;
 mod reshard;
 mod restart;
 mod security;
