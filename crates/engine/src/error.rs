@@ -51,7 +51,8 @@ impl From<tributary_storage::StorageError> for Failure {
             | E::ShardExists(_)
             | E::Unavailable(_)
             | E::Corrupt(_)
-            | E::Io(_)) => Failure::internal("shard log operation failed", e),
+            | E::Io(_)
+            | E::Closed(_)) => Failure::internal("shard log operation failed", e),
         }
     }
 }

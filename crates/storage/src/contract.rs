@@ -46,7 +46,7 @@ macro_rules! contract_tests {
         $crate::contract_tests!(@cases $factory;
             dense_offsets, shard_lifecycle_errors, multi_shard_append, read_by_offset,
             read_limits, read_by_time, large_records, trim_before, delete_shard,
-            reopen_keeps_everything, meta_cas, meta_list, concurrent_appends, paged_reads,
+            reopen_keeps_everything, meta_cas, meta_list, meta_watch, concurrent_appends, paged_reads,
             watch_follows_the_published_end);
     };
     (@cases $factory:expr; $($case:ident),+) => {

@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
 use crate::{
-    Appended, Bounds, MetaEntry, MetaError, MetaFuture, MetaStore, ReadFrom, Revision, ShardAppend,
-    ShardKey, ShardLog, StorageError, StorageResult, StoredRecord,
+    Appended, Bounds, MetaChange, MetaEntry, MetaError, MetaFuture, MetaStore, ReadFrom, Revision,
+    ShardAppend, ShardKey, ShardLog, StorageError, StorageResult, StoredRecord,
 };
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 #[derive(Debug)]
 struct ShardData {
@@ -285,10 +285,40 @@ impl MemoryShardLog {
     }
 }
 
-/// Entries by key, with the last revision handed out.
-type Entries = (Revision, BTreeMap<String, (Revision, Bytes)>);
+/// Entries by key, with the last revision handed out and the open change feeds.
+#[derive(Debug, Default)]
+struct Entries {
+    last: Revision,
+    map: BTreeMap<String, (Revision, Bytes)>,
+    watchers: Vec<mpsc::UnboundedSender<MetaChange>>,
+}
 
-/// A [`MetaStore`] in memory, with one global revision counter.
+impl Entries {
+    /// Takes the next revision and tells every feed, under the store's lock, so feeds see
+    /// changes in revision order.
+    fn change(&mut self, key: &str, value: Option<Bytes>) -> Revision {
+        self.last += 1;
+        let revision = self.last;
+        match &value {
+            Some(v) => {
+                self.map.insert(key.to_owned(), (revision, v.clone()));
+            }
+            None => {
+                self.map.remove(key);
+            }
+        }
+        let change = MetaChange {
+            key: key.to_owned(),
+            revision,
+            value,
+        };
+        self.watchers.retain(|w| w.send(change.clone()).is_ok());
+        revision
+    }
+}
+
+/// A [`MetaStore`] in memory, with one global revision counter. Several engines given the
+/// same `Arc` share it as nodes share a replicated store.
 #[derive(Debug, Default)]
 pub struct MemoryMetaStore {
     entries: Mutex<Entries>,
@@ -301,25 +331,19 @@ impl MemoryMetaStore {
 
     /// Overwrites a value regardless of its revision (to plant corrupt or old data).
     pub fn force_put(&self, key: &str, value: Bytes) {
-        let mut g = self.entries.lock();
-        g.0 += 1;
-        let rev = g.0;
-        g.1.insert(key.to_owned(), (rev, value));
+        self.entries.lock().change(key, Some(value));
     }
 
     pub fn keys(&self) -> Vec<String> {
-        self.entries.lock().1.keys().cloned().collect()
+        self.entries.lock().map.keys().cloned().collect()
     }
 
     fn create_now(&self, key: &str, value: Bytes) -> Result<Revision, MetaError> {
         let mut g = self.entries.lock();
-        if g.1.contains_key(key) {
+        if g.map.contains_key(key) {
             return Err(MetaError::Exists);
         }
-        g.0 += 1;
-        let rev = g.0;
-        g.1.insert(key.to_owned(), (rev, value));
-        Ok(rev)
+        Ok(g.change(key, Some(value)))
     }
 
     fn update_now(
@@ -329,38 +353,38 @@ impl MemoryMetaStore {
         expected: Revision,
     ) -> Result<Revision, MetaError> {
         let mut g = self.entries.lock();
-        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
+        let found = g.map.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
         if found != expected {
             return Err(MetaError::Conflict { expected, found });
         }
-        g.0 += 1;
-        let rev = g.0;
-        g.1.insert(key.to_owned(), (rev, value));
-        Ok(rev)
+        Ok(g.change(key, Some(value)))
     }
 
     fn delete_now(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError> {
         let mut g = self.entries.lock();
-        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
+        let found = g.map.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
         if let Some(expected) = expected {
             if found != expected {
                 return Err(MetaError::Conflict { expected, found });
             }
         }
-        g.1.remove(key);
+        g.change(key, None);
         Ok(())
     }
 }
 
 impl MetaStore for MemoryMetaStore {
     fn get<'a>(&'a self, key: &'a str) -> MetaFuture<'a, Option<MetaEntry>> {
-        Box::pin(std::future::ready(Ok(self.entries.lock().1.get(key).map(
-            |(revision, value)| MetaEntry {
+        Box::pin(std::future::ready(Ok(self
+            .entries
+            .lock()
+            .map
+            .get(key)
+            .map(|(revision, value)| MetaEntry {
                 key: key.to_owned(),
                 revision: *revision,
                 value: value.clone(),
-            },
-        ))))
+            }))))
     }
 
     fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision> {
@@ -384,7 +408,7 @@ impl MetaStore for MemoryMetaStore {
         Box::pin(std::future::ready(Ok(self
             .entries
             .lock()
-            .1
+            .map
             .range(prefix.to_owned()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, (revision, value))| MetaEntry {
@@ -393,6 +417,12 @@ impl MetaStore for MemoryMetaStore {
                 value: value.clone(),
             })
             .collect())))
+    }
+
+    fn watch(&self) -> MetaFuture<'_, mpsc::UnboundedReceiver<MetaChange>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.entries.lock().watchers.push(tx);
+        Box::pin(std::future::ready(Ok(rx)))
     }
 }
 
