@@ -29,6 +29,8 @@ struct ShardData {
     /// Arrival of the newest record ever appended (kept across trims).
     last_arrival: Option<i64>,
     watch: watch::Sender<u64>,
+    /// Closed by `close_shard`: appends fail.
+    closed: bool,
 }
 
 impl ShardData {
@@ -40,6 +42,7 @@ impl ShardData {
             published: 0,
             last_arrival: None,
             watch: watch::channel(0).0,
+            closed: false,
         }
     }
 
@@ -134,6 +137,9 @@ impl MemoryShardLog {
         if let Some(a) = appends.iter().find(|a| !shards.contains_key(&a.shard)) {
             return Err(StorageError::NoSuchShard(a.shard));
         }
+        if let Some(a) = appends.iter().find(|a| shards[&a.shard].closed) {
+            return Err(StorageError::Closed(a.shard));
+        }
         let now = self.now();
         Ok(appends
             .into_iter()
@@ -224,6 +230,21 @@ impl ShardLog for MemoryShardLog {
 
     fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> BoxFuture<'_, StorageResult<()>> {
         Box::pin(std::future::ready(self.trim_now(shard, arrival_ms)))
+    }
+
+    fn close_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<u64>> {
+        let closed = self.shards.lock().get_mut(&shard).map(|s| {
+            s.closed = true;
+            (s.next, s.watch.subscribe())
+        });
+        Box::pin(async move {
+            let (end, mut published) = closed.ok_or(StorageError::NoSuchShard(shard))?;
+            // Appends the test holds are accepted: the close waits for them, as a real
+            // log waits for the fsync of the appends it accepted. Deleting the shard ends
+            // the wait.
+            let _ = published.wait_for(|&n| n >= end).await;
+            Ok(end)
+        })
     }
 }
 

@@ -122,6 +122,15 @@ pub trait ShardLog: Send + Sync + 'static {
     /// to the records present when called and never moves back; trimming an empty shard, or to
     /// an earlier time, is a no-op.
     fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> BoxFuture<'_, StorageResult<()>>;
+    /// Closes the shard to appends (a parent shard after a split or merge) and returns its
+    /// final end: the `Bounds::next` it will always have. Every append accepted before the
+    /// close is readable (published) when this returns; every later `append` call naming the
+    /// shard fails with `Closed` and writes nothing, to any shard. Reads, `bounds`, `watch`,
+    /// `trim_before` and `delete_shard` go on as before. Idempotent: closing a closed shard
+    /// returns the same end. `NoSuchShard` if the shard does not exist. Whether the close
+    /// survives a reopen is the store's choice (the engine closes its closed shards again at
+    /// open); a deleted and re-created shard starts open.
+    fn close_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<u64>>;
 }
 
 /// What a [`MetaStore`] write resolves to.
