@@ -435,3 +435,7 @@ fn closed_unsealed(entry: &StreamEntry) -> Vec<Arc<ShardRuntime>> {
         .cloned()
         .collect()
 }
+
+#[cfg(test)]
+#[path = "follow_tests.rs"]
+mod tests;
