@@ -164,8 +164,12 @@ impl Engine {
         }
 
         for (entry, gone) in expired {
-            if let Err(e) = self.prune(&entry, &gone).await {
-                tracing::warn!(stream = %entry.arn, failure = ?e, "pruning expired shards failed");
+            match self.prune(&entry, &gone).await {
+                // Another node pruned or changed the stream first; the next pass looks again.
+                Ok(()) | Err(Failure::Stale) => {}
+                Err(e) => {
+                    tracing::warn!(stream = %entry.arn, failure = ?e, "pruning expired shards failed")
+                }
             }
         }
     }

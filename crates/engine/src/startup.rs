@@ -158,8 +158,9 @@ async fn load_consumers(store: &dyn MetaStore, registry: &Registry) -> Result<()
             }
             _ => {
                 tracing::info!(key = %entry.key, "removing a consumer of a deleted stream");
+                // Another node opening at the same time may have removed or changed it.
                 match store.delete(&entry.key, Some(entry.revision)).await {
-                    Ok(()) | Err(MetaError::NotFound) => {}
+                    Ok(()) | Err(MetaError::NotFound | MetaError::Conflict { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
             }

@@ -326,6 +326,7 @@ async fn racing_creates_have_one_winner_and_distinct_ids() {
     }
     for i in 0..10 {
         for name in [format!("a-{i}"), format!("b-{i}")] {
+            eventually("A sees every stream", || exists(&n.a, &name)).await;
             let got = read_all(&n.a, &name, "shardId-000000000000").await;
             let data: Vec<&str> = got.iter().map(|(_, d)| d.as_str()).collect();
             assert_eq!(data, [name.as_str()], "{name} holds only its own record");
