@@ -240,14 +240,15 @@ impl Engine {
                 _ => false,
             });
         };
+        // The engine's own writes come back here: skip them before parsing.
+        if existing.as_ref().is_some_and(|e| !newer(e)) {
+            return Ok(false);
+        }
         let rec: StreamRecord = meta::from_bytes(value)?;
         if meta::stream_key(&rec.account, &rec.region, &rec.name) != c.key {
             return Err("stream record does not match its key".into());
         }
         if let Some(e) = existing {
-            if !newer(&e) {
-                return Ok(false);
-            }
             if e.id == rec.id {
                 self.install_stream(&e, rec, c.revision);
                 return Ok(true);

@@ -138,8 +138,9 @@ impl Engine {
     }
 
     /// Routes and appends `records`, returning where each landed, in order. An append that
-    /// finds a shard closed by another node (a split or merge there) re-reads the stream's
-    /// record and goes again on the new routes: nothing of a refused append was written.
+    /// finds a shard closed by another node (a split or merge there), or gone (the stream
+    /// deleted there), re-reads the stream's record and goes again on the new routes (or
+    /// answers ResourceNotFound): nothing of a refused append was written.
     async fn write(
         &self,
         entry: &StreamEntry,
@@ -154,11 +155,11 @@ impl Engine {
         let mut attempt = 1;
         loop {
             match self.write_once(entry, records, &payloads, dry_run).await {
-                Err(Closed(shard)) if attempt < CLOSED_ATTEMPTS => {
+                Err(Moved(shard)) if attempt < CLOSED_ATTEMPTS => {
                     attempt += 1;
                     self.follow_reshard(entry, shard).await?;
                 }
-                Err(Closed(shard)) => {
+                Err(Moved(shard)) => {
                     return Err(Failure::internal(
                         "append",
                         format!("shard {shard:?} stayed closed through {attempt} attempts"),
@@ -170,8 +171,8 @@ impl Engine {
         }
     }
 
-    /// After an append found `shard` closed: refreshes the stream's record from the MetaStore
-    /// (the node that closed it committed the new record first). No append guard is held
+    /// After an append found `shard` closed or gone: refreshes the stream's record from the
+    /// MetaStore (the node that closed or deleted it committed the new record first). No append guard is held
     /// here, so a reshard draining this node's appends never waits for this.
     async fn follow_reshard(&self, entry: &StreamEntry, shard: ShardKey) -> Outcome<()> {
         let routed_to_closed = || {
@@ -264,7 +265,9 @@ impl Engine {
         drop(guards);
         let appended = match appended {
             Ok(a) => a,
-            Err(StorageError::Closed(shard)) => return Err(Closed(shard)),
+            Err(StorageError::Closed(shard) | StorageError::NoSuchShard(shard)) => {
+                return Err(Moved(shard))
+            }
             Err(e) => return Err(Failed(e.into())),
         };
         if appended.len() != shards.len() {
@@ -296,11 +299,12 @@ const CLOSED_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Why one attempt of [`Engine::write`] failed.
 enum WriteFailure {
-    /// The log refused the append: this shard was closed (by a reshard on another node).
-    Closed(ShardKey),
+    /// The log refused the append: this shard was closed (by a reshard on another node) or
+    /// deleted (with its stream, on another node).
+    Moved(ShardKey),
     Failed(Failure),
 }
-use WriteFailure::{Closed, Failed};
+use WriteFailure::{Failed, Moved};
 
 impl From<Failure> for WriteFailure {
     fn from(f: Failure) -> Self {

@@ -2,13 +2,10 @@
 //! two nodes of a replicated tier: what one does, the other sees; races on one target have
 //! exactly one winner; a reshard on one node while the other appends loses nothing.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tributary_engine::{Engine, EngineConfig, RequestContext};
 use tributary_model::types::*;
 use tributary_model::*;
@@ -18,6 +15,9 @@ use crate::*;
 const SOON: Duration = Duration::from_secs(5);
 /// Half of the hash key space: splits a one-shard stream in two.
 const MIDDLE: &str = "170141183460469231731687303715884105728";
+
+#[path = "two_nodes_reshard.rs"]
+mod reshard;
 
 struct Nodes {
     a: Harness,
@@ -408,171 +408,4 @@ async fn racing_control_operations_have_one_winner() {
     }
     assert!(n.a.meta.keys().iter().all(|k| !k.starts_with("stream/")));
     assert!(n.a.meta.keys().iter().all(|k| !k.starts_with("consumer/")));
-}
-
-/// Node B appends without pause while node A splits the only shard: every acknowledged
-/// record is readable under its sequence number, and each shard (parent, then children)
-/// holds B's records in the order B got them acknowledged.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn split_on_one_node_while_the_other_appends() {
-    let n = nodes().await;
-    n.a.create("s", 1).await;
-    eventually("B sees the stream", || exists(&n.b, "s")).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (engine, stop) = (n.b.engine.clone(), stop.clone());
-        tokio::spawn(async move {
-            let ctx = RequestContext::new(ACCOUNT, REGION);
-            let mut acked: Vec<(String, String, String)> = Vec::new();
-            let mut i = 0;
-            while !stop.load(Ordering::Acquire) || i < 40 {
-                let records = (0..4)
-                    .map(|j| PutRecordsRequestEntry {
-                        data: Bytes::from(format!("r{i}-{j}")),
-                        partition_key: Some(format!("key-{j}")),
-                        ..Default::default()
-                    })
-                    .collect();
-                let out = engine
-                    .put_records(
-                        &ctx,
-                        PutRecordsInput {
-                            stream_name: Some("s".into()),
-                            records,
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .expect("PutRecords never fails during a split");
-                assert_eq!(out.failed_record_count, Some(0), "{out:?}");
-                for (j, r) in out.records.into_iter().enumerate() {
-                    acked.push((
-                        r.shard_id.unwrap(),
-                        r.sequence_number.unwrap(),
-                        format!("r{i}-{j}"),
-                    ));
-                }
-                let one = engine
-                    .put_record(&ctx, put_input("s", "single", &format!("p{i}")))
-                    .await
-                    .expect("PutRecord never fails during a split");
-                acked.push((one.shard_id, one.sequence_number, format!("p{i}")));
-                i += 1;
-            }
-            acked
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    n.a.engine
-        .split_shard(&n.a.ctx, split_input("s", "shardId-000000000000"))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    stop.store(true, Ordering::Release);
-    let acked = tokio::time::timeout(SOON * 2, writer)
-        .await
-        .expect("the writer finishes")
-        .unwrap();
-
-    let mut by_shard: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for (shard, seq, data) in acked {
-        by_shard.entry(shard).or_default().push((seq, data));
-    }
-    assert!(
-        by_shard.len() >= 2,
-        "records landed in the children too: {:?}",
-        by_shard.keys()
-    );
-    for h in [&n.a, &n.b] {
-        for shard in [
-            "shardId-000000000000",
-            "shardId-000000000001",
-            "shardId-000000000002",
-        ] {
-            let stored = read_all(h, "s", shard).await;
-            let expected = by_shard.get(shard).cloned().unwrap_or_default();
-            assert_eq!(
-                stored, expected,
-                "{shard} holds exactly the acknowledged records, in acknowledgement order"
-            );
-        }
-    }
-    eventually("both nodes describe the split alike", || async {
-        n.a.describe("s").await == n.b.describe("s").await
-    })
-    .await;
-    let listed = shards(&n.b, "s").await;
-    assert!(listed[0]
-        .sequence_number_range
-        .ending_sequence_number
-        .is_some());
-    for child in &listed[1..] {
-        assert_eq!(
-            child.parent_shard_id.as_deref(),
-            Some("shardId-000000000000")
-        );
-        assert_eq!(child.adjacent_parent_shard_id, None);
-    }
-}
-
-/// An enhanced fan-out subscription on node B to a shard that node A splits ends, after the
-/// parent's last record, with the children.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn subscription_on_one_node_ends_when_the_other_splits() {
-    let n = nodes_with(EngineConfig {
-        subscription_heartbeat: Duration::from_secs(60),
-        ..Default::default()
-    })
-    .await;
-    n.a.create("s", 1).await;
-    let consumer = n.a.register("s", "app").await;
-    eventually("B sees the consumer", || async {
-        n.b.subscribe(
-            &consumer.consumer_arn,
-            "shardId-000000000000",
-            ShardIteratorType::TrimHorizon,
-            None,
-        )
-        .await
-        .is_ok()
-    })
-    .await;
-    let mut sub =
-        n.b.subscribe(
-            &consumer.consumer_arn,
-            "shardId-000000000000",
-            ShardIteratorType::TrimHorizon,
-            None,
-        )
-        .await
-        .unwrap();
-    n.a.put("s", "k", "before").await;
-    n.a.engine
-        .split_shard(&n.a.ctx, split_input("s", "shardId-000000000000"))
-        .await
-        .unwrap();
-
-    let mut seen = Vec::new();
-    let children = loop {
-        let event = tokio::time::timeout(SOON, sub.next_event())
-            .await
-            .expect("an event within 5 s")
-            .unwrap()
-            .expect("the subscription reports the end before it stops");
-        seen.extend(event.records.iter().map(data_str));
-        if let Some(children) = event.child_shards {
-            break children;
-        }
-    };
-    assert_eq!(seen, ["before"], "every record of the parent comes first");
-    let ids: Vec<&str> = children.iter().map(|c| c.shard_id.as_str()).collect();
-    assert_eq!(ids, ["shardId-000000000001", "shardId-000000000002"]);
-    for c in &children {
-        assert_eq!(c.parent_shards, ["shardId-000000000000"]);
-    }
-    assert!(tokio::time::timeout(SOON, sub.next_event())
-        .await
-        .expect("ends at once")
-        .unwrap()
-        .is_none());
 }
