@@ -84,6 +84,8 @@ impl Engine {
     /// Brings the cache to the store's state: every listed entry as a change, every cached
     /// key the store no longer has forgotten. Callers hold `self.control`.
     async fn resync(&self) -> Outcome<()> {
+        // The listing is the truth now; deletes the old feed never brought cannot come.
+        self.tombstones.lock().clear();
         let mut listed = HashSet::new();
         for prefix in [
             meta::STREAM_PREFIX,

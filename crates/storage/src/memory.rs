@@ -359,6 +359,12 @@ impl MemoryMetaStore {
         self.entries.lock().map.keys().cloned().collect()
     }
 
+    /// Closes every open change feed, as a lost connection to a replicated store would;
+    /// watchers must watch again.
+    pub fn close_watches(&self) {
+        self.entries.lock().watchers.clear();
+    }
+
     fn create_now(&self, key: &str, value: Bytes) -> Result<Revision, MetaError> {
         let mut g = self.entries.lock();
         if g.map.contains_key(key) {

@@ -409,3 +409,34 @@ async fn racing_control_operations_have_one_winner() {
     assert!(n.a.meta.keys().iter().all(|k| !k.starts_with("stream/")));
     assert!(n.a.meta.keys().iter().all(|k| !k.starts_with("consumer/")));
 }
+
+/// The feed closes (a lost connection): each node watches again and catches up with what
+/// it missed, deletes included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_catch_up_after_the_feed_closes() {
+    let n = nodes().await;
+    n.a.create("gone", 1).await;
+    n.a.create("kept", 1).await;
+    eventually("B sees both streams", || async {
+        stream_names(&n.b).await == ["gone", "kept"]
+    })
+    .await;
+    n.a.meta.close_watches();
+    n.a.engine
+        .delete_stream(
+            &n.a.ctx,
+            DeleteStreamInput {
+                stream_name: Some("gone".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    n.a.create("new", 1).await;
+    eventually("B catches up", || async {
+        stream_names(&n.b).await == ["kept", "new"]
+    })
+    .await;
+    n.b.create("later", 1).await;
+    eventually("A follows the new feed", || exists(&n.a, "later")).await;
+}
