@@ -21,6 +21,7 @@ use tributary_model::*;
 use tributary_storage::MetaError;
 
 use crate::clock::now_ms;
+use crate::error::retry_stale;
 use crate::error::{Failure, Outcome};
 use crate::messages as msg;
 use crate::meta::{self, ConsumerPhase, ConsumerRecord, Status, FORMAT_VERSION};
@@ -40,6 +41,14 @@ const RETRY: Duration = Duration::from_secs(1);
 
 impl Engine {
     pub async fn register_stream_consumer(
+        &self,
+        ctx: &RequestContext,
+        input: RegisterStreamConsumerInput,
+    ) -> Result<RegisterStreamConsumerOutput, RegisterStreamConsumerError> {
+        retry_stale!(self.register_stream_consumer_once(ctx, input.clone()).await)
+    }
+
+    async fn register_stream_consumer_once(
         &self,
         ctx: &RequestContext,
         input: RegisterStreamConsumerInput,
@@ -125,11 +134,10 @@ impl Engine {
             tags,
         };
         let key = meta::consumer_key(&entry.account, &entry.region, &entry.name, &name);
-        let revision = self
-            .meta
-            .create(&key, meta::to_bytes(&rec))
-            .await
-            .map_err(Failure::from)?;
+        let revision = match self.meta.create(&key, meta::to_bytes(&rec)).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.lost_race(&key, e).await.into()),
+        };
         entry.put_consumer(rec, revision);
         self.schedule_consumer(&entry, &name);
         let c = entry
@@ -141,6 +149,17 @@ impl Engine {
     }
 
     pub async fn deregister_stream_consumer(
+        &self,
+        ctx: &RequestContext,
+        input: DeregisterStreamConsumerInput,
+    ) -> Result<(), DeregisterStreamConsumerError> {
+        retry_stale!(
+            self.deregister_stream_consumer_once(ctx, input.clone())
+                .await
+        )
+    }
+
+    async fn deregister_stream_consumer_once(
         &self,
         ctx: &RequestContext,
         input: DeregisterStreamConsumerInput,
@@ -363,10 +382,10 @@ impl Engine {
             .map(|c| c.revision)
             .ok_or_else(|| Failure::internal("commit consumer", "not cached"))?;
         let key = meta::consumer_key(&entry.account, &entry.region, &entry.name, &rec.name);
-        let revision = self
-            .meta
-            .update(&key, meta::to_bytes(&rec), expected)
-            .await?;
+        let revision = match self.meta.update(&key, meta::to_bytes(&rec), expected).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.lost_race(&key, e).await),
+        };
         entry.put_consumer(rec, revision);
         Ok(())
     }
@@ -380,8 +399,8 @@ impl Engine {
     ) -> Outcome<()> {
         let key = meta::consumer_key(&entry.account, &entry.region, &entry.name, &c.rec.name);
         match self.meta.delete(&key, Some(c.revision)).await {
-            Ok(()) | Err(MetaError::NotFound) => {}
-            Err(e) => return Err(e.into()),
+            Ok(()) | Err(MetaError::NotFound) => self.tombstone(&key, c.revision),
+            Err(e) => return Err(self.lost_race(&key, e).await),
         }
         entry.consumers.write().remove(&c.rec.name);
         entry
@@ -404,7 +423,7 @@ impl Engine {
     }
 
     /// Spawns the task completing the consumer's pending transition at its due time.
-    fn schedule_consumer(&self, entry: &Arc<StreamEntry>, name: &str) {
+    pub(crate) fn schedule_consumer(&self, entry: &Arc<StreamEntry>, name: &str) {
         let Some(pending) = entry.consumer(name) else {
             return;
         };

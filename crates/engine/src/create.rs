@@ -2,9 +2,10 @@
 
 use tributary_model::types::*;
 use tributary_model::*;
-use tributary_storage::{MetaError, ShardKey, StorageError};
+use tributary_storage::{ShardKey, StorageError};
 
 use crate::clock::now_ms;
+use crate::error::retry_stale;
 use crate::error::{Failure, Outcome};
 use crate::messages as msg;
 use crate::meta::{
@@ -36,6 +37,14 @@ impl Engine {
         ctx: &RequestContext,
         input: CreateStreamInput,
     ) -> Result<(), CreateStreamError> {
+        retry_stale!(self.create_stream_once(ctx, input.clone()).await)
+    }
+
+    async fn create_stream_once(
+        &self,
+        ctx: &RequestContext,
+        input: CreateStreamInput,
+    ) -> Result<(), CreateStreamError> {
         let new = self.validate_create(ctx, input)?;
         self.create(ctx, new).await?;
         Ok(())
@@ -43,6 +52,14 @@ impl Engine {
 
     /// Creates a stream declared in the configuration unless one of that name exists.
     pub async fn ensure_stream(
+        &self,
+        ctx: &RequestContext,
+        decl: StreamDeclaration,
+    ) -> Result<(), CreateStreamError> {
+        retry_stale!(self.ensure_stream_once(ctx, decl.clone()).await)
+    }
+
+    async fn ensure_stream_once(
         &self,
         ctx: &RequestContext,
         decl: StreamDeclaration,
@@ -248,10 +265,8 @@ impl Engine {
                         })
                         .await;
                 }
-                return Err(match e {
-                    MetaError::Exists => Failure::InUse(msg::stream_exists(&new.name, account)),
-                    e => e.into(),
-                });
+                // Created by another node first: the run again answers ResourceInUse.
+                return Err(self.lost_race(&key, e).await);
             }
         };
         let entry = StreamEntry::new(rec, revision);
@@ -261,7 +276,7 @@ impl Engine {
     }
 
     /// Takes the next internal stream id from the persisted counter. Callers hold
-    /// `self.control`, so nobody else moves the counter meanwhile.
+    /// `self.control`; another node moving the counter first makes this `Stale`.
     async fn allocate_stream_id(&self) -> Outcome<u64> {
         let (id, revision) = *self.next_stream_id.lock();
         if id > crate::seqnum::max_stream_id() {
@@ -271,10 +286,15 @@ impl Engine {
             v: FORMAT_VERSION,
             next: id + 1,
         };
-        let revision = self
+        // The compare-and-set is what keeps two nodes from taking the same id.
+        let revision = match self
             .meta
             .update(meta::NEXT_STREAM_ID_KEY, meta::to_bytes(&rec), revision)
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Err(self.lost_race(meta::NEXT_STREAM_ID_KEY, e).await),
+        };
         *self.next_stream_id.lock() = (id + 1, revision);
         Ok(id)
     }

@@ -20,7 +20,46 @@ pub(crate) enum Failure {
     DryRun(String),
     /// The message is generic; the cause was logged where the failure was made.
     Internal(String),
+    /// A compare-and-set lost to another node: the cache was stale. The key was refreshed
+    /// from the MetaStore before this was returned; the operation runs again (see
+    /// [`retry_stale`]) and answers from the fresh state. Never reaches a client.
+    Stale,
 }
+
+/// Marker inside `InternalFailure` for a [`Failure::Stale`] that crossed the operation's
+/// public boundary, so [`retry_stale`] can tell it from a real internal failure.
+const STALE_MARKER: &str = "\u{0}stale";
+
+/// How many times an operation runs before a run of lost races becomes an internal failure.
+pub(crate) const MAX_ATTEMPTS: usize = 8;
+
+/// Operation errors that can carry a [`Failure::Stale`].
+pub(crate) trait MaybeStale: Sized {
+    fn is_stale(&self) -> bool;
+    /// What a client sees when every attempt lost its race.
+    fn exhausted() -> Self;
+}
+
+/// Runs `$call` (an operation's single attempt, an awaited expression) again while it lost
+/// a race to another node, up to [`MAX_ATTEMPTS`] times.
+macro_rules! retry_stale {
+    ($call:expr) => {{
+        let mut attempt = 1;
+        loop {
+            match $call {
+                Err(e) if crate::error::MaybeStale::is_stale(&e) => {
+                    if attempt >= crate::error::MAX_ATTEMPTS {
+                        tracing::error!("an operation lost its compare-and-set race every time");
+                        break Err(crate::error::MaybeStale::exhausted());
+                    }
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use retry_stale;
 
 /// What clients see for internal failures (AWS sends the same words).
 pub(crate) const INTERNAL_MESSAGE: &str = "Internal service failure.";
@@ -51,12 +90,16 @@ impl From<tributary_storage::StorageError> for Failure {
             | E::ShardExists(_)
             | E::Unavailable(_)
             | E::Corrupt(_)
-            | E::Io(_)) => Failure::internal("shard log operation failed", e),
+            | E::Io(_)
+            | E::Closed(_)) => Failure::internal("shard log operation failed", e),
         }
     }
 }
 
 impl From<tributary_storage::MetaError> for Failure {
+    /// Callers that compare-and-set turn `Exists`, `NotFound` and `Conflict` into
+    /// [`Failure::Stale`] after refreshing the key (`Engine::lost_race`); what reaches this
+    /// conversion is a storage failure or an engine bug.
     fn from(e: tributary_storage::MetaError) -> Self {
         Failure::internal("metadata operation failed", e)
     }
@@ -75,7 +118,18 @@ macro_rules! failure_into {
             fn from(f: Failure) -> Self {
                 match f {
                     $(Failure::$from(m) => failure_arm!($ty, $from, m, $to),)*
+                    Failure::Stale => $ty::InternalFailure(STALE_MARKER.to_owned()),
                 }
+            }
+        }
+
+        impl MaybeStale for $ty {
+            fn is_stale(&self) -> bool {
+                matches!(self, $ty::InternalFailure(m) if m == STALE_MARKER)
+            }
+
+            fn exhausted() -> Self {
+                $ty::InternalFailure(INTERNAL_MESSAGE.to_owned())
             }
         }
     )*};

@@ -328,8 +328,14 @@ impl Engine {
             (Some(last), _) => Position::Offset(last.offset + 1),
             (None, p) => p,
         };
+        // A sealed shard's end is what its close reported, even if the bounds (answered by
+        // a replica) lag behind it.
+        let end = match (sealed, runtime.end()) {
+            (true, Some(end)) => bounds.next.max(end),
+            _ => bounds.next,
+        };
         let caught_up = match next {
-            Position::Offset(o) => o >= bounds.next,
+            Position::Offset(o) => o >= end,
             Position::Time(_) => stored.is_empty(),
         };
         let millis_behind_latest = match (caught_up, last_arrival) {

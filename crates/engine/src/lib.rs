@@ -7,7 +7,8 @@
 //! [`ShardLog`] (one log per shard, opaque payloads), control-plane state to a [`MetaStore`]
 //! (compare-and-set). Everything in the MetaStore is cached in memory at [`Engine::open`],
 //! so requests never read it; memory grows with the number of streams and shards, never
-//! with record volume.
+//! with record volume. Several engines (one per node) may share one store: each follows
+//! the store's change feed, so together they answer as one service (`follow`).
 //!
 //! Modules, from the wire inward:
 //!
@@ -36,6 +37,7 @@
 //! | `meta`, `state` | persisted records (streams, consumers, ...) and their in-memory cache; in-flight appends and seals per shard |
 //! | `wire` | conversions between stored records and the generated wire shapes |
 //! | `clock`, `startup` | time helpers; loading the MetaStore at open |
+//! | `follow` | the MetaStore's change feed: other nodes' writes, lost races, closing parents everywhere |
 //! | `messages`, `error` | AWS's messages and the shared failure type |
 //!
 //! Formats and the state machine are described in `docs/engine.md`.
@@ -51,6 +53,7 @@ mod config;
 mod consumers;
 mod create;
 mod error;
+mod follow;
 mod get;
 mod iterator;
 mod lifecycle;
@@ -110,6 +113,9 @@ pub struct Engine {
     accounts: RwLock<HashMap<(String, String), (AccountRecord, Revision)>>,
     /// Open SubscribeToShard subscriptions, one per consumer and shard.
     subscriptions: Arc<SubscriptionTable>,
+    /// Keys this engine deleted, until the feed brings the delete: the revision deleted, or
+    /// `None` when unknown (see `follow`).
+    tombstones: Mutex<HashMap<String, Option<Revision>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -121,13 +127,16 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Loads every stream from `meta`, resumes pending transitions and starts the
-    /// retention task. Must be called inside a Tokio runtime.
+    /// Loads every stream from `meta`, closes its closed shards in storage, resumes pending
+    /// transitions, follows the store's change feed and starts the retention task. Must be
+    /// called inside a Tokio runtime.
     pub async fn open(
         config: EngineConfig,
         log: Arc<dyn ShardLog>,
         meta: Arc<dyn MetaStore>,
     ) -> Result<Arc<Engine>, EngineOpenError> {
+        // Watch before listing: every write after the listing is in the feed.
+        let feed = meta.watch().await?;
         let loaded = startup::load(meta.as_ref()).await?;
         let engine = Arc::new_cyclic(|me| Engine {
             me: me.clone(),
@@ -141,7 +150,10 @@ impl Engine {
             policies: RwLock::new(loaded.policies),
             accounts: RwLock::new(loaded.accounts),
             subscriptions: Arc::default(),
+            tombstones: Mutex::default(),
         });
+        engine.close_all_closed().await?;
+        engine.spawn_follower(feed);
         engine.resume_pending();
         engine.resume_consumers();
         engine.spawn_retention_task();

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tributary_storage::MetaError;
 
 use crate::clock::now_ms;
-use crate::error::Outcome;
+use crate::error::{Failure, Outcome};
 use crate::meta::{Pending, Status};
 use crate::state::StreamEntry;
 use crate::Engine;
@@ -58,6 +58,8 @@ impl Engine {
                 }
                 match engine.complete_pending(&entry, &pending).await {
                     Ok(()) => return,
+                    // Another node completed or changed it; the cache is fresh: look again.
+                    Err(Failure::Stale) => continue,
                     Err(e) => tracing::warn!(stream = %entry.arn, failure = ?e,
                         "completing a stream transition failed; retrying"),
                 }
@@ -107,8 +109,8 @@ impl Engine {
         }
         let revision = entry.state.read().revision;
         match self.meta.delete(&entry.key, Some(revision)).await {
-            Ok(()) | Err(MetaError::NotFound) => {}
-            Err(e) => return Err(e.into()),
+            Ok(()) | Err(MetaError::NotFound) => self.tombstone(&entry.key, revision),
+            Err(e) => return Err(self.lost_race(&entry.key, e).await),
         }
         self.registry.write().remove(entry);
         self.subscriptions.wake(entry.id, None);

@@ -3,9 +3,9 @@
 
 use tributary_model::types::*;
 use tributary_model::*;
-use tributary_storage::MetaError;
 
 use crate::clock::now_ms;
+use crate::error::retry_stale;
 use crate::error::Outcome;
 use crate::meta::{self, AccountRecord, Commitment, Mode, Status, FORMAT_VERSION};
 use crate::{Engine, RequestContext};
@@ -77,6 +77,14 @@ impl Engine {
         ctx: &RequestContext,
         input: UpdateAccountSettingsInput,
     ) -> Result<UpdateAccountSettingsOutput, UpdateAccountSettingsError> {
+        retry_stale!(self.update_account_settings_once(ctx, input.clone()).await)
+    }
+
+    async fn update_account_settings_once(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateAccountSettingsInput,
+    ) -> Result<UpdateAccountSettingsOutput, UpdateAccountSettingsError> {
         let enable = input.minimum_throughput_billing_commitment.status
             == MinimumThroughputBillingCommitmentInputStatus::Enabled;
         let _control = self.control.lock().await;
@@ -128,16 +136,14 @@ impl Engine {
     ) -> Outcome<u64> {
         let key = meta::account_key(account, region);
         let value = meta::to_bytes(rec);
-        Ok(match revision {
-            Some(rev) => self.meta.update(&key, value, rev).await?,
-            None => match self.meta.create(&key, value.clone()).await {
-                Err(MetaError::Exists) => {
-                    let current = self.meta.get(&key).await?.ok_or(MetaError::NotFound)?;
-                    self.meta.update(&key, value, current.revision).await?
-                }
-                other => other?,
-            },
-        })
+        let written = match revision {
+            Some(rev) => self.meta.update(&key, value, rev).await,
+            None => self.meta.create(&key, value).await,
+        };
+        match written {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.lost_race(&key, e).await),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use tributary_model::types::*;
 use tributary_model::*;
 use tributary_storage::MetaError;
 
+use crate::error::retry_stale;
 use crate::error::{Failure, Outcome};
 use crate::messages as msg;
 use crate::meta::{self, ConsumerPhase, PolicyRecord, FORMAT_VERSION};
@@ -18,6 +19,14 @@ const NO_POLICY: &str = "{}";
 
 impl Engine {
     pub async fn put_resource_policy(
+        &self,
+        ctx: &RequestContext,
+        input: PutResourcePolicyInput,
+    ) -> Result<(), PutResourcePolicyError> {
+        retry_stale!(self.put_resource_policy_once(ctx, input.clone()).await)
+    }
+
+    async fn put_resource_policy_once(
         &self,
         ctx: &RequestContext,
         input: PutResourcePolicyInput,
@@ -45,13 +54,13 @@ impl Engine {
             policy: input.policy.clone(),
         });
         let existing = self.policies.read().get(&arn).map(|(_, rev)| *rev);
-        let revision = match existing {
-            Some(rev) => self
-                .meta
-                .update(&key, value, rev)
-                .await
-                .map_err(Failure::from)?,
-            None => self.meta.create(&key, value).await.map_err(Failure::from)?,
+        let written = match existing {
+            Some(rev) => self.meta.update(&key, value, rev).await,
+            None => self.meta.create(&key, value).await,
+        };
+        let revision = match written {
+            Ok(r) => r,
+            Err(e) => return Err(self.lost_race(&key, e).await.into()),
         };
         self.policies.write().insert(arn, (input.policy, revision));
         Ok(())
@@ -76,6 +85,14 @@ impl Engine {
         ctx: &RequestContext,
         input: DeleteResourcePolicyInput,
     ) -> Result<(), DeleteResourcePolicyError> {
+        retry_stale!(self.delete_resource_policy_once(ctx, input.clone()).await)
+    }
+
+    async fn delete_resource_policy_once(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteResourcePolicyInput,
+    ) -> Result<(), DeleteResourcePolicyError> {
         let resource = self.resource(ctx, &input.resource_arn)?;
         let _control = self.control.lock().await;
         if !self.policies.read().contains_key(resource.arn()) {
@@ -95,13 +112,10 @@ impl Engine {
         let Some(revision) = self.policies.read().get(arn).map(|(_, rev)| *rev) else {
             return Ok(());
         };
-        match self
-            .meta
-            .delete(&meta::policy_key(arn), Some(revision))
-            .await
-        {
-            Ok(()) | Err(MetaError::NotFound) => {}
-            Err(e) => return Err(e.into()),
+        let key = meta::policy_key(arn);
+        match self.meta.delete(&key, Some(revision)).await {
+            Ok(()) | Err(MetaError::NotFound) => self.tombstone(&key, revision),
+            Err(e) => return Err(self.lost_race(&key, e).await),
         }
         self.policies.write().remove(arn);
         Ok(())

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use tributary_model::types::*;
 use tributary_model::*;
-use tributary_storage::{ShardAppend, ShardKey};
+use tributary_storage::{ShardAppend, ShardKey, StorageError};
 
 use crate::clock::now_ms;
 use crate::error::{Failure, Outcome, INTERNAL_MESSAGE};
@@ -137,7 +137,10 @@ impl Engine {
         })
     }
 
-    /// Routes and appends `records`, returning where each landed, in order.
+    /// Routes and appends `records`, returning where each landed, in order. An append that
+    /// finds a shard closed by another node (a split or merge there), or gone (the stream
+    /// deleted there), re-reads the stream's record and goes again on the new routes (or
+    /// answers ResourceNotFound): nothing of a refused append was written.
     async fn write(
         &self,
         entry: &StreamEntry,
@@ -145,31 +148,84 @@ impl Engine {
         dry_run: bool,
     ) -> Outcome<Vec<Placed>> {
         // Encoding copies the data; do it before taking any lock.
-        let mut payloads: Vec<Bytes> = records
+        let payloads: Vec<Bytes> = records
             .iter()
             .map(|r| payload::encode(r.partition_key, r.data))
             .collect();
+        let mut attempt = 1;
+        loop {
+            match self.write_once(entry, records, &payloads, dry_run).await {
+                Err(Moved(shard)) if attempt < CLOSED_ATTEMPTS => {
+                    attempt += 1;
+                    self.follow_reshard(entry, shard).await?;
+                }
+                Err(Moved(shard)) => {
+                    return Err(Failure::internal(
+                        "append",
+                        format!("shard {shard:?} stayed closed through {attempt} attempts"),
+                    ))
+                }
+                Err(Failed(f)) => return Err(f),
+                Ok(placed) => return Ok(placed),
+            }
+        }
+    }
 
+    /// After an append found `shard` closed or gone: refreshes the stream's record from the
+    /// MetaStore (the node that closed or deleted it committed the new record first). No append guard is held
+    /// here, so a reshard draining this node's appends never waits for this.
+    async fn follow_reshard(&self, entry: &StreamEntry, shard: ShardKey) -> Outcome<()> {
+        let routed_to_closed = || {
+            let st = entry.state.read();
+            st.routes.routes().iter().any(|r| r.shard == shard.shard)
+        };
+        {
+            let _control = self.control.lock().await;
+            if routed_to_closed() {
+                self.refresh(&entry.key).await?;
+            }
+        }
+        let current = self.registry.read().get_by_id(entry.id).cloned();
+        if !current.is_some_and(|c| std::ptr::eq(&*c, entry)) {
+            return Err(Failure::NotFound(msg::stream_not_found(
+                &entry.name,
+                &entry.account,
+            )));
+        }
+        if routed_to_closed() {
+            // The store did not show the close yet (a lagging replica): give it a moment.
+            tokio::time::sleep(CLOSED_PAUSE).await;
+        }
+        Ok(())
+    }
+
+    async fn write_once(
+        &self,
+        entry: &StreamEntry,
+        records: &[Outgoing<'_>],
+        payloads: &[Bytes],
+        dry_run: bool,
+    ) -> Result<Vec<Placed>, WriteFailure> {
         let (appends, slots, guards) = {
             let st = entry.state.read();
             if matches!(st.rec.status, Status::Creating | Status::Deleting) {
-                return Err(Failure::NotFound(msg::stream_not_found(
+                return Err(Failed(Failure::NotFound(msg::stream_not_found(
                     &entry.name,
                     &entry.account,
-                )));
+                ))));
             }
             let routes = st.routes.routes();
             if routes.is_empty() {
-                return Err(Failure::internal(
+                return Err(Failed(Failure::internal(
                     "routing",
                     "an active stream has no open shard",
-                ));
+                )));
             }
             let mut group_of: HashMap<usize, usize> =
                 HashMap::with_capacity(records.len().min(routes.len()));
             let mut appends: Vec<ShardAppend> = Vec::new();
             let mut slots: Vec<(usize, usize)> = Vec::with_capacity(records.len());
-            for (r, p) in records.iter().zip(payloads.drain(..)) {
+            for (r, p) in records.iter().zip(payloads.iter().cloned()) {
                 let pos = match r.hash {
                     Some(h) => st.routes.position(h).ok_or_else(|| {
                         Failure::internal("routing", format!("no open shard owns {h}"))
@@ -190,7 +246,7 @@ impl Engine {
                 appends[g].payloads.push(p);
             }
             if dry_run {
-                return Err(Failure::dry_run());
+                return Err(Failed(Failure::dry_run()));
             }
             let guards: Vec<_> = appends
                 .iter()
@@ -207,12 +263,18 @@ impl Engine {
         // Resharding may now seal these shards. Subscribers learn of the records from the
         // log itself, once they are durable (also when this future is cancelled).
         drop(guards);
-        let appended = appended?;
+        let appended = match appended {
+            Ok(a) => a,
+            Err(StorageError::Closed(shard) | StorageError::NoSuchShard(shard)) => {
+                return Err(Moved(shard))
+            }
+            Err(e) => return Err(Failed(e.into())),
+        };
         if appended.len() != shards.len() {
-            return Err(Failure::internal(
+            return Err(Failed(Failure::internal(
                 "append",
                 "the log answered for a different number of shards",
-            ));
+            )));
         }
         Ok(slots
             .into_iter()
@@ -227,6 +289,26 @@ impl Engine {
                 .encode(),
             })
             .collect())
+    }
+}
+
+/// How often one request meets a closed shard before it fails.
+const CLOSED_ATTEMPTS: usize = 4;
+/// Pause before trying again when the store does not show the close yet.
+const CLOSED_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Why one attempt of [`Engine::write`] failed.
+enum WriteFailure {
+    /// The log refused the append: this shard was closed (by a reshard on another node) or
+    /// deleted (with its stream, on another node).
+    Moved(ShardKey),
+    Failed(Failure),
+}
+use WriteFailure::{Failed, Moved};
+
+impl From<Failure> for WriteFailure {
+    fn from(f: Failure) -> Self {
+        Failed(f)
     }
 }
 

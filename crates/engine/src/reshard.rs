@@ -4,9 +4,12 @@
 //! 1. the children's logs are created;
 //! 2. the new record (parents closed, children open) is committed; from then on PutRecords
 //!    routes to the children;
-//! 3. appends already routed to a parent are drained, then the parent is sealed. Only a
-//!    sealed shard reports its end (null NextShardIterator and ChildShards), so a reader can
-//!    never miss a record that landed in a parent after it was closed.
+//! 3. appends already routed to a parent are drained, then the parent is closed in storage
+//!    (`ShardLog::close_shard`: appends from other nodes now fail, and retry on the new
+//!    routes) and sealed with the end the close reported. Only a sealed shard reports its
+//!    end (null NextShardIterator and ChildShards), so a reader can never miss a record that
+//!    landed in a parent after it was closed. Other nodes close and seal it too when the
+//!    feed brings them the new record (`follow`).
 //!
 //! UpdateShardCount with UNIFORM_SCALING is done as AWS does it, by splits and merges:
 //! first every boundary of the target's even split that falls inside an open shard splits
@@ -21,6 +24,7 @@ use tributary_model::*;
 use tributary_storage::{ShardKey, StorageError};
 
 use crate::clock::now_ms;
+use crate::error::retry_stale;
 use crate::error::{Failure, Outcome};
 use crate::messages::{self as msg, canonical_shard_id};
 use crate::meta::{Mode, Pending, Plan, ShardRecord, Status, StreamRecord};
@@ -39,6 +43,14 @@ pub(crate) struct Applied {
 
 impl Engine {
     pub async fn split_shard(
+        &self,
+        ctx: &RequestContext,
+        input: SplitShardInput,
+    ) -> Result<(), SplitShardError> {
+        retry_stale!(self.split_shard_once(ctx, input.clone()).await)
+    }
+
+    async fn split_shard_once(
         &self,
         ctx: &RequestContext,
         input: SplitShardInput,
@@ -94,6 +106,14 @@ impl Engine {
         ctx: &RequestContext,
         input: MergeShardsInput,
     ) -> Result<(), MergeShardsError> {
+        retry_stale!(self.merge_shards_once(ctx, input.clone()).await)
+    }
+
+    async fn merge_shards_once(
+        &self,
+        ctx: &RequestContext,
+        input: MergeShardsInput,
+    ) -> Result<(), MergeShardsError> {
         let t = target(
             ctx,
             input.stream_name.as_deref(),
@@ -142,6 +162,14 @@ impl Engine {
     }
 
     pub async fn update_shard_count(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateShardCountInput,
+    ) -> Result<UpdateShardCountOutput, UpdateShardCountError> {
+        retry_stale!(self.update_shard_count_once(ctx, input.clone()).await)
+    }
+
+    async fn update_shard_count_once(
         &self,
         ctx: &RequestContext,
         input: UpdateShardCountInput,
@@ -254,8 +282,11 @@ impl Engine {
                 .collect()
         };
         for rt in closed {
-            rt.drain().await;
-            rt.seal();
+            if let Err(e) = self.close_runtime(&rt).await {
+                // Committed already: the close goes on in the background.
+                tracing::warn!(shard = ?rt.key, error = %e, "closing a parent shard failed");
+                self.spawn_close(rt);
+            }
         }
         Ok(())
     }

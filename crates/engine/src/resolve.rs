@@ -133,13 +133,18 @@ impl Engine {
     }
 
     /// Persists `rec` as the stream's new record (compare-and-set against the cached
-    /// revision) and installs it in the cache. Callers hold `self.control`.
+    /// revision) and installs it in the cache. Callers hold `self.control`. `Stale` when
+    /// another node changed the stream first (the cache is refreshed).
     pub(crate) async fn commit(&self, entry: &StreamEntry, rec: StreamRecord) -> Outcome<()> {
         let expected = entry.state.read().revision;
-        let revision = self
+        let revision = match self
             .meta
             .update(&entry.key, meta::to_bytes(&rec), expected)
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Err(self.lost_race(&entry.key, e).await),
+        };
         entry.state.write().replace(rec, revision);
         Ok(())
     }

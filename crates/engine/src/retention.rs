@@ -13,6 +13,7 @@ use tributary_model::*;
 use tributary_storage::{ShardKey, StorageError};
 
 use crate::clock::now_ms;
+use crate::error::retry_stale;
 use crate::error::{Failure, Outcome};
 use crate::messages as msg;
 use crate::meta::Status;
@@ -30,6 +31,17 @@ impl Engine {
         ctx: &RequestContext,
         input: IncreaseStreamRetentionPeriodInput,
     ) -> Result<(), IncreaseStreamRetentionPeriodError> {
+        retry_stale!(
+            self.increase_stream_retention_period_once(ctx, input.clone())
+                .await
+        )
+    }
+
+    async fn increase_stream_retention_period_once(
+        &self,
+        ctx: &RequestContext,
+        input: IncreaseStreamRetentionPeriodInput,
+    ) -> Result<(), IncreaseStreamRetentionPeriodError> {
         let entry = self.resolve(
             ctx,
             input.stream_name.as_deref(),
@@ -41,6 +53,17 @@ impl Engine {
     }
 
     pub async fn decrease_stream_retention_period(
+        &self,
+        ctx: &RequestContext,
+        input: DecreaseStreamRetentionPeriodInput,
+    ) -> Result<(), DecreaseStreamRetentionPeriodError> {
+        retry_stale!(
+            self.decrease_stream_retention_period_once(ctx, input.clone())
+                .await
+        )
+    }
+
+    async fn decrease_stream_retention_period_once(
         &self,
         ctx: &RequestContext,
         input: DecreaseStreamRetentionPeriodInput,
@@ -141,8 +164,12 @@ impl Engine {
         }
 
         for (entry, gone) in expired {
-            if let Err(e) = self.prune(&entry, &gone).await {
-                tracing::warn!(stream = %entry.arn, failure = ?e, "pruning expired shards failed");
+            match self.prune(&entry, &gone).await {
+                // Another node pruned or changed the stream first; the next pass looks again.
+                Ok(()) | Err(Failure::Stale) => {}
+                Err(e) => {
+                    tracing::warn!(stream = %entry.arn, failure = ?e, "pruning expired shards failed")
+                }
             }
         }
     }

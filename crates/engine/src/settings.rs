@@ -11,6 +11,7 @@ use tributary_model::*;
 
 use crate::clock::now_ms;
 use crate::create::settings_msg;
+use crate::error::retry_stale;
 use crate::error::{Failure, Outcome};
 use crate::messages as msg;
 use crate::meta::{Distribution, Metric, Mode, Pending, Status, StreamRecord};
@@ -36,6 +37,17 @@ impl Engine {
         ctx: &RequestContext,
         input: EnableEnhancedMonitoringInput,
     ) -> Result<EnhancedMonitoringOutput, EnableEnhancedMonitoringError> {
+        retry_stale!(
+            self.enable_enhanced_monitoring_once(ctx, input.clone())
+                .await
+        )
+    }
+
+    async fn enable_enhanced_monitoring_once(
+        &self,
+        ctx: &RequestContext,
+        input: EnableEnhancedMonitoringInput,
+    ) -> Result<EnhancedMonitoringOutput, EnableEnhancedMonitoringError> {
         let entry = self.resolve(
             ctx,
             input.stream_name.as_deref(),
@@ -47,6 +59,17 @@ impl Engine {
     }
 
     pub async fn disable_enhanced_monitoring(
+        &self,
+        ctx: &RequestContext,
+        input: DisableEnhancedMonitoringInput,
+    ) -> Result<EnhancedMonitoringOutput, DisableEnhancedMonitoringError> {
+        retry_stale!(
+            self.disable_enhanced_monitoring_once(ctx, input.clone())
+                .await
+        )
+    }
+
+    async fn disable_enhanced_monitoring_once(
         &self,
         ctx: &RequestContext,
         input: DisableEnhancedMonitoringInput,
@@ -101,6 +124,14 @@ impl Engine {
     }
 
     pub async fn update_stream_mode(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateStreamModeInput,
+    ) -> Result<(), UpdateStreamModeError> {
+        retry_stale!(self.update_stream_mode_once(ctx, input.clone()).await)
+    }
+
+    async fn update_stream_mode_once(
         &self,
         ctx: &RequestContext,
         input: UpdateStreamModeInput,
@@ -168,6 +199,14 @@ impl Engine {
         ctx: &RequestContext,
         input: UpdateMaxRecordSizeInput,
     ) -> Result<(), UpdateMaxRecordSizeError> {
+        retry_stale!(self.update_max_record_size_once(ctx, input.clone()).await)
+    }
+
+    async fn update_max_record_size_once(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateMaxRecordSizeInput,
+    ) -> Result<(), UpdateMaxRecordSizeError> {
         let arn = input
             .stream_arn
             .as_deref()
@@ -182,6 +221,17 @@ impl Engine {
     }
 
     pub async fn update_stream_warm_throughput(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateStreamWarmThroughputInput,
+    ) -> Result<UpdateStreamWarmThroughputOutput, UpdateStreamWarmThroughputError> {
+        retry_stale!(
+            self.update_stream_warm_throughput_once(ctx, input.clone())
+                .await
+        )
+    }
+
+    async fn update_stream_warm_throughput_once(
         &self,
         ctx: &RequestContext,
         input: UpdateStreamWarmThroughputInput,
@@ -211,6 +261,17 @@ impl Engine {
     }
 
     pub async fn update_stream_record_distribution_strategy(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateStreamRecordDistributionStrategyInput,
+    ) -> Result<(), UpdateStreamRecordDistributionStrategyError> {
+        retry_stale!(
+            self.update_stream_record_distribution_strategy_once(ctx, input.clone())
+                .await
+        )
+    }
+
+    async fn update_stream_record_distribution_strategy_once(
         &self,
         ctx: &RequestContext,
         input: UpdateStreamRecordDistributionStrategyInput,

@@ -121,10 +121,22 @@ async fn load_counter(
                 v: FORMAT_VERSION,
                 next: floor,
             };
-            let rev = store
+            match store
                 .create(meta::NEXT_STREAM_ID_KEY, meta::to_bytes(&rec))
-                .await?;
-            Ok((floor, rev))
+                .await
+            {
+                Ok(rev) => Ok((floor, rev)),
+                // Another node opening at the same time created it first.
+                Err(MetaError::Exists) => {
+                    let entry = store
+                        .get(meta::NEXT_STREAM_ID_KEY)
+                        .await?
+                        .ok_or(MetaError::NotFound)?;
+                    let rec: CounterRecord = meta::from_entry(&entry)?;
+                    Ok((rec.next.max(floor), entry.revision))
+                }
+                Err(e) => Err(e.into()),
+            }
         }
     }
 }
@@ -146,8 +158,9 @@ async fn load_consumers(store: &dyn MetaStore, registry: &Registry) -> Result<()
             }
             _ => {
                 tracing::info!(key = %entry.key, "removing a consumer of a deleted stream");
+                // Another node opening at the same time may have removed or changed it.
                 match store.delete(&entry.key, Some(entry.revision)).await {
-                    Ok(()) | Err(MetaError::NotFound) => {}
+                    Ok(()) | Err(MetaError::NotFound | MetaError::Conflict { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
             }

@@ -1,10 +1,12 @@
 //! The in-memory cache of every stream, loaded at open and updated after each
-//! compare-and-set, so requests never read the MetaStore; plus per-shard runtime state.
+//! compare-and-set and each change of the MetaStore's feed, so requests never read the
+//! MetaStore; plus per-shard runtime state.
 //!
 //! Locking: the registry and each stream's state sit behind `parking_lot` locks that are
-//! only held for in-memory work, never across an `.await`. Control-plane changes are also
-//! serialized by `Engine::control` (an async mutex), so a compare-and-set never races
-//! another writer of this engine.
+//! only held for in-memory work, never across an `.await`. Control-plane changes, and the
+//! changes other nodes make (`follow`), are also serialized by `Engine::control` (an async
+//! mutex), so a compare-and-set starts from the revision its snapshot was taken at; one
+//! that loses to another node refreshes the cache and runs again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -36,20 +38,27 @@ pub(crate) struct ShardRuntime {
     /// Appends routed to this shard that have not returned yet.
     inflight: AtomicUsize,
     idle: tokio::sync::Notify,
-    /// Closed and drained: no append can land any more, so its end is final.
+    /// Closed and drained, and closed in storage: no append from any node can land any
+    /// more, so its end is final.
     sealed: AtomicBool,
+    /// The end `ShardLog::close_shard` reported (`u64::MAX` until then, or if the log is gone).
+    end: AtomicU64,
+    /// A task closing it is running or done (see `Engine::spawn_close`).
+    closing: AtomicBool,
     /// Woken when the shard is sealed, for the subscriptions reading it: they must now
     /// report its end.
     sealed_wake: tokio::sync::Notify,
 }
 
 impl ShardRuntime {
-    fn new(key: ShardKey, sealed: bool) -> Self {
+    fn new(key: ShardKey) -> Self {
         ShardRuntime {
             key,
             inflight: AtomicUsize::new(0),
             idle: tokio::sync::Notify::new(),
-            sealed: AtomicBool::new(sealed),
+            sealed: AtomicBool::new(false),
+            end: AtomicU64::new(u64::MAX),
+            closing: AtomicBool::new(false),
             sealed_wake: tokio::sync::Notify::new(),
         }
     }
@@ -74,9 +83,23 @@ impl ShardRuntime {
         }
     }
 
-    pub(crate) fn seal(&self) {
+    /// Seals the shard once its log is closed; `end` is what the close reported.
+    pub(crate) fn seal_at(&self, end: Option<u64>) {
+        if let Some(end) = end {
+            self.end.store(end, Ordering::Release);
+        }
         self.sealed.store(true, Ordering::Release);
         self.sealed_wake.notify_waiters();
+    }
+
+    /// The final end of a sealed shard's log, when its close reported one.
+    pub(crate) fn end(&self) -> Option<u64> {
+        Some(self.end.load(Ordering::Acquire)).filter(|&e| e != u64::MAX)
+    }
+
+    /// Whether the caller is the first to close it (and should).
+    pub(crate) fn start_closing(&self) -> bool {
+        !self.closing.swap(true, Ordering::AcqRel)
     }
 
     /// A wake-up for [`ShardRuntime::seal`]: create it before checking `is_sealed` (tokio
@@ -114,7 +137,8 @@ pub(crate) struct StreamState {
 }
 
 impl StreamState {
-    /// State loaded from storage: closed shards are already final.
+    /// State from a stored record. Closed shards are not sealed yet: the engine closes them
+    /// in storage first (`Engine::close_runtime`).
     pub(crate) fn loaded(rec: StreamRecord, revision: Revision) -> Self {
         let mut st = StreamState {
             routes: RouteTable::default(),
@@ -123,19 +147,19 @@ impl StreamState {
             rec,
             revision,
         };
-        st.rebuild(true);
+        st.rebuild();
         st
     }
 
     /// Installs a newer record. Shards closed by it keep accepting in-flight appends until
-    /// the caller drains and seals them.
+    /// the caller drains, closes and seals them.
     pub(crate) fn replace(&mut self, rec: StreamRecord, revision: Revision) {
         self.rec = rec;
         self.revision = revision;
-        self.rebuild(false);
+        self.rebuild();
     }
 
-    fn rebuild(&mut self, seal_closed: bool) {
+    fn rebuild(&mut self) {
         let stream = self.rec.id;
         let mut runtimes = HashMap::with_capacity(self.rec.shards.len());
         let mut routes = Vec::new();
@@ -145,7 +169,7 @@ impl StreamState {
                     stream,
                     shard: s.index,
                 };
-                Arc::new(ShardRuntime::new(key, seal_closed && !s.is_open()))
+                Arc::new(ShardRuntime::new(key))
             });
             if s.is_open() {
                 routes.push(Route {

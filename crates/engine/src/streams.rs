@@ -4,6 +4,7 @@ use tributary_model::types::*;
 use tributary_model::*;
 
 use crate::clock::now_ms;
+use crate::error::retry_stale;
 use crate::error::{Failure, Outcome};
 use crate::messages as msg;
 use crate::meta::{Pending, ShardRecord, Status};
@@ -16,6 +17,14 @@ const LIST_STREAMS_PAGE: usize = 100;
 
 impl Engine {
     pub async fn delete_stream(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteStreamInput,
+    ) -> Result<(), DeleteStreamError> {
+        retry_stale!(self.delete_stream_once(ctx, input.clone()).await)
+    }
+
+    async fn delete_stream_once(
         &self,
         ctx: &RequestContext,
         input: DeleteStreamInput,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tributary_model::types::*;
 use tributary_model::*;
 
+use crate::error::retry_stale;
 use crate::error::{Failure, Outcome};
 use crate::messages as msg;
 use crate::resolve::{parse_consumer_arn, parse_stream_arn};
@@ -87,6 +88,14 @@ impl Engine {
         ctx: &RequestContext,
         input: AddTagsToStreamInput,
     ) -> Result<(), AddTagsToStreamError> {
+        retry_stale!(self.add_tags_to_stream_once(ctx, input.clone()).await)
+    }
+
+    async fn add_tags_to_stream_once(
+        &self,
+        ctx: &RequestContext,
+        input: AddTagsToStreamInput,
+    ) -> Result<(), AddTagsToStreamError> {
         let entry = self.resolve(
             ctx,
             input.stream_name.as_deref(),
@@ -97,6 +106,14 @@ impl Engine {
     }
 
     pub async fn remove_tags_from_stream(
+        &self,
+        ctx: &RequestContext,
+        input: RemoveTagsFromStreamInput,
+    ) -> Result<(), RemoveTagsFromStreamError> {
+        retry_stale!(self.remove_tags_from_stream_once(ctx, input.clone()).await)
+    }
+
+    async fn remove_tags_from_stream_once(
         &self,
         ctx: &RequestContext,
         input: RemoveTagsFromStreamInput,
@@ -142,6 +159,14 @@ impl Engine {
         ctx: &RequestContext,
         input: TagResourceInput,
     ) -> Result<(), TagResourceError> {
+        retry_stale!(self.tag_resource_once(ctx, input.clone()).await)
+    }
+
+    async fn tag_resource_once(
+        &self,
+        ctx: &RequestContext,
+        input: TagResourceInput,
+    ) -> Result<(), TagResourceError> {
         match self.resource(ctx, &input.resource_arn)? {
             Resource::Stream(entry) => self.add_tags(&entry, input.tags).await?,
             Resource::Consumer(entry, c) => {
@@ -165,6 +190,14 @@ impl Engine {
     }
 
     pub async fn untag_resource(
+        &self,
+        ctx: &RequestContext,
+        input: UntagResourceInput,
+    ) -> Result<(), UntagResourceError> {
+        retry_stale!(self.untag_resource_once(ctx, input.clone()).await)
+    }
+
+    async fn untag_resource_once(
         &self,
         ctx: &RequestContext,
         input: UntagResourceInput,

@@ -12,10 +12,12 @@
 //! Other crates get this module with the `test-support` cargo feature. Failures panic with a message
 //! naming the broken property, as tests do.
 
+mod close;
 mod lifecycle;
 mod meta;
 mod reads;
 
+pub use close::*;
 pub use lifecycle::*;
 pub use meta::*;
 pub use reads::*;
@@ -48,8 +50,8 @@ macro_rules! contract_tests {
         $crate::contract_tests!($($head)*;
             dense_offsets, shard_lifecycle_errors, multi_shard_append, read_by_offset,
             read_limits, read_by_time, large_records, trim_before, delete_shard,
-            reopen_keeps_everything, meta_cas, meta_list, concurrent_appends, paged_reads,
-            watch_follows_the_published_end);
+            reopen_keeps_everything, meta_cas, meta_list, meta_watch, concurrent_appends, paged_reads,
+            watch_follows_the_published_end, close_shard, close_races_appends);
     };
     (@each $factory:expr; $($case:ident),+) => {
         $(

@@ -19,19 +19,23 @@
 //!
 //! keyspace "sys"
 //!   "format_version" -> u32   storage format of this directory (FORMAT_VERSION)
-//!   "meta_revision"  -> u64   last MetaStore revision handed out (revisions are global)
+//!   "meta_revision"  -> u64   last MetaStore revision handed out (revisions are global;
+//!                             a delete takes one too, which moves only this counter)
 //! ```
 //!
 //! Directories written by release 0.1 also hold the keyspaces "records", "by_time" and
 //! "shards" of the record engine that release carried (empty: records went to the segment
 //! log). They are never opened, so they stay as they are.
 
-use crate::{MetaEntry, MetaError, MetaFuture, MetaStore, Revision, StorageError, StorageResult};
+use crate::{
+    MetaChange, MetaEntry, MetaError, MetaFuture, MetaStore, Revision, StorageError, StorageResult,
+};
 use ::fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
 /// Version of the layout above. Checked at open.
 pub const FORMAT_VERSION: u32 = 1;
@@ -61,6 +65,9 @@ struct Inner {
     sys: Keyspace,
     /// Last revision handed out; the lock serialises compare-and-set.
     revision: Mutex<u64>,
+    /// Change feeds of this process (only one process can open the directory, so every
+    /// writer is in it). Sent to while `revision` is locked, so feeds see revision order.
+    watchers: Mutex<Vec<mpsc::UnboundedSender<MetaChange>>>,
     /// Held while open. Declared last so it is released after the database is closed.
     _dir_lock: std::fs::File,
 }
@@ -113,6 +120,7 @@ impl FjallMeta {
             meta,
             sys,
             revision: Mutex::new(revision),
+            watchers: Mutex::default(),
             _dir_lock: dir_lock,
         };
         Ok(Arc::new(Self {
@@ -154,17 +162,32 @@ impl Inner {
         }
     }
 
-    /// Writes `key` with the next revision, together with the counter, and fsyncs.
-    fn put(&self, last: &mut u64, key: &str, value: &[u8]) -> Result<Revision, MetaError> {
+    /// Writes `key` (or removes it, for `None`) with the next revision, together with the
+    /// counter, fsyncs, and tells the change feeds. A delete takes a revision too, so the
+    /// feed can order it; the layout is unchanged (the counter just moves on).
+    fn put(&self, last: &mut u64, key: &str, value: Option<Bytes>) -> Result<Revision, MetaError> {
         let revision = *last + 1;
-        let mut stored = Vec::with_capacity(8 + value.len());
-        stored.extend_from_slice(&revision.to_be_bytes());
-        stored.extend_from_slice(value);
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
-        batch.insert(&self.meta, key, stored);
+        match &value {
+            Some(value) => {
+                let mut stored = Vec::with_capacity(8 + value.len());
+                stored.extend_from_slice(&revision.to_be_bytes());
+                stored.extend_from_slice(value);
+                batch.insert(&self.meta, key, stored);
+            }
+            None => batch.remove(&self.meta, key),
+        }
         batch.insert(&self.sys, SYS_META_REVISION, revision.to_be_bytes());
         batch.commit().map_err(write_err)?;
         *last = revision;
+        let change = MetaChange {
+            key: key.to_owned(),
+            revision,
+            value,
+        };
+        self.watchers
+            .lock()
+            .retain(|w| w.send(change.clone()).is_ok());
         Ok(revision)
     }
 }
@@ -193,7 +216,7 @@ impl MetaStore for FjallMeta {
             if db.current(key)?.is_some() {
                 return Err(MetaError::Exists);
             }
-            db.put(&mut last, key, &value)
+            db.put(&mut last, key, Some(value))
         })
     }
 
@@ -209,26 +232,31 @@ impl MetaStore for FjallMeta {
             if found != expected {
                 return Err(MetaError::Conflict { expected, found });
             }
-            db.put(&mut last, key, &value)
+            db.put(&mut last, key, Some(value))
         })
     }
 
     fn delete<'a>(&'a self, key: &'a str, expected: Option<Revision>) -> MetaFuture<'a, ()> {
         self.write(key, move |db, key| {
-            let _last = db.revision.lock();
+            let mut last = db.revision.lock();
             let found = db.current(key)?.ok_or(MetaError::NotFound)?.revision;
             if let Some(expected) = expected.filter(|e| *e != found) {
                 return Err(MetaError::Conflict { expected, found });
             }
-            let mut batch = db.db.batch().durability(Some(PersistMode::SyncAll));
-            batch.remove(&db.meta, key);
-            batch.commit().map_err(write_err)?;
-            Ok(())
+            db.put(&mut last, key, None).map(|_| ())
         })
     }
 
     fn list<'a>(&'a self, prefix: &'a str) -> MetaFuture<'a, Vec<MetaEntry>> {
         Box::pin(std::future::ready(self.list_now(prefix)))
+    }
+
+    fn watch(&self) -> MetaFuture<'_, mpsc::UnboundedReceiver<MetaChange>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        // Under the revision lock: a write in progress is either wholly before the feed or in it.
+        let _last = self.inner.revision.lock();
+        self.inner.watchers.lock().push(tx);
+        Box::pin(std::future::ready(Ok(rx)))
     }
 }
 

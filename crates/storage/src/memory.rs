@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
 use crate::{
-    Appended, Bounds, MetaEntry, MetaError, MetaFuture, MetaStore, ReadFrom, Revision, ShardAppend,
-    ShardKey, ShardLog, StorageError, StorageResult, StoredRecord,
+    Appended, Bounds, MetaChange, MetaEntry, MetaError, MetaFuture, MetaStore, ReadFrom, Revision,
+    ShardAppend, ShardKey, ShardLog, StorageError, StorageResult, StoredRecord,
 };
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 #[derive(Debug)]
 struct ShardData {
@@ -29,6 +29,8 @@ struct ShardData {
     /// Arrival of the newest record ever appended (kept across trims).
     last_arrival: Option<i64>,
     watch: watch::Sender<u64>,
+    /// Closed by `close_shard`: appends fail.
+    closed: bool,
 }
 
 impl ShardData {
@@ -40,6 +42,7 @@ impl ShardData {
             published: 0,
             last_arrival: None,
             watch: watch::channel(0).0,
+            closed: false,
         }
     }
 
@@ -134,6 +137,9 @@ impl MemoryShardLog {
         if let Some(a) = appends.iter().find(|a| !shards.contains_key(&a.shard)) {
             return Err(StorageError::NoSuchShard(a.shard));
         }
+        if let Some(a) = appends.iter().find(|a| shards[&a.shard].closed) {
+            return Err(StorageError::Closed(a.shard));
+        }
         let now = self.now();
         Ok(appends
             .into_iter()
@@ -225,6 +231,21 @@ impl ShardLog for MemoryShardLog {
     fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> BoxFuture<'_, StorageResult<()>> {
         Box::pin(std::future::ready(self.trim_now(shard, arrival_ms)))
     }
+
+    fn close_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<u64>> {
+        let closed = self.shards.lock().get_mut(&shard).map(|s| {
+            s.closed = true;
+            (s.next, s.watch.subscribe())
+        });
+        Box::pin(async move {
+            let (end, mut published) = closed.ok_or(StorageError::NoSuchShard(shard))?;
+            // Appends the test holds are accepted: the close waits for them, as a real
+            // log waits for the fsync of the appends it accepted. Deleting the shard ends
+            // the wait.
+            let _ = published.wait_for(|&n| n >= end).await;
+            Ok(end)
+        })
+    }
 }
 
 impl MemoryShardLog {
@@ -284,10 +305,40 @@ impl MemoryShardLog {
     }
 }
 
-/// Entries by key, with the last revision handed out.
-type Entries = (Revision, BTreeMap<String, (Revision, Bytes)>);
+/// Entries by key, with the last revision handed out and the open change feeds.
+#[derive(Debug, Default)]
+struct Entries {
+    last: Revision,
+    map: BTreeMap<String, (Revision, Bytes)>,
+    watchers: Vec<mpsc::UnboundedSender<MetaChange>>,
+}
 
-/// A [`MetaStore`] in memory, with one global revision counter.
+impl Entries {
+    /// Takes the next revision and tells every feed, under the store's lock, so feeds see
+    /// changes in revision order.
+    fn change(&mut self, key: &str, value: Option<Bytes>) -> Revision {
+        self.last += 1;
+        let revision = self.last;
+        match &value {
+            Some(v) => {
+                self.map.insert(key.to_owned(), (revision, v.clone()));
+            }
+            None => {
+                self.map.remove(key);
+            }
+        }
+        let change = MetaChange {
+            key: key.to_owned(),
+            revision,
+            value,
+        };
+        self.watchers.retain(|w| w.send(change.clone()).is_ok());
+        revision
+    }
+}
+
+/// A [`MetaStore`] in memory, with one global revision counter. Several engines given the
+/// same `Arc` share it as nodes share a replicated store.
 #[derive(Debug, Default)]
 pub struct MemoryMetaStore {
     entries: Mutex<Entries>,
@@ -300,25 +351,25 @@ impl MemoryMetaStore {
 
     /// Overwrites a value regardless of its revision (to plant corrupt or old data).
     pub fn force_put(&self, key: &str, value: Bytes) {
-        let mut g = self.entries.lock();
-        g.0 += 1;
-        let rev = g.0;
-        g.1.insert(key.to_owned(), (rev, value));
+        self.entries.lock().change(key, Some(value));
     }
 
     pub fn keys(&self) -> Vec<String> {
-        self.entries.lock().1.keys().cloned().collect()
+        self.entries.lock().map.keys().cloned().collect()
+    }
+
+    /// Closes every open change feed, as a lost connection to a replicated store would;
+    /// watchers must watch again.
+    pub fn close_watches(&self) {
+        self.entries.lock().watchers.clear();
     }
 
     fn create_now(&self, key: &str, value: Bytes) -> Result<Revision, MetaError> {
         let mut g = self.entries.lock();
-        if g.1.contains_key(key) {
+        if g.map.contains_key(key) {
             return Err(MetaError::Exists);
         }
-        g.0 += 1;
-        let rev = g.0;
-        g.1.insert(key.to_owned(), (rev, value));
-        Ok(rev)
+        Ok(g.change(key, Some(value)))
     }
 
     fn update_now(
@@ -328,38 +379,38 @@ impl MemoryMetaStore {
         expected: Revision,
     ) -> Result<Revision, MetaError> {
         let mut g = self.entries.lock();
-        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
+        let found = g.map.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
         if found != expected {
             return Err(MetaError::Conflict { expected, found });
         }
-        g.0 += 1;
-        let rev = g.0;
-        g.1.insert(key.to_owned(), (rev, value));
-        Ok(rev)
+        Ok(g.change(key, Some(value)))
     }
 
     fn delete_now(&self, key: &str, expected: Option<Revision>) -> Result<(), MetaError> {
         let mut g = self.entries.lock();
-        let found = g.1.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
+        let found = g.map.get(key).map(|(r, _)| *r).ok_or(MetaError::NotFound)?;
         if let Some(expected) = expected {
             if found != expected {
                 return Err(MetaError::Conflict { expected, found });
             }
         }
-        g.1.remove(key);
+        g.change(key, None);
         Ok(())
     }
 }
 
 impl MetaStore for MemoryMetaStore {
     fn get<'a>(&'a self, key: &'a str) -> MetaFuture<'a, Option<MetaEntry>> {
-        Box::pin(std::future::ready(Ok(self.entries.lock().1.get(key).map(
-            |(revision, value)| MetaEntry {
+        Box::pin(std::future::ready(Ok(self
+            .entries
+            .lock()
+            .map
+            .get(key)
+            .map(|(revision, value)| MetaEntry {
                 key: key.to_owned(),
                 revision: *revision,
                 value: value.clone(),
-            },
-        ))))
+            }))))
     }
 
     fn create<'a>(&'a self, key: &'a str, value: Bytes) -> MetaFuture<'a, Revision> {
@@ -383,7 +434,7 @@ impl MetaStore for MemoryMetaStore {
         Box::pin(std::future::ready(Ok(self
             .entries
             .lock()
-            .1
+            .map
             .range(prefix.to_owned()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, (revision, value))| MetaEntry {
@@ -392,6 +443,12 @@ impl MetaStore for MemoryMetaStore {
                 value: value.clone(),
             })
             .collect())))
+    }
+
+    fn watch(&self) -> MetaFuture<'_, mpsc::UnboundedReceiver<MetaChange>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.entries.lock().watchers.push(tx);
+        Box::pin(std::future::ready(Ok(rx)))
     }
 }
 

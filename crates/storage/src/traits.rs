@@ -1,6 +1,6 @@
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Identifies one shard's log: the engine's stream id and the shard's index within the stream.
 /// Both are assigned by the engine and never reused while data for them exists.
@@ -67,6 +67,10 @@ pub enum StorageError {
     Corrupt(String),
     #[error("storage I/O error: {0}")]
     Io(String),
+    /// The shard was closed with [`ShardLog::close_shard`]: it takes no more appends. Nothing
+    /// in the failed call was written (to any shard).
+    #[error("shard {0:?} is closed")]
+    Closed(ShardKey),
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -115,14 +119,35 @@ pub trait ShardLog: Send + Sync + 'static {
     /// to the records present when called and never moves back; trimming an empty shard, or to
     /// an earlier time, is a no-op.
     fn trim_before(&self, shard: ShardKey, arrival_ms: i64) -> BoxFuture<'_, StorageResult<()>>;
+    /// Closes the shard to appends (a parent shard after a split or merge) and returns its
+    /// final end: the `Bounds::next` it will always have. Every append accepted before the
+    /// close is readable (published) when this returns; every later `append` call naming the
+    /// shard fails with `Closed` and writes nothing, to any shard. Reads, `bounds`, `watch`,
+    /// `trim_before` and `delete_shard` go on as before. Idempotent: closing a closed shard
+    /// returns the same end. `NoSuchShard` if the shard does not exist. Whether the close
+    /// survives a reopen is the store's choice (the engine closes its closed shards again at
+    /// open); a deleted and re-created shard starts open.
+    fn close_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<u64>>;
 }
 
 /// What a [`MetaStore`] write resolves to.
 pub type MetaFuture<'a, T> = BoxFuture<'a, Result<T, MetaError>>;
 
 /// Revision of a metadata entry; changes on every update and is never reused for a key, even
-/// after the key is deleted and created again.
+/// after the key is deleted and created again. Revisions only grow: every write (a delete
+/// included) gets a higher revision than every earlier write to the same store.
 pub type Revision = u64;
+
+/// One change to a [`MetaStore`], as [`MetaStore::watch`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaChange {
+    pub key: String,
+    /// The revision of this write: the entry's new revision, or for a delete a fresh revision
+    /// of its own (never handed out before, higher than the deleted entry's).
+    pub revision: Revision,
+    /// The new value; `None` when the key was deleted.
+    pub value: Option<Bytes>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetaEntry {
@@ -161,4 +186,12 @@ pub trait MetaStore: Send + Sync + 'static {
     fn delete<'a>(&'a self, key: &'a str, expected: Option<Revision>) -> MetaFuture<'a, ()>;
     /// Every entry whose key starts with `prefix`, in key order.
     fn list<'a>(&'a self, prefix: &'a str) -> MetaFuture<'a, Vec<MetaEntry>>;
+    /// A feed of every successful write (create, update, delete) made by ANY writer of the
+    /// store once this future has resolved, in the order the writes were made (revision
+    /// order), each exactly once. Failed writes (`Exists`, `NotFound`, `Conflict`) make no
+    /// change. Writes made before the call are not replayed: a caller that needs the whole
+    /// state watches first and lists afterwards, and ignores changes whose revision is not
+    /// above what it listed. The receiver is closed if the store cannot go on following
+    /// (connection lost, store dropped); the caller then watches and lists again.
+    fn watch(&self) -> MetaFuture<'_, mpsc::UnboundedReceiver<MetaChange>>;
 }

@@ -18,6 +18,7 @@ mod shards;
 mod streams;
 mod subscribe;
 mod tags;
+mod two_nodes;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -153,3 +153,34 @@ async fn metadata_keys_fjall_cannot_store_are_refused() {
     ));
     assert!(store.get("").await.expect("get").is_none());
 }
+
+/// A delete takes a revision from the stored counter (the change feed reports it), and a
+/// reopened store goes on after it.
+#[tokio::test]
+async fn a_delete_takes_a_revision_that_survives_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FjallMeta::open(dir.path()).expect("open");
+    let r1 = store
+        .create("k", Bytes::from_static(b"v"))
+        .await
+        .expect("create");
+    let mut feed = store.watch().await.expect("watch");
+    store.delete("k", Some(r1)).await.expect("delete");
+    let deleted = feed.recv().await.expect("the delete is reported");
+    assert_eq!((deleted.key.as_str(), deleted.value), ("k", None));
+    assert!(deleted.revision > r1);
+    drop(store);
+    assert!(
+        feed.recv().await.is_none(),
+        "dropping the store closes its feeds"
+    );
+    let store = FjallMeta::open(dir.path()).expect("reopen");
+    let r3 = store
+        .create("k", Bytes::from_static(b"again"))
+        .await
+        .expect("create again");
+    assert!(
+        r3 > deleted.revision,
+        "revisions go on after the delete's, across a reopen"
+    );
+}

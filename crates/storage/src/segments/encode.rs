@@ -137,6 +137,11 @@ pub(super) fn plan(
             counts.push(0);
             continue;
         }
+        if let Some(a) = job.appends.iter().find(|a| st.writers[&a.shard].closed) {
+            outcomes.push(Err(StorageError::Closed(a.shard)));
+            counts.push(0);
+            continue;
+        }
         let placeholder = Appended {
             first_offset: 0,
             arrival_ms: 0,

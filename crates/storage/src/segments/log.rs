@@ -82,7 +82,35 @@ impl ShardLog for SegmentLog {
             trim_before(shared, key, arrival_ms)
         })
     }
+
+    fn close_shard(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<u64>> {
+        Box::pin(async move {
+            // The flag is set under the state lock the writer plans under, so every group
+            // commit planned before it counts and every later one refuses the shard. Not
+            // logged in the WAL: the engine closes its closed shards again at open.
+            let closed = {
+                let mut st = self.shared.state.lock();
+                st.writers.get_mut(&key).map(|w| {
+                    w.closed = true;
+                    (w.next, w.shard.published.subscribe())
+                })
+            };
+            let (end, mut published) = closed.ok_or(StorageError::NoSuchShard(key))?;
+            // Groups already written publish once fsynced; a failed fsync poisons the log
+            // and never publishes, so look at that too.
+            loop {
+                let wait = published.wait_for(|&n| n >= end);
+                match tokio::time::timeout(POLL_POISON, wait).await {
+                    Ok(_) => return Ok(end),
+                    Err(_) => self.shared.poisoned()?,
+                }
+            }
+        })
+    }
 }
+
+/// How often a close waiting for an fsync checks whether the log was poisoned meanwhile.
+const POLL_POISON: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Runs a control operation on the blocking pool: it fsyncs the WAL, which must not stall an
 /// async worker. A dropped future does not stop it.
@@ -128,6 +156,7 @@ fn create_shard(shared: &Shared, key: ShardKey) -> StorageResult<()> {
             next: 0,
             last_arrival: None,
             tail: None,
+            closed: false,
         },
     );
     shared.table.write().insert(key, shard);

@@ -336,6 +336,7 @@ fn build(
                 next: sh.next,
                 last_arrival: sh.last_arrival,
                 tail,
+                closed: false,
             },
         );
     }

@@ -40,6 +40,9 @@ pub(super) struct ShardWriter {
     /// The segment being appended to; `None` before the first record or after retention
     /// deleted every segment.
     pub tail: Option<Tail>,
+    /// Closed by `close_shard`: appends fail. Not persisted: the engine closes its closed
+    /// shards again after a restart.
+    pub closed: bool,
 }
 
 pub(super) struct Tail {
