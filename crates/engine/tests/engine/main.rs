@@ -37,34 +37,56 @@ pub struct Harness {
     pub engine: Arc<Engine>,
     pub log: Arc<dyn ShardLog>,
     pub meta: Arc<dyn MetaStore>,
-    /// The in-memory log behind `log`, on the in-memory pass.
-    mem: Option<Arc<MemoryShardLog>>,
+    /// The in-memory stores behind `log` and `meta`, on the in-memory pass.
+    mem: Option<(Arc<MemoryShardLog>, Arc<MemoryMetaStore>)>,
+    /// The cluster prefix of the stores, on the JetStream pass.
+    prefix: Option<String>,
     pub ctx: RequestContext,
     pub config: EngineConfig,
 }
 
-type Stores = (
-    Arc<dyn ShardLog>,
-    Arc<dyn MetaStore>,
-    Option<Arc<MemoryShardLog>>,
-);
+struct Stores {
+    log: Arc<dyn ShardLog>,
+    meta: Arc<dyn MetaStore>,
+    mem: Option<(Arc<MemoryShardLog>, Arc<MemoryMetaStore>)>,
+    prefix: Option<String>,
+}
 
 /// Fresh, empty stores: in memory, or under a prefix of their own on the cluster that
 /// `TRIBUTARY_TEST_NATS` names.
 async fn stores() -> Stores {
-    let Ok(urls) = std::env::var("TRIBUTARY_TEST_NATS") else {
-        let log = Arc::new(MemoryShardLog::new());
-        return (log.clone(), Arc::new(MemoryMetaStore::new()), Some(log));
-    };
+    if std::env::var("TRIBUTARY_TEST_NATS").is_err() {
+        let (log, meta) = (
+            Arc::new(MemoryShardLog::new()),
+            Arc::new(MemoryMetaStore::new()),
+        );
+        return Stores {
+            log: log.clone(),
+            meta: meta.clone(),
+            mem: Some((log, meta)),
+            prefix: None,
+        };
+    }
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let prefix = format!("E{}x{n}", std::process::id());
+    nats_stores(format!("E{}x{n}", std::process::id())).await
+}
+
+/// The stores under `prefix` on the cluster `TRIBUTARY_TEST_NATS` names: a connection of
+/// its own, as another node would have.
+async fn nats_stores(prefix: String) -> Stores {
+    let urls = std::env::var("TRIBUTARY_TEST_NATS").expect("TRIBUTARY_TEST_NATS");
     let servers = urls.split(',').map(str::to_owned).collect();
-    let stores =
-        tributary_storage::connect_nats(&tributary_storage::NatsOptions::new(servers, prefix))
-            .await
-            .expect("connect to TRIBUTARY_TEST_NATS");
-    (stores.log, stores.meta, None)
+    let opts = tributary_storage::NatsOptions::new(servers, prefix.clone());
+    let stores = tributary_storage::connect_nats(&opts)
+        .await
+        .expect("connect to TRIBUTARY_TEST_NATS");
+    Stores {
+        log: stores.log,
+        meta: stores.meta,
+        mem: None,
+        prefix: Some(prefix),
+    }
 }
 
 impl Harness {
@@ -73,7 +95,12 @@ impl Harness {
     }
 
     pub async fn with_config(config: EngineConfig) -> Self {
-        let (log, meta, mem) = stores().await;
+        let Stores {
+            log,
+            meta,
+            mem,
+            prefix,
+        } = stores().await;
         let engine = Engine::open(config.clone(), log.clone(), meta.clone())
             .await
             .unwrap();
@@ -82,6 +109,7 @@ impl Harness {
             log,
             meta,
             mem,
+            prefix,
             ctx: RequestContext::new(ACCOUNT, REGION),
             config,
         }
@@ -96,7 +124,38 @@ impl Harness {
 
     /// The in-memory log's hooks; `None` on the JetStream pass.
     pub fn hooks(&self) -> Option<&MemoryShardLog> {
-        self.mem.as_deref()
+        self.mem.as_ref().map(|(log, _)| &**log)
+    }
+
+    /// The in-memory metadata store's hooks; `None` on the JetStream pass.
+    pub fn meta_hooks(&self) -> Option<&MemoryMetaStore> {
+        self.mem.as_ref().map(|(_, meta)| &**meta)
+    }
+
+    /// Another node on the same storage: the same in-memory stores, or a connection of its
+    /// own under the same cluster prefix.
+    pub async fn another_node(&self, config: EngineConfig) -> Harness {
+        let stores = match &self.prefix {
+            Some(prefix) => nats_stores(prefix.clone()).await,
+            None => Stores {
+                log: self.log.clone(),
+                meta: self.meta.clone(),
+                mem: self.mem.clone(),
+                prefix: None,
+            },
+        };
+        let engine = Engine::open(config.clone(), stores.log.clone(), stores.meta.clone())
+            .await
+            .unwrap();
+        Harness {
+            engine,
+            log: stores.log,
+            meta: stores.meta,
+            mem: stores.mem,
+            prefix: stores.prefix,
+            ctx: RequestContext::new(ACCOUNT, REGION),
+            config,
+        }
     }
 
     /// Every metadata key.

@@ -58,6 +58,8 @@ pub struct NatsLog {
 /// What this node knows of one shard.
 pub(super) struct ShardState {
     fence: tokio::sync::Mutex<Fence>,
+    /// Closed to appends (its subject moved away), as far as this node knows.
+    closed: std::sync::atomic::AtomicBool,
     /// Appends waiting for the fence (group commit).
     queue: Mutex<VecDeque<Waiting>>,
     pub(super) published: watch::Sender<u64>,
@@ -168,6 +170,53 @@ impl NatsLog {
         format!("{}.{}.{}", self.prefix, key.stream, key.shard)
     }
 
+    /// Where a closed shard's stream listens instead: nobody publishes there, so a late
+    /// append gets "no responders", while the stored records keep their subject for reads.
+    fn closed_subject(&self, key: ShardKey) -> String {
+        format!("{}.closed.{}.{}", self.prefix, key.stream, key.shard)
+    }
+
+    fn is_closed(&self, key: ShardKey, info: &StreamInfo) -> bool {
+        let live = serde_json::Value::String(self.subject(key));
+        !info
+            .config
+            .get("subjects")
+            .and_then(|s| s.as_array())
+            .is_some_and(|subjects| subjects.contains(&live))
+    }
+
+    async fn close(&self, key: ShardKey) -> StorageResult<u64> {
+        let st = self.state(key).await?;
+        // Holding the fence: no append of this node is in flight while the subject moves.
+        let _fence = st.fence.lock().await;
+        let info = self.info(key).await?;
+        if !self.is_closed(key, &info) {
+            let mut config = info.config.clone();
+            config.insert("subjects".into(), json!([self.closed_subject(key)]));
+            let name = self.stream_name(key);
+            self.api::<serde_json::Value>(
+                format!("STREAM.UPDATE.{name}"),
+                serde_json::Value::Object(config),
+            )
+            .await
+            .map_err(|e| unavailable("closing a shard", e))?;
+        }
+        st.closed.store(true, std::sync::atomic::Ordering::Release);
+        // The end: the leader's last sequence once two reads apart agree, since a batch the
+        // leader took in just before the move may still be being applied.
+        let mut end = self.info(key).await?.state.last_seq;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            let again = self.info(key).await?.state.last_seq;
+            if again == end {
+                break;
+            }
+            end = again;
+        }
+        publish_end(&st, end);
+        Ok(end)
+    }
+
     /// One request to the JetStream API (`$JS.API.<what>`), its JSON answer decoded.
     pub(super) async fn api<T: serde::de::DeserializeOwned>(
         &self,
@@ -203,6 +252,7 @@ impl NatsLog {
         let st = Arc::new(ShardState {
             fence: tokio::sync::Mutex::new(Fence::default()),
             queue: Mutex::new(VecDeque::new()),
+            closed: std::sync::atomic::AtomicBool::new(self.is_closed(key, &info)),
             published: watch::Sender::new(info.state.last_seq),
             following: std::sync::atomic::AtomicBool::new(false),
             follower: Mutex::new(None),
@@ -360,9 +410,11 @@ impl NatsLog {
                 Err(Publish::Fenced) => fence.known = false,
                 Err(Publish::Failed(e)) => {
                     // The batch may or may not be stored: learn the end again before the next.
+                    // A shard closed or deleted by another node says so.
                     fence.known = false;
                     return Err(match self.info(key).await {
                         Err(StorageError::NoSuchShard(k)) => StorageError::NoSuchShard(k),
+                        Ok(info) if self.is_closed(key, &info) => StorageError::Closed(key),
                         _ => e,
                     });
                 }
@@ -574,9 +626,13 @@ impl ShardLog for NatsLog {
     fn append(&self, appends: Vec<ShardAppend>) -> BoxFuture<'_, StorageResult<Vec<Appended>>> {
         Box::pin(async move {
             crate::admission::payload_bytes(&appends, NATS_MAX_RECORD)?;
-            // Every named shard must exist before anything is written.
+            // Every named shard must exist, and be open as far as this node knows, before
+            // anything is written.
             for a in &appends {
-                self.state(a.shard).await?;
+                let st = self.state(a.shard).await?;
+                if st.closed.load(std::sync::atomic::Ordering::Acquire) {
+                    return Err(StorageError::Closed(a.shard));
+                }
             }
             let writes = appends
                 .into_iter()
@@ -622,5 +678,9 @@ impl ShardLog for NatsLog {
 
     fn trim_before(&self, key: ShardKey, arrival_ms: i64) -> BoxFuture<'_, StorageResult<()>> {
         Box::pin(self.trim(key, arrival_ms))
+    }
+
+    fn close_shard(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<u64>> {
+        Box::pin(self.close(key))
     }
 }

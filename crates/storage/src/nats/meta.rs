@@ -15,8 +15,9 @@ use serde_json::json;
 
 use super::log::{decode_answer, NO_MESSAGE_FOUND};
 use super::{unavailable, NatsOptions};
-use crate::{MetaEntry, MetaError, MetaFuture, MetaStore, Revision, StorageError};
+use crate::{MetaChange, MetaEntry, MetaError, MetaFuture, MetaStore, Revision, StorageError};
 use async_nats::jetstream::kv;
+use tokio::sync::mpsc;
 
 pub struct NatsMeta {
     kv: kv::Store,
@@ -259,6 +260,44 @@ impl MetaStore for NatsMeta {
 
     fn list<'a>(&'a self, prefix: &'a str) -> MetaFuture<'a, Vec<MetaEntry>> {
         Box::pin(self.list_now(prefix))
+    }
+
+    fn watch(&self) -> MetaFuture<'_, mpsc::UnboundedReceiver<MetaChange>> {
+        Box::pin(async move {
+            // An ordered consumer delivering only writes made after it exists (DeliverPolicy
+            // New), in stream order, which is revision order; async-nats recreates it from
+            // the last sequence it saw if the server side goes away.
+            let mut changes = self
+                .kv
+                .watch_all()
+                .await
+                .map_err(|e| unavailable("metadata watch", e))?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                while let Some(next) = changes.next().await {
+                    let Ok(entry) = next else {
+                        return; // closing the feed tells the caller to watch and list again
+                    };
+                    let Ok(key) = unescape(&entry.key) else {
+                        tracing::warn!(key = %entry.key, "metadata key not written by Tributary");
+                        continue;
+                    };
+                    let value = match entry.operation {
+                        kv::Operation::Put => Some(entry.value),
+                        kv::Operation::Delete | kv::Operation::Purge => None,
+                    };
+                    let change = MetaChange {
+                        key,
+                        revision: entry.revision,
+                        value,
+                    };
+                    if tx.send(change).is_err() {
+                        return;
+                    }
+                }
+            });
+            Ok(rx)
+        })
     }
 }
 
