@@ -77,7 +77,10 @@ async fn stores() -> Stores {
 async fn nats_stores(prefix: String) -> Stores {
     let urls = std::env::var("TRIBUTARY_TEST_NATS").expect("TRIBUTARY_TEST_NATS");
     let servers = urls.split(',').map(str::to_owned).collect();
-    let opts = tributary_storage::NatsOptions::new(servers, prefix.clone());
+    let mut opts = tributary_storage::NatsOptions::new(servers, prefix.clone());
+    // A request lost to a stream deleted under it waits this long: keep it within the
+    // tests' own patience.
+    opts.request_timeout = Duration::from_secs(2);
     let stores = tributary_storage::connect_nats(&opts)
         .await
         .expect("connect to TRIBUTARY_TEST_NATS");

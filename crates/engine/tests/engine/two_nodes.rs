@@ -1,4 +1,5 @@
-//! Two engines opened on the SAME storage (one `MemoryShardLog`, one `MemoryMetaStore`), as
+//! Two engines opened on the SAME storage (the in-memory stores, or two connections under one
+//! JetStream prefix), as
 //! two nodes of a replicated tier: what one does, the other sees; races on one target have
 //! exactly one winner; a reshard on one node while the other appends loses nothing.
 
@@ -6,7 +7,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use tributary_engine::{Engine, EngineConfig, RequestContext};
+use tributary_engine::{EngineConfig, RequestContext};
 use tributary_model::types::*;
 use tributary_model::*;
 

@@ -31,6 +31,8 @@ const BATCH: &str = "Tributary-Batch";
 /// stream, so a writer's next arrival time is still at least that.
 const LAST_ARRIVAL_META: &str = "tributary-last-arrival-ms";
 const FORMAT_META: &str = "tributary-format";
+/// Stream metadata: a token of the create call that made the stream (see `create_shard`).
+const CREATOR_META: &str = "tributary-creator";
 /// JetStream's limit on one atomic batch.
 const MAX_BATCH: usize = 1000;
 /// Payload bytes one group commit gathers, past its first append.
@@ -40,6 +42,7 @@ const MAX_FENCE_RETRIES: usize = 32;
 
 /// JetStream error codes Tributary acts on.
 pub(super) const STREAM_NOT_FOUND: u64 = 10059;
+const STREAM_NAME_IN_USE: u64 = 10058;
 const WRONG_LAST_SEQUENCE: u64 = 10071;
 pub(super) const NO_MESSAGE_FOUND: u64 = 10037;
 
@@ -576,11 +579,11 @@ pub(super) fn decode_answer<T: serde::de::DeserializeOwned>(payload: &[u8]) -> R
 impl ShardLog for NatsLog {
     fn create_shard(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<()>> {
         Box::pin(async move {
-            match self.info(key).await {
-                Ok(_) => return Err(StorageError::ShardExists(key)),
-                Err(StorageError::NoSuchShard(_)) => {}
-                Err(e) => return Err(e),
-            }
+            // No look first: while another node creates the same stream, a stream-info
+            // request waits for a leader that does not exist yet. Creating with a token of
+            // our own instead tells the cases apart: JetStream answers an identical create
+            // with success, and a create over a stream made with another token with an error.
+            let token = self.client.new_inbox();
             let name = self.stream_name(key);
             let config = json!({
                 "name": name,
@@ -597,11 +600,30 @@ impl ShardLog for NatsLog {
                 "duplicate_window": 120_000_000_000u64,
                 "allow_direct": true,
                 "allow_atomic": true,
-                "metadata": { FORMAT_META: NATS_FORMAT_VERSION.to_string() },
+                "metadata": {
+                    FORMAT_META: NATS_FORMAT_VERSION.to_string(),
+                    CREATOR_META: token,
+                },
             });
-            self.api::<serde_json::Value>(format!("STREAM.CREATE.{name}"), config)
-                .await
-                .map_err(|e| unavailable("stream create", e))?;
+            let created = self
+                .api::<StreamInfo>(format!("STREAM.CREATE.{name}"), config)
+                .await;
+            match created {
+                Ok(info) => {
+                    let creator = info
+                        .config
+                        .get("metadata")
+                        .and_then(|m| m.get(CREATOR_META))
+                        .and_then(|v| v.as_str());
+                    if creator != Some(token.as_str()) {
+                        return Err(StorageError::ShardExists(key));
+                    }
+                }
+                Err(e) if e.code() == Some(STREAM_NAME_IN_USE) => {
+                    return Err(StorageError::ShardExists(key))
+                }
+                Err(e) => return Err(unavailable("stream create", e)),
+            }
             self.forget(key);
             Ok(())
         })
