@@ -88,8 +88,8 @@ fn storage(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(1000 * 1024));
     g.bench_function("read_1000x1KiB", |b| {
         b.iter(|| {
-            let got = log
-                .read(SHARD, ReadFrom::Offset(black_box(1000)), 1000, 10 << 20)
+            let got = rt
+                .block_on(log.read(SHARD, ReadFrom::Offset(black_box(1000)), 1000, 10 << 20))
                 .expect("read");
             assert_eq!(got.len(), 1000);
             got
