@@ -302,23 +302,24 @@ async fn read_shard(c: &aws_sdk_kinesis::Client, shard: &str) -> Vec<Rec> {
     panic!("{shard}: still not at the end after 500 pages");
 }
 
-/// The NATS node (index) leading the most of this test's shard streams.
-async fn busiest_leader(js: &async_nats::jetstream::Context) -> Option<usize> {
+/// The NATS node (index) leading each of this test's shard streams.
+async fn shard_leaders(js: &async_nats::jetstream::Context) -> Option<Vec<usize>> {
     let names: Vec<String> = js.stream_names().try_collect().await.ok()?;
-    let mut count: HashMap<usize, usize> = HashMap::new();
+    let mut out = Vec::new();
     for name in names
         .iter()
         .filter(|n| n.starts_with(&format!("{PREFIX}_")))
     {
         let info = js.get_stream(name).await.ok()?.get_info().await.ok()?;
         let leader = info.cluster?.leader?;
-        let i: usize = leader.strip_prefix('n')?.parse().ok()?;
-        *count.entry(i - 1).or_default() += 1;
+        out.push(leader.strip_prefix('n')?.parse::<usize>().ok()? - 1);
     }
-    count
-        .into_iter()
-        .max_by_key(|&(i, n)| (n, i))
-        .map(|(i, _)| i)
+    Some(out)
+}
+
+/// The NATS node leading the most shard streams.
+fn busiest(leaders: &[usize]) -> Option<usize> {
+    (0..3).max_by_key(|i| leaders.iter().filter(|l| *l == i).count())
 }
 
 /// Waits until every shard stream of the test and the metadata bucket has a leader and all
@@ -480,23 +481,45 @@ async fn acknowledged_records_survive_killed_and_paused_nodes() {
         step(&format!("Tributary {name} restarted"));
         tokio::time::sleep(LOAD).await;
     }
-    let victim = match busiest_leader(&js).await {
-        Some(i) => i,
-        None => cluster.leader().expect("a meta leader"),
-    };
+    let victim = shard_leaders(&js)
+        .await
+        .and_then(|l| busiest(&l))
+        .or_else(|| cluster.leader())
+        .expect("a leader to pause");
+    // Asked through a connection to the other nodes, since the paused one answers nothing.
+    let urls = cluster.urls();
+    let others: Vec<&String> = (0..3).filter(|&i| i != victim).map(|i| &urls[i]).collect();
+    let js_others = async_nats::jetstream::new(
+        async_nats::ConnectOptions::new()
+            .max_reconnects(None)
+            .connect(others)
+            .await
+            .expect("connect to the other NATS nodes"),
+    );
     step(&format!(
         "SIGSTOP NATS n{} (leads the most shard streams)",
         victim + 1
     ));
     cluster.pause(victim);
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    // The client may be connected to the paused node itself: bounded.
-    let moved = tokio::time::timeout(Duration::from_secs(3), busiest_leader(&js)).await;
+    let paused = Instant::now();
+    let mut lost = None;
+    while paused.elapsed() < Duration::from_secs(8) {
+        let leaders = tokio::time::timeout(Duration::from_secs(2), shard_leaders(&js_others)).await;
+        if lost.is_none() && leaders.is_ok_and(|l| l.is_some_and(|l| !l.contains(&victim))) {
+            lost = Some(paused.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     cluster.resume(victim);
     step(&format!(
-        "SIGCONT NATS n{}; busiest leader while paused: {moved:?}",
+        "SIGCONT NATS n{}; its leaderships moved after {lost:?}",
         victim + 1
     ));
+    assert!(
+        lost.is_some(),
+        "n{} still led a shard stream after 8 s paused",
+        victim + 1
+    );
     tokio::task::block_in_place(|| cluster.wait_ready(Duration::from_secs(30)));
     wait_streams_current(&js, Duration::from_secs(20)).await;
     tokio::time::sleep(LOAD).await;
@@ -615,5 +638,8 @@ async fn acknowledged_records_survive_killed_and_paused_nodes() {
         started.elapsed()
     );
     assert!(ledger.acked.len() > 100, "too little load to mean anything");
+    // The subscribers did live through the faults: they resubscribed, and moved off B.
+    assert!(stats.subscriptions.load(Ordering::Relaxed) > shards.len());
+    assert!(stats.switches.load(Ordering::Relaxed) >= 1);
     assert!(started.elapsed() < BUDGET, "took {:?}", started.elapsed());
 }
