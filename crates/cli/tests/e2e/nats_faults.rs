@@ -134,7 +134,7 @@ async fn produce(
     while !stop.load(Ordering::Acquire) {
         i += 1;
         let c = nodes.get(p);
-        let payloads: Vec<String> = (0..if i % 2 == 0 { 1 } else { 4 })
+        let payloads: Vec<String> = (0..if i.is_multiple_of(2) { 1 } else { 4 })
             .map(|j| format!("p{p}-{i}-{j}"))
             .collect();
         ledger.lock().unwrap().sent.extend(payloads.iter().cloned());
