@@ -34,6 +34,9 @@ const STREAM: &str = "faults";
 const LOAD: Duration = Duration::from_secs(3);
 /// Bound of one SDK call; a call cut by a fault may otherwise wait on a dead peer.
 const CALL: Duration = Duration::from_secs(10);
+/// How long the most-leading NATS node stays stopped (see the SIGSTOP step).
+const PAUSE_MIN: Duration = Duration::from_secs(8);
+const PAUSE_MAX: Duration = Duration::from_secs(20);
 /// The whole test, faults, catch-up and checks included.
 const BUDGET: Duration = Duration::from_secs(150);
 
@@ -501,10 +504,16 @@ async fn acknowledged_records_survive_killed_and_paused_nodes() {
         victim + 1
     ));
     cluster.pause(victim);
+    // At least ~8 s, and on until its leaderships have moved (elections take 5-9 s on two busy
+    // cores) plus 2 s of load on the new leaders while it is still stopped; 20 s at most.
     let paused = Instant::now();
-    let mut lost = None;
-    while paused.elapsed() < Duration::from_secs(8) {
-        let leaders = tokio::time::timeout(Duration::from_secs(2), shard_leaders(&js_others)).await;
+    let mut lost: Option<Duration> = None;
+    loop {
+        let until = lost.map_or(PAUSE_MAX, |t| (t + Duration::from_secs(2)).max(PAUSE_MIN));
+        if paused.elapsed() >= until {
+            break;
+        }
+        let leaders = tokio::time::timeout(Duration::from_secs(3), shard_leaders(&js_others)).await;
         if lost.is_none() && leaders.is_ok_and(|l| l.is_some_and(|l| !l.contains(&victim))) {
             lost = Some(paused.elapsed());
         }
