@@ -12,6 +12,7 @@ mod fidelity;
 mod front_door;
 mod more;
 mod nats;
+mod nats_faults;
 mod nats_start;
 mod reshard;
 mod restart;
