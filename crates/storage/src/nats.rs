@@ -18,10 +18,11 @@
 //! keeps them non-decreasing per shard by knowing the last one it fenced on. Format version
 //! [`NATS_FORMAT_VERSION`]; documented in `docs/storage.md`.
 //!
-//! Modules: `follow` (moving `watch` for other nodes' appends), `log` (the [`crate::ShardLog`]: creation, appends as atomic batches fenced by
+//! Modules: `api` (JetStream API requests and the leader's message get), `follow` (moving `watch` for other nodes' appends), `log` (the [`crate::ShardLog`]: creation, appends as atomic batches fenced by
 //! `Nats-Expected-Last-Sequence`, trims), `read` (batch direct gets, leader gets, reads by
 //! time), `meta` (the [`crate::MetaStore`] on a KV bucket).
 
+mod api;
 mod follow;
 mod log;
 mod meta;

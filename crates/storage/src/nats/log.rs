@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{oneshot, watch};
 
+use super::api::{self, decode_answer, ApiError};
 use super::{unavailable, NatsOptions, NATS_FORMAT_VERSION, NATS_MAX_RECORD};
 use crate::{
     Appended, Bounds, ReadFrom, ShardAppend, ShardKey, ShardLog, StorageError, StorageResult,
@@ -44,7 +45,6 @@ const MAX_FENCE_RETRIES: usize = 32;
 pub(super) const STREAM_NOT_FOUND: u64 = 10059;
 const STREAM_NAME_IN_USE: u64 = 10058;
 const WRONG_LAST_SEQUENCE: u64 = 10071;
-pub(super) const NO_MESSAGE_FOUND: u64 = 10037;
 
 /// The JetStream shard log. Cheap to share.
 pub struct NatsLog {
@@ -85,47 +85,6 @@ struct Fence {
     known: bool,
     last_seq: u64,
     last_arrival: Option<i64>,
-}
-
-/// A JetStream API failure: its error code, or the request itself failed.
-#[derive(Debug)]
-pub(super) enum ApiError {
-    Js { err_code: u64, description: String },
-    Transport(String),
-}
-
-impl ApiError {
-    pub(super) fn code(&self) -> Option<u64> {
-        match self {
-            ApiError::Js { err_code, .. } => Some(*err_code),
-            ApiError::Transport(_) => None,
-        }
-    }
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ApiError::Js {
-                err_code,
-                description,
-            } => write!(f, "JetStream error {err_code}: {description}"),
-            ApiError::Transport(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: Option<JsError>,
-}
-
-#[derive(Deserialize)]
-struct JsError {
-    #[serde(default)]
-    err_code: u64,
-    #[serde(default)]
-    description: String,
 }
 
 #[derive(Deserialize)]
@@ -226,15 +185,7 @@ impl NatsLog {
         what: String,
         body: serde_json::Value,
     ) -> Result<T, ApiError> {
-        let payload = Bytes::from(body.to_string());
-        let reply = tokio::time::timeout(
-            self.timeout,
-            self.client.request(format!("$JS.API.{what}"), payload),
-        )
-        .await
-        .map_err(|_| ApiError::Transport(format!("{what}: no answer in {:?}", self.timeout)))?
-        .map_err(|e| ApiError::Transport(format!("{what}: {e}")))?;
-        decode_answer(&reply.payload)
+        api::request(&self.client, self.timeout, what, body).await
     }
 
     pub(super) async fn info(&self, key: ShardKey) -> StorageResult<StreamInfo> {
@@ -387,7 +338,7 @@ impl NatsLog {
         fence: &mut Fence,
         chunk: &[Bytes],
     ) -> StorageResult<Appended> {
-        for _ in 0..MAX_FENCE_RETRIES {
+        for attempt in 0..MAX_FENCE_RETRIES {
             if !fence.known {
                 self.refresh(key, fence).await?;
             }
@@ -410,7 +361,21 @@ impl NatsLog {
                         arrival_ms: arrival,
                     });
                 }
-                Err(Publish::Fenced) => fence.known = false,
+                // JetStream names the end it checked against: fence on that, which is what
+                // its next check compares with (after a leader change it has differed from
+                // what stream info reported, and 32 refreshes in a row all lost).
+                Err(Publish::Fenced(Some(end))) => {
+                    fence.last_seq = end;
+                    if let Some(r) = self.leader_get(key, end).await? {
+                        if r.offset + 1 == end {
+                            let last = fence.last_arrival.unwrap_or(i64::MIN);
+                            fence.last_arrival = Some(last.max(r.arrival_ms));
+                        }
+                    }
+                    fence.known = true;
+                    tokio::time::sleep(Duration::from_millis(1 + attempt as u64 % 5)).await;
+                }
+                Err(Publish::Fenced(None)) => fence.known = false,
                 Err(Publish::Failed(e)) => {
                     // The batch may or may not be stored: learn the end again before the next.
                     // A shard closed or deleted by another node says so.
@@ -470,7 +435,9 @@ impl NatsLog {
             .map_err(|e| Publish::Failed(unavailable("publish", e)))?;
             let ack: PubAck = match decode_answer(&reply.payload) {
                 Ok(ack) => ack,
-                Err(e) if e.code() == Some(WRONG_LAST_SEQUENCE) => return Err(Publish::Fenced),
+                Err(e) if e.code() == Some(WRONG_LAST_SEQUENCE) => {
+                    return Err(Publish::Fenced(e.trailing_number()))
+                }
                 Err(e) => return Err(Publish::Failed(unavailable("publish", e))),
             };
             if ack.count.unwrap_or(1) != n as u64 {
@@ -555,25 +522,10 @@ struct Waiting {
 }
 
 enum Publish {
-    /// Another writer appended first; nothing of this batch was stored.
-    Fenced,
+    /// Another writer appended first; nothing of this batch was stored. JetStream's answer
+    /// names the end it checked against ("wrong last sequence: N").
+    Fenced(Option<u64>),
     Failed(StorageError),
-}
-
-/// A JetStream API answer: its `error`, or the value.
-pub(super) fn decode_answer<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ApiError> {
-    if let Ok(ErrorBody { error: Some(e) }) = serde_json::from_slice::<ErrorBody>(payload) {
-        return Err(ApiError::Js {
-            err_code: e.err_code,
-            description: e.description,
-        });
-    }
-    serde_json::from_slice(payload).map_err(|e| {
-        ApiError::Transport(format!(
-            "unexpected JetStream answer ({e}): {}",
-            String::from_utf8_lossy(&payload[..payload.len().min(200)])
-        ))
-    })
 }
 
 impl ShardLog for NatsLog {

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
 
-use super::log::{decode_answer, NO_MESSAGE_FOUND};
+use super::api;
 use super::{unavailable, NatsOptions};
 use crate::{MetaChange, MetaEntry, MetaError, MetaFuture, MetaStore, Revision, StorageError};
 use async_nats::jetstream::kv;
@@ -24,20 +24,6 @@ pub struct NatsMeta {
     client: async_nats::Client,
     bucket: String,
     timeout: std::time::Duration,
-}
-
-#[derive(serde::Deserialize)]
-struct MsgGet {
-    message: RawMsg,
-}
-
-#[derive(serde::Deserialize)]
-struct RawMsg {
-    seq: u64,
-    #[serde(default)]
-    hdrs: Option<String>,
-    #[serde(default)]
-    data: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -80,42 +66,25 @@ impl NatsMeta {
 
     async fn current(&self, key: &str) -> Result<Option<MetaEntry>, MetaError> {
         let subject = format!("$KV.{}.{}", self.bucket, escape(key));
-        let reply = tokio::time::timeout(
+        let stream = format!("KV_{}", self.bucket);
+        let got = api::msg_get(
+            &self.client,
             self.timeout,
-            self.client.request(
-                format!("$JS.API.STREAM.MSG.GET.KV_{}", self.bucket),
-                Bytes::from(json!({ "last_by_subj": subject }).to_string()),
-            ),
+            &stream,
+            json!({ "last_by_subj": subject }),
         )
         .await
-        .map_err(|_| unavailable("metadata get", "no answer in time"))?
         .map_err(|e| unavailable("metadata get", e))?;
-        let m = match decode_answer::<MsgGet>(&reply.payload) {
-            Ok(m) => m.message,
-            Err(e) if e.code() == Some(NO_MESSAGE_FOUND) => return Ok(None),
-            Err(e) => return Err(unavailable("metadata get", e).into()),
-        };
-        let b64 = |s: &str| {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD
-                .decode(s)
-                .map_err(|e| StorageError::Corrupt(format!("metadata {key:?}: {e}")))
-        };
-        let hdrs = b64(m.hdrs.as_deref().unwrap_or(""))?;
-        let hdrs = String::from_utf8_lossy(&hdrs);
+        let Some(m) = got else { return Ok(None) };
         // KV marks deletes and purges with a header on an empty message.
-        let deleted = hdrs.split("\r\n").any(|l| {
-            l.split_once(':').is_some_and(|(n, v)| {
-                n.trim().eq_ignore_ascii_case("KV-Operation") && matches!(v.trim(), "DEL" | "PURGE")
-            })
-        });
-        if deleted {
+        let op = m.headers.get("KV-Operation").map(|v| v.as_str().to_owned());
+        if matches!(op.as_deref(), Some("DEL" | "PURGE")) {
             return Ok(None);
         }
         Ok(Some(MetaEntry {
             key: key.to_owned(),
             revision: m.seq,
-            value: Bytes::from(b64(m.data.as_deref().unwrap_or(""))?),
+            value: m.data,
         }))
     }
 
@@ -161,18 +130,10 @@ impl NatsMeta {
 
     async fn list_now(&self, prefix: &str) -> Result<Vec<MetaEntry>, MetaError> {
         // A watch of an empty bucket waits forever: look first.
-        let reply = tokio::time::timeout(
-            self.timeout,
-            self.client.request(
-                format!("$JS.API.STREAM.INFO.KV_{}", self.bucket),
-                Bytes::new(),
-            ),
-        )
-        .await
-        .map_err(|_| unavailable("metadata list", "no answer in time"))?
-        .map_err(|e| unavailable("metadata list", e))?;
-        let info: BucketInfo =
-            decode_answer(&reply.payload).map_err(|e| unavailable("metadata list", e))?;
+        let what = format!("STREAM.INFO.KV_{}", self.bucket);
+        let info: BucketInfo = api::request(&self.client, self.timeout, what, json!({}))
+            .await
+            .map_err(|e| unavailable("metadata list", e))?;
         let mut out = Vec::new();
         if info.state.messages == 0 {
             return Ok(out);

@@ -11,9 +11,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
 
-use base64::Engine as _;
-
-use super::log::{NatsLog, ARRIVAL, NO_MESSAGE_FOUND, STREAM_NOT_FOUND};
+use super::api;
+use super::log::{NatsLog, ARRIVAL, STREAM_NOT_FOUND};
 use super::unavailable;
 use crate::{ReadFrom, ShardKey, StorageError, StorageResult, StoredRecord};
 
@@ -21,20 +20,6 @@ use crate::{ReadFrom, ShardKey, StorageError, StorageResult, StoredRecord};
 const MAX_DIRECT_BATCH: usize = 1000;
 /// The most one batch direct get asks the server to send, whatever the caller allows.
 const MAX_DIRECT_BYTES: usize = 16 << 20;
-
-#[derive(serde::Deserialize)]
-struct MsgGet {
-    message: RawMsg,
-}
-
-#[derive(serde::Deserialize)]
-struct RawMsg {
-    seq: u64,
-    #[serde(default)]
-    hdrs: Option<String>,
-    #[serde(default)]
-    data: Option<String>,
-}
 
 impl NatsLog {
     pub(super) async fn read_records(
@@ -165,36 +150,19 @@ impl NatsLog {
         }
     }
 
-    /// The first record at or after `seq`, from the stream leader (`STREAM.MSG.GET`, which
-    /// answers JSON with the headers and data in base64).
+    /// The first record at or after `seq`, from the stream leader.
     pub(super) async fn leader_get(
         &self,
         key: ShardKey,
         seq: u64,
     ) -> StorageResult<Option<StoredRecord>> {
-        let name = self.stream_name(key);
-        let got = self
-            .api::<MsgGet>(
-                format!("STREAM.MSG.GET.{name}"),
-                json!({ "seq": seq, "next_by_subj": self.subject(key) }),
-            )
-            .await;
-        let m = match got {
-            Ok(m) => m.message,
-            Err(e) if e.code() == Some(NO_MESSAGE_FOUND) => return Ok(None),
-            Err(e) if e.code() == Some(STREAM_NOT_FOUND) => {
-                return Err(StorageError::NoSuchShard(key))
-            }
-            Err(e) => return Err(unavailable("message get", e)),
-        };
-        let b64 = |s: &str| {
-            base64::engine::general_purpose::STANDARD
-                .decode(s)
-                .map_err(|e| StorageError::Corrupt(format!("{key:?}: message get: {e}")))
-        };
-        let headers = parse_headers(&b64(m.hdrs.as_deref().unwrap_or(""))?);
-        let payload = Bytes::from(b64(m.data.as_deref().unwrap_or(""))?);
-        Ok(Some(record(key, m.seq, &headers, payload)?))
+        let body = json!({ "seq": seq, "next_by_subj": self.subject(key) });
+        match api::msg_get(&self.client, self.timeout, &self.stream_name(key), body).await {
+            Ok(Some(m)) => Ok(Some(record(key, m.seq, &m.headers, m.data)?)),
+            Ok(None) => Ok(None),
+            Err(e) if e.code() == Some(STREAM_NOT_FOUND) => Err(StorageError::NoSuchShard(key)),
+            Err(e) => Err(unavailable("message get", e)),
+        }
     }
 
     /// The sequence of the first record in `first..=last` that arrived at or after `t`, or
@@ -224,18 +192,6 @@ impl NatsLog {
         }
         Ok(lo)
     }
-}
-
-/// A NATS header block (`NATS/1.0\r\nName: value\r\n...`).
-fn parse_headers(block: &[u8]) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    let text = String::from_utf8_lossy(block);
-    for line in text.split("\r\n").skip(1) {
-        if let Some((name, value)) = line.split_once(':') {
-            headers.insert(name.trim(), value.trim());
-        }
-    }
-    headers
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
