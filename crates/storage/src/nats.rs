@@ -9,7 +9,6 @@
 //!   offset o                   stream sequence o + 1
 //!   record                     payload = the engine's opaque bytes
 //!                              header  Tributary-Arrival: <ms since the epoch>
-//!                              header  Tributary-Batch: <id>   (last record of an append only)
 //!   metadata                   KV bucket  P_meta (R = replicas), keys escaped by `meta::escape`
 //! ```
 //!

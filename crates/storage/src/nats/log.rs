@@ -27,7 +27,6 @@ use crate::{
 };
 
 pub(super) const ARRIVAL: &str = "Tributary-Arrival";
-const BATCH: &str = "Tributary-Batch";
 /// Stream metadata: the arrival time of the newest record, written before a trim empties the
 /// stream, so a writer's next arrival time is still at least that.
 const LAST_ARRIVAL_META: &str = "tributary-last-arrival-ms";
@@ -260,8 +259,12 @@ impl NatsLog {
     /// Appends `payloads` to one shard. Concurrent appends to a shard on this node commit
     /// together: each queues, and whoever holds the shard's fence publishes everything queued
     /// (whole appends, up to one batch) as one atomic batch, then hands each its offsets.
-    async fn append_one(&self, key: ShardKey, payloads: Vec<Bytes>) -> StorageResult<Appended> {
-        let st = self.state(key).await?;
+    async fn append_one(
+        &self,
+        key: ShardKey,
+        st: Arc<ShardState>,
+        payloads: Vec<Bytes>,
+    ) -> StorageResult<Appended> {
         if payloads.is_empty() || payloads.len() > MAX_BATCH {
             return self.append_alone(key, &st, payloads).await;
         }
@@ -421,7 +424,6 @@ impl NatsLog {
                     .map_err(|e| Publish::Failed(unavailable("publish", e)))?;
                 continue;
             }
-            headers.insert(BATCH, batch_id.as_str());
             if n > 1 {
                 headers.insert("Nats-Batch-Commit", "1");
             }
@@ -602,15 +604,18 @@ impl ShardLog for NatsLog {
             crate::admission::payload_bytes(&appends, NATS_MAX_RECORD)?;
             // Every named shard must exist, and be open as far as this node knows, before
             // anything is written.
+            let mut states = Vec::with_capacity(appends.len());
             for a in &appends {
                 let st = self.state(a.shard).await?;
                 if st.closed.load(std::sync::atomic::Ordering::Acquire) {
                     return Err(StorageError::Closed(a.shard));
                 }
+                states.push(st);
             }
             let writes = appends
                 .into_iter()
-                .map(|a| self.append_one(a.shard, a.payloads));
+                .zip(states)
+                .map(|(a, st)| self.append_one(a.shard, st, a.payloads));
             futures::future::join_all(writes)
                 .await
                 .into_iter()
