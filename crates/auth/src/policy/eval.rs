@@ -113,6 +113,42 @@ pub fn evaluate(
     }
 }
 
+/// Decides `req` on a KMS key, whose key policy is required rather than optional: KMS lets
+/// nothing through that the key policy does not allow, either to the caller by name or to
+/// its account, and an account grant (the default key policy's "Enable IAM User Permissions"
+/// statement, `arn:aws:iam::ACCOUNT:root`) only hands the decision to the caller's identity
+/// policies. Source: AWS KMS Developer Guide, "Key policies in AWS KMS" and "Default key
+/// policy". An explicit deny anywhere wins, identity policies named first as in [`evaluate`].
+pub fn evaluate_key_policy(
+    req: &Request<'_>,
+    identity_policies: &[Policy],
+    key_policy: &Policy,
+) -> Decision {
+    let identity = || {
+        identity_policies
+            .iter()
+            .flat_map(|p| p.statements.iter().map(move |s| (p, s)))
+    };
+    let key = || key_policy.statements.iter().map(|s| (key_policy, s));
+    if identity().any(|(p, s)| s.effect == Effect::Deny && applies(p, s, req)) {
+        return Decision::ExplicitDeny(PolicyKind::Identity);
+    }
+    if key().any(|(p, s)| s.effect == Effect::Deny && granted(p, s, req).is_some()) {
+        return Decision::ExplicitDeny(PolicyKind::Resource);
+    }
+    let grant = key()
+        .filter(|(_, s)| s.effect == Effect::Allow)
+        .filter_map(|(p, s)| granted(p, s, req))
+        .max();
+    let identity_allows = identity().any(|(p, s)| s.effect == Effect::Allow && applies(p, s, req));
+    match grant {
+        Some(Via::Direct) => Decision::Allow,
+        Some(Via::Account) if identity_allows => Decision::Allow,
+        Some(Via::Account) => Decision::ImplicitDeny(PolicyKind::Identity),
+        None => Decision::ImplicitDeny(PolicyKind::Resource),
+    }
+}
+
 /// The account of an ARN (`arn:partition:service:region:ACCOUNT:resource`).
 fn resource_account(resource: &str) -> Option<&str> {
     let mut parts = resource.splitn(6, ':');

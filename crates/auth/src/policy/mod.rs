@@ -12,7 +12,7 @@ mod parse;
 mod wildcard;
 
 pub use condition::{Context, Operator, Qualifier};
-pub use eval::{evaluate, Decision, PolicyKind, Request};
+pub use eval::{evaluate, evaluate_key_policy, Decision, PolicyKind, Request};
 
 /// A parsed policy document.
 #[derive(Debug, Clone, PartialEq)]
