@@ -13,6 +13,7 @@ use serde::Deserialize;
 use tributary_engine::StreamDeclaration;
 use tributary_storage::Durability;
 
+use crate::keys::{KeySettings, KmsArgs, KmsFileKeys};
 use crate::nats::{NatsArgs, NatsFileKeys, NatsSettings};
 
 #[derive(Args, Debug, Default)]
@@ -95,6 +96,8 @@ pub struct ServeArgs {
     pub log: Option<String>,
     #[command(flatten)]
     pub nats: NatsArgs,
+    #[command(flatten)]
+    pub kms: KmsArgs,
 }
 
 /// The file's keys mirror the flags (snake_case); `[[streams]]` tables declare streams.
@@ -133,6 +136,11 @@ struct FileConfig {
     nats_system_credentials: Option<PathBuf>,
     nats_system_user: Option<String>,
     nats_system_password: Option<String>,
+    kms_root_key_file: Option<PathBuf>,
+    kms_endpoint: Option<String>,
+    kms_region: Option<String>,
+    kms_access_key_id: Option<String>,
+    kms_secret_access_key_file: Option<PathBuf>,
     #[serde(default)]
     streams: Vec<StreamDeclaration>,
     #[serde(default)]
@@ -193,6 +201,8 @@ pub struct Settings {
     pub log: String,
     /// Said at start, once logging is on: settings given that the chosen storage ignores.
     pub ignored: Vec<&'static str>,
+    /// Where stream encryption keys come from.
+    pub keys: KeySettings,
 }
 
 impl Settings {
@@ -231,6 +241,17 @@ impl Settings {
                 },
             )?),
         };
+        let keys = KeySettings::resolve(
+            args.kms,
+            KmsFileKeys {
+                root_key_file: file.kms_root_key_file,
+                endpoint: file.kms_endpoint,
+                region: file.kms_region,
+                access_key_id: file.kms_access_key_id,
+                secret_access_key_file: file.kms_secret_access_key_file,
+            },
+            matches!(storage, Storage::Nats(_)),
+        )?;
         let mut ignored = Vec::new();
         if matches!(storage, Storage::Nats(_)) {
             if args.data_dir.is_some() || file.data_dir.is_some() {
@@ -302,6 +323,7 @@ impl Settings {
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
             users: Vec::new(),
             ignored,
+            keys,
         };
         let mut s = s;
         check_account(&s.account_id)?;

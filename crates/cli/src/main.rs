@@ -8,6 +8,7 @@
 
 mod cert;
 mod config;
+mod keys;
 mod nats;
 mod nats_checks;
 mod serve;

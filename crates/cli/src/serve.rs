@@ -56,6 +56,7 @@ async fn serve(mut s: Settings) -> anyhow::Result<()> {
         Storage::Embedded => open_embedded(&s)?,
         Storage::Nats(n) => open_nats(n).await?,
     };
+    let keys = crate::keys::open(&s.keys, &s.data_dir, Arc::clone(&meta)).await?;
     let config = EngineConfig {
         default_account_id: s.account_id.clone(),
         create_delay: s.create_delay,
@@ -64,6 +65,7 @@ async fn serve(mut s: Settings) -> anyhow::Result<()> {
         iterator_ttl: s.iterator_ttl,
         subscription_lifetime: s.subscription_lifetime,
         shard_limit: s.shard_limit,
+        keys: keys.service.clone(),
         ..EngineConfig::default()
     };
     let engine = Engine::open(config, log, meta)
@@ -131,6 +133,8 @@ async fn serve(mut s: Settings) -> anyhow::Result<()> {
         account_id: s.account_id,
         max_body_bytes: s.max_body_bytes,
         cors: s.cors,
+        kms: keys.local,
+        keys: keys.service,
     });
     tributary_server::serve(
         listener,

@@ -8,6 +8,7 @@
 //! - [`auth`]: SigV4 authentication and IAM-style authorization (or, with no credentials
 //!   configured, the form checks AWS makes before it verifies anything).
 //! - [`dispatch`]: the exhaustive `Operation` match that calls the engine.
+//! - [`kms`]: the built-in key service's `TrentService` API on the same endpoint.
 //! - [`cors`]: the CORS preflight and headers AWS serves to browser clients.
 //! - [`respond`]: response building, the single place where an [`ApiError`] becomes HTTP.
 //! - [`subscribe`]: SubscribeToShard's event-stream response, paced by the peer.
@@ -18,6 +19,7 @@
 pub mod auth;
 pub mod cors;
 pub mod dispatch;
+pub mod kms;
 pub mod listener;
 pub mod pipeline;
 pub mod respond;
@@ -40,6 +42,12 @@ pub struct AppState {
     /// Answer CORS preflights and expose AWS's headers to other origins (`cors.rs`). Off,
     /// a preflight is refused like any OPTIONS request and browsers stop there.
     pub cors: bool,
+    /// The built-in key service, served as `TrentService.*` on this endpoint; `None` when
+    /// keys come from an external KMS or no root key is available (`docs/kms.md`).
+    pub kms: Option<Arc<tributary_kms::LocalKms>>,
+    /// The key service the engine encrypts through, for the key policies data-plane
+    /// authorization reads.
+    pub keys: Option<Arc<dyn tributary_kms::KeyService>>,
 }
 
 pub use listener::serve;

@@ -40,12 +40,12 @@ async fn answer(state: &AppState, parts: &http::request::Parts, body: Incoming) 
         return respond::refuse(Refusal::NoOperation);
     }
     let content = ContentKind::of(&parts.headers);
-    let target = target::parse(
-        parts
-            .headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok()),
-    );
+    let target_header = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok());
+    let kms_op = crate::kms::target(target_header);
+    let target = target::parse(target_header);
 
     let body = match Limited::new(body, state.max_body_bytes).collect().await {
         Ok(b) => b.to_bytes(),
@@ -63,6 +63,11 @@ async fn answer(state: &AppState, parts: &http::request::Parts, body: Incoming) 
             return respond::refuse(Refusal::BrokenBody);
         }
     };
+
+    // The built-in key service shares the endpoint; it has its own checks and answers.
+    if let Some(op) = kms_op {
+        return crate::kms::answer(state, parts, op, content == ContentKind::AmzJson, body).await;
+    }
 
     // An empty body is judged before the content type: in JSON for AWS's JSON type, in
     // CBOR for anything else, none and `application/json` included ("should return CBOR
@@ -126,9 +131,9 @@ async fn serve(
             peer: ([127, 0, 0, 1], 0).into(),
             tls: false,
         });
-    let caller = auth::authenticate(&state.auth, parts, &body, &conn)?;
+    let caller = auth::authenticate(&state.auth, auth::Service::Kinesis, parts, &body, &conn)?;
     let input = parsed.check(op, format)?;
-    auth::authorize(&state.engine, &caller, &input, &conn)?;
+    auth::authorize(&state.engine, state.keys.as_deref(), &caller, &input, &conn).await?;
     let ctx = tributary_engine::RequestContext {
         account_id: caller.account(&state.account_id).to_string(),
         region: caller.region,

@@ -44,6 +44,11 @@ pub fn error(format: Format, e: &ApiError) -> Response<Body> {
     )
 }
 
+/// An answer of the built-in key service (`kms.rs`): always JSON 1.1, as KMS speaks.
+pub fn kms_body(status: StatusCode, body: Bytes) -> Response<Body> {
+    with_headers(status, Some("application/x-amz-json-1.1"), full(body))
+}
+
 /// Requests AWS's front door refuses before the protocol layer knows the request's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
