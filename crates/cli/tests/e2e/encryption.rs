@@ -62,7 +62,12 @@ async fn wait_active(c: &aws_sdk_kinesis::Client, stream: &str) {
     panic!("{stream} did not become ACTIVE");
 }
 
-async fn put(c: &aws_sdk_kinesis::Client, stream: &str, pk: &str, data: &[u8]) -> Option<EncryptionType> {
+async fn put(
+    c: &aws_sdk_kinesis::Client,
+    stream: &str,
+    pk: &str,
+    data: &[u8],
+) -> Option<EncryptionType> {
     c.put_record()
         .stream_name(stream)
         .partition_key(pk)
@@ -74,9 +79,23 @@ async fn put(c: &aws_sdk_kinesis::Client, stream: &str, pk: &str, data: &[u8]) -
 }
 
 /// Every record of shard 0 from the start, with its encryption type.
-async fn read_all(c: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(Vec<u8>, Option<EncryptionType>)> {
-    let it = iterator(c, stream, "shardId-000000000000", ShardIteratorType::TrimHorizon).await;
-    let out = c.get_records().shard_iterator(it).send().await.expect("get records");
+async fn read_all(
+    c: &aws_sdk_kinesis::Client,
+    stream: &str,
+) -> Vec<(Vec<u8>, Option<EncryptionType>)> {
+    let it = iterator(
+        c,
+        stream,
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
+    let out = c
+        .get_records()
+        .shard_iterator(it)
+        .send()
+        .await
+        .expect("get records");
     out.records
         .into_iter()
         .map(|r| (r.data.into_inner(), r.encryption_type))
@@ -120,9 +139,19 @@ async fn encrypted_records_are_never_on_disk_in_the_clear_and_read_back_byte_for
         .await
         .unwrap();
     let d = c.describe_stream().stream_name("enc").send().await.unwrap();
-    assert_eq!(d.stream_description.unwrap().stream_status, StreamStatus::Updating);
+    assert_eq!(
+        d.stream_description.unwrap().stream_status,
+        StreamStatus::Updating
+    );
     wait_active(&c, "enc").await;
-    let d = c.describe_stream().stream_name("enc").send().await.unwrap().stream_description.unwrap();
+    let d = c
+        .describe_stream()
+        .stream_name("enc")
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap();
     assert_eq!(d.encryption_type, Some(EncryptionType::Kms));
     assert_eq!(d.key_id.as_deref(), Some(arn.as_str()));
 
@@ -140,9 +169,18 @@ async fn encrypted_records_are_never_on_disk_in_the_clear_and_read_back_byte_for
 
     // Stop the server so every byte it holds is in its files, then look.
     s.kill9();
-    assert!(on_disk(s.data_dir(), before), "the control record is on disk");
-    assert!(!on_disk(s.data_dir(), marker), "the encrypted record's data is on disk in the clear");
-    assert!(!on_disk(s.data_dir(), pk.as_bytes()), "its partition key is on disk in the clear");
+    assert!(
+        on_disk(s.data_dir(), before),
+        "the control record is on disk"
+    );
+    assert!(
+        !on_disk(s.data_dir(), marker),
+        "the encrypted record's data is on disk in the clear"
+    );
+    assert!(
+        !on_disk(s.data_dir(), pk.as_bytes()),
+        "its partition key is on disk in the clear"
+    );
 
     // The root key in the data directory brings everything back after a restart.
     s.restart();
@@ -159,13 +197,23 @@ async fn a_disabled_key_refuses_puts_and_gets_until_it_is_enabled() {
     create(&c, "dis", 1).await;
     put(&c, "dis", "a", b"plain").await;
     let (id, _) = new_key(&k).await;
-    k.create_alias().alias_name("alias/dis").target_key_id(&id).send().await.unwrap();
+    k.create_alias()
+        .alias_name("alias/dis")
+        .target_key_id(&id)
+        .send()
+        .await
+        .unwrap();
     encrypt_stream(&c, "dis", "alias/dis").await;
     put(&c, "dis", "b", b"secret").await;
 
     k.disable_key().key_id(&id).send().await.unwrap();
     let (code, _) = err_of(
-        c.put_record().stream_name("dis").partition_key("c").data(Blob::new("x")).send().await,
+        c.put_record()
+            .stream_name("dis")
+            .partition_key("c")
+            .data(Blob::new("x"))
+            .send()
+            .await,
     );
     assert_eq!(code, "KMSDisabledException");
     let (code, _) = err_of(
@@ -182,7 +230,13 @@ async fn a_disabled_key_refuses_puts_and_gets_until_it_is_enabled() {
             .await,
     );
     assert_eq!(code, "KMSDisabledException");
-    let it = iterator(&c, "dis", "shardId-000000000000", ShardIteratorType::TrimHorizon).await;
+    let it = iterator(
+        &c,
+        "dis",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
     let (code, _) = err_of(c.get_records().shard_iterator(it).send().await);
     assert_eq!(code, "KMSDisabledException");
 
@@ -192,14 +246,29 @@ async fn a_disabled_key_refuses_puts_and_gets_until_it_is_enabled() {
     assert_eq!(data, [&b"plain"[..], b"secret", b"again"]);
 
     // Pending deletion: KMSInvalidStateException; cancelled, the key is disabled.
-    k.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();
+    k.schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
     let (code, _) = err_of(
-        c.put_record().stream_name("dis").partition_key("c").data(Blob::new("x")).send().await,
+        c.put_record()
+            .stream_name("dis")
+            .partition_key("c")
+            .data(Blob::new("x"))
+            .send()
+            .await,
     );
     assert_eq!(code, "KMSInvalidStateException");
     k.cancel_key_deletion().key_id(&id).send().await.unwrap();
     let (code, _) = err_of(
-        c.put_record().stream_name("dis").partition_key("c").data(Blob::new("x")).send().await,
+        c.put_record()
+            .stream_name("dis")
+            .partition_key("c")
+            .data(Blob::new("x"))
+            .send()
+            .await,
     );
     assert_eq!(code, "KMSDisabledException");
 
@@ -259,12 +328,32 @@ async fn kms_permissions_decide_for_producers_and_consumers() {
     let kinesis_put = serde_json::json!({"Effect": "Allow", "Action": ["kinesis:PutRecord", "kinesis:PutRecords"], "Resource": stream});
     let kinesis_get = serde_json::json!({"Effect": "Allow", "Action": ["kinesis:GetShardIterator", "kinesis:GetRecords"], "Resource": stream});
     let (s, _dir) = server_with_users(&[
-        ("admin", "AKIAADMIN", serde_json::json!([{"Effect": "Allow", "Action": ["kinesis:*", "kms:*"], "Resource": "*"}])),
-        ("producer", "AKIAPRODUCER", serde_json::json!([kinesis_put, {"Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": "*"}])),
+        (
+            "admin",
+            "AKIAADMIN",
+            serde_json::json!([{"Effect": "Allow", "Action": ["kinesis:*", "kms:*"], "Resource": "*"}]),
+        ),
+        (
+            "producer",
+            "AKIAPRODUCER",
+            serde_json::json!([kinesis_put, {"Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": "*"}]),
+        ),
         // Encrypt and DescribeKey, but not GenerateDataKey: not enough to write.
-        ("producer-nokms", "AKIAPRODNOKMS", serde_json::json!([kinesis_put, {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:DescribeKey"], "Resource": "*"}])),
-        ("consumer", "AKIACONSUMER", serde_json::json!([kinesis_get, {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}])),
-        ("consumer-nokms", "AKIACONSNOKMS", serde_json::json!([kinesis_get])),
+        (
+            "producer-nokms",
+            "AKIAPRODNOKMS",
+            serde_json::json!([kinesis_put, {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:DescribeKey"], "Resource": "*"}]),
+        ),
+        (
+            "consumer",
+            "AKIACONSUMER",
+            serde_json::json!([kinesis_get, {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]),
+        ),
+        (
+            "consumer-nokms",
+            "AKIACONSNOKMS",
+            serde_json::json!([kinesis_get]),
+        ),
     ]);
     let admin = s.sdk_as("us-east-1", "AKIAADMIN", "admin-secret");
     let k = kms(&s, "AKIAADMIN", "admin-secret");
@@ -273,10 +362,19 @@ async fn kms_permissions_decide_for_producers_and_consumers() {
     encrypt_stream(&admin, "guarded", &arn).await;
 
     let producer = s.sdk_as("us-east-1", "AKIAPRODUCER", "producer-secret");
-    assert_eq!(put(&producer, "guarded", "k", b"allowed").await, Some(EncryptionType::Kms));
+    assert_eq!(
+        put(&producer, "guarded", "k", b"allowed").await,
+        Some(EncryptionType::Kms)
+    );
     let denied = s.sdk_as("us-east-1", "AKIAPRODNOKMS", "producer-nokms-secret");
     let (code, msg) = err_of(
-        denied.put_record().stream_name("guarded").partition_key("k").data(Blob::new("x")).send().await,
+        denied
+            .put_record()
+            .stream_name("guarded")
+            .partition_key("k")
+            .data(Blob::new("x"))
+            .send()
+            .await,
     );
     assert_eq!(code, "KMSAccessDeniedException");
     assert_eq!(
@@ -287,14 +385,27 @@ async fn kms_permissions_decide_for_producers_and_consumers() {
     let consumer = s.sdk_as("us-east-1", "AKIACONSUMER", "consumer-secret");
     assert_eq!(read_all(&consumer, "guarded").await[0].0, b"allowed");
     let blind = s.sdk_as("us-east-1", "AKIACONSNOKMS", "consumer-nokms-secret");
-    let it = iterator(&blind, "guarded", "shardId-000000000000", ShardIteratorType::TrimHorizon).await;
+    let it = iterator(
+        &blind,
+        "guarded",
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+    )
+    .await;
     let (code, msg) = err_of(blind.get_records().shard_iterator(it).send().await);
     assert_eq!(code, "KMSAccessDeniedException");
-    assert!(msg.contains("user/consumer-nokms is not authorized to decrypt records in stream"), "{msg}");
+    assert!(
+        msg.contains("user/consumer-nokms is not authorized to decrypt records in stream"),
+        "{msg}"
+    );
 
     // The KMS API itself is authorized too: the producer may not disable the key.
     let (code, msg) = err_of(
-        kms(&s, "AKIAPRODUCER", "producer-secret").disable_key().key_id(&arn).send().await,
+        kms(&s, "AKIAPRODUCER", "producer-secret")
+            .disable_key()
+            .key_id(&arn)
+            .send()
+            .await,
     );
     assert_eq!(code, "AccessDeniedException");
     assert!(msg.contains("kms:DisableKey"), "{msg}");
@@ -313,21 +424,35 @@ async fn an_external_kms_holds_the_keys_of_another_tributary() {
     // B: streams, with keys from A.
     let b = TestServer::start_with_env(
         env!("CARGO_BIN_EXE_tributary"),
-        &["--kms-endpoint", &a.endpoint(), "--kms-access-key-id", "AKIAKEYS"],
+        &[
+            "--kms-endpoint",
+            &a.endpoint(),
+            "--kms-access-key-id",
+            "AKIAKEYS",
+        ],
         &[("TRIBUTARY_KMS_SECRET_ACCESS_KEY", "keys-secret")],
     );
     let c = b.sdk();
     create(&c, "remote", 1).await;
     encrypt_stream(&c, "remote", &arn).await;
     let marker = b"EXTERNAL-KMS-MARKER-5e1d";
-    assert_eq!(put(&c, "remote", "pk", marker).await, Some(EncryptionType::Kms));
+    assert_eq!(
+        put(&c, "remote", "pk", marker).await,
+        Some(EncryptionType::Kms)
+    );
     assert_eq!(read_all(&c, "remote").await[0].0, marker);
 
     ka.disable_key().key_id(&id).send().await.unwrap();
     // The external key's state reaches B through its key service calls.
     let mut refused = false;
     for _ in 0..100 {
-        let r = c.put_record().stream_name("remote").partition_key("k").data(Blob::new("x")).send().await;
+        let r = c
+            .put_record()
+            .stream_name("remote")
+            .partition_key("k")
+            .data(Blob::new("x"))
+            .send()
+            .await;
         if r.is_err() {
             assert_eq!(err_of(r).0, "KMSDisabledException");
             refused = true;
