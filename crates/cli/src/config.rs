@@ -516,4 +516,22 @@ mod tests {
         assert_eq!(f.nats_replicas, Some(3));
         assert_eq!(f.storage.as_deref(), Some("embedded"));
     }
+
+    #[test]
+    fn the_reference_files_commented_kms_keys_are_real_keys() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tributary.example.toml"
+        ))
+        .unwrap();
+        let keys: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with("kms_"))
+            .collect();
+        assert_eq!(keys.len(), 5, "{keys:?}");
+        let f: FileConfig = toml::from_str(&keys.join("\n")).unwrap();
+        assert_eq!(f.kms_region.as_deref(), Some("us-east-1"));
+        assert!(f.kms_root_key_file.is_some() && f.kms_secret_access_key_file.is_some());
+    }
 }
