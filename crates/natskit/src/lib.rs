@@ -219,6 +219,12 @@ impl NatsCluster {
         self.nodes.len()
     }
 
+    /// The folder holding every node's configuration, log and JetStream store (`nN-store`):
+    /// for tests that look at what the servers keep on disk.
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     /// SIGKILLs node `i` (paused or not) and waits for it to exit. No-op if already killed.
     pub fn kill(&mut self, i: usize) {
         let node = &mut self.nodes[i];

@@ -463,3 +463,59 @@ async fn an_external_kms_holds_the_keys_of_another_tributary() {
     assert!(refused, "B kept writing with a key disabled in A");
     assert!(!on_disk(b.data_dir(), marker));
 }
+
+#[tokio::test]
+async fn the_replicated_tier_holds_only_ciphertext_and_every_node_decrypts() {
+    use tributary_natskit::NatsCluster;
+    let cluster = NatsCluster::start(3);
+    // Both nodes get the same root key, as docs/kms.md asks.
+    let root = "q2v5Zr2mWg0Qk6xJ3c9sYl7bN1tE4uHfA8pD0oRyKiM=";
+    let node = || {
+        let storage = cluster.url_list();
+        TestServer::start_nats(
+            env!("CARGO_BIN_EXE_tributary"),
+            &[
+                "--storage",
+                &storage,
+                "--nats-prefix",
+                "enc",
+                "--nats-request-timeout-ms",
+                "5000",
+            ],
+            &[("TRIBUTARY_KMS_ROOT_KEY", root)],
+        )
+    };
+    let (a, b) = (node(), node());
+    let (ca, cb) = (a.sdk(), b.sdk());
+    create(&ca, "replicated", 1).await;
+    wait_active(&ca, "replicated").await;
+    let before = b"REPLICATED-PLAINTEXT-CONTROL-61aa";
+    put(&ca, "replicated", "pk", before).await;
+    // A key made through node A, used through node B: keys live in the shared metadata.
+    let (_, arn) = new_key(&kms(&a, "AKIDTEST", "secret")).await;
+    encrypt_stream(&cb, "replicated", &arn).await;
+    wait_active(&ca, "replicated").await;
+    let marker = b"REPLICATED-SECRET-MARKER-0f3c";
+    assert_eq!(
+        put(&ca, "replicated", "pk", marker).await,
+        Some(EncryptionType::Kms)
+    );
+    let got = read_all(&cb, "replicated").await;
+    assert_eq!(
+        got,
+        vec![
+            (before.to_vec(), None),
+            (marker.to_vec(), Some(EncryptionType::Kms))
+        ]
+    );
+
+    drop((a, b));
+    assert!(
+        on_disk(cluster.dir(), before),
+        "the control record is in the NATS stores"
+    );
+    assert!(
+        !on_disk(cluster.dir(), marker),
+        "the encrypted record is in the NATS stores in the clear"
+    );
+}
