@@ -99,7 +99,10 @@ impl Engine {
     /// KMSInvalidStateException when pending deletion, and what the key service answers
     /// (KMSNotFoundException for a deleted key, ...) otherwise.
     pub(crate) async fn check_key(&self, s: &StreamKeys<'_>, key_arn: &str) -> Outcome<()> {
-        let info = self.key_service()?.describe_key(&s.scope(), key_arn).await?;
+        let info = self
+            .key_service()?
+            .describe_key(&s.scope(), key_arn)
+            .await?;
         match info.state {
             KeyState::Enabled => Ok(()),
             // Reconstructed: KMS's DisabledException and KMSInvalidStateException name the

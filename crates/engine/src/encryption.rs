@@ -79,10 +79,9 @@ impl Engine {
             input.stream_arn.as_deref(),
         )?;
         if input.encryption_type != EncryptionType::Kms {
-            return Err(Failure::InvalidArgument(encryption_type_none(
-                "StartStreamEncryption",
-            ))
-            .into());
+            return Err(
+                Failure::InvalidArgument(encryption_type_none("StartStreamEncryption")).into(),
+            );
         }
         // Checked before asking the key service, and again under the lock below.
         require_active(&entry, entry.state.read().rec.status)?;
@@ -137,8 +136,7 @@ impl Engine {
             (st.rec.status, st.rec.encryption.clone())
         };
         require_active(&entry, status)?;
-        let current =
-            current.ok_or_else(|| Failure::InvalidArgument(not_encrypted(&entry)))?;
+        let current = current.ok_or_else(|| Failure::InvalidArgument(not_encrypted(&entry)))?;
         if !self.names_key(ctx, &input.key_id, &current).await {
             return Err(Failure::InvalidArgument(other_key(&entry, &input.key_id)).into());
         }

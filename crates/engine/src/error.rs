@@ -535,13 +535,19 @@ mod tests {
         assert_eq!(e, StartStreamEncryptionError::KmsNotFound("no".into()));
         let e: StartStreamEncryptionError =
             Failure::from(KeyError::AccessDenied("deny".into())).into();
-        assert_eq!(e, StartStreamEncryptionError::KmsAccessDenied("deny".into()));
+        assert_eq!(
+            e,
+            StartStreamEncryptionError::KmsAccessDenied("deny".into())
+        );
         // An outage of the key service is the server's failure, with the generic message.
         let e: PutRecordError = Failure::from(KeyError::Unavailable("down".into())).into();
         assert_eq!(e, PutRecordError::InternalFailure(INTERNAL_MESSAGE.into()));
         // SubscribeToShard declares no KMS error.
         let e: SubscribeToShardError = Failure::kms(KmsKind::Disabled, "off").into();
-        assert_eq!(e, SubscribeToShardError::InternalFailure(INTERNAL_MESSAGE.into()));
+        assert_eq!(
+            e,
+            SubscribeToShardError::InternalFailure(INTERNAL_MESSAGE.into())
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! Records stored sealed (an encrypted stream's, see `datakeys`) are opened here, for
 //! GetRecords and SubscribeToShard alike, once their KMS keys are found usable.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use tributary_model::types::*;
@@ -16,16 +17,16 @@ use tributary_model::*;
 use tributary_storage::{ReadFrom, StorageError};
 
 use crate::clock::{aws_date, now_ms};
+use crate::datakeys::StreamKeys;
 use crate::error::{Failure, Outcome};
 use crate::iterator::{Position, ShardIterator};
 use crate::messages::{self as msg, canonical_shard_id};
 use crate::meta::{ShardRecord, Status, StreamRecord};
+use crate::payload::{Cipher, Layout};
 use crate::resolve::target;
 use crate::seqnum::{self, SeqNum};
 use crate::shards::parse_shard_id;
 use crate::state::{ShardRuntime, StreamEntry};
-use crate::datakeys::StreamKeys;
-use crate::payload::{Cipher, Layout};
 use crate::{payload, Engine, RequestContext};
 
 /// AWS's GetRecords limits; a SubscribeToShard event carries no more than one GetRecords.
@@ -327,9 +328,9 @@ impl Engine {
         let mut key_arns: Vec<String> = Vec::new();
         for r in &kept {
             if let Layout::Sealed { data_key } = payload::layout(&r.payload).map_err(corrupt)? {
-                if !ciphers.contains_key(&data_key) {
+                if let Entry::Vacant(slot) = ciphers.entry(data_key) {
                     let (cipher, arn) = self.reading_cipher(&s, data_key).await?;
-                    ciphers.insert(data_key, cipher);
+                    slot.insert(cipher);
                     if !key_arns.contains(&arn) {
                         key_arns.push(arn);
                     }

@@ -14,9 +14,9 @@
 //!
 //! Stream encryption added the optional `encryption` field to the StreamRecord and the
 //! `encryption` pending transition; both are additive (absent in older records, which load
-//! unchanged), so the format version stays 1: an older engine reading a record with them
-//! would ignore the field, which is why a downgrade after encrypting a stream is not
-//! supported (see docs/engine.md).
+//! unchanged), so the format version stays 1. An older engine ignores the field (and
+//! refuses a pending op it does not know), which is why a downgrade after encrypting a
+//! stream is not supported (see docs/engine.md).
 //!
 //! Consumers have records of their own rather than a field of the StreamRecord, so the
 //! stream format stays as it was; a ConsumerRecord names the stream incarnation (`stream_id`)

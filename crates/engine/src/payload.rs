@@ -113,7 +113,9 @@ pub(crate) fn decode(payload: &Bytes) -> Result<Decoded, PayloadError> {
 pub(crate) enum Layout {
     Plain,
     /// Sealed under this data key of the stream.
-    Sealed { data_key: u64 },
+    Sealed {
+        data_key: u64,
+    },
 }
 
 pub(crate) fn layout(payload: &[u8]) -> Result<Layout, PayloadError> {
@@ -185,9 +187,11 @@ impl Cipher {
 
     /// Opens a sealed payload of this stream and data key, and decodes what it holds.
     pub(crate) fn open(&self, payload: &[u8]) -> Result<Decoded, PayloadError> {
-        if layout(payload)? != (Layout::Sealed {
-            data_key: self.data_key,
-        }) {
+        if layout(payload)?
+            != (Layout::Sealed {
+                data_key: self.data_key,
+            })
+        {
             return Err(PayloadError("sealed under another data key"));
         }
         let nonce: [u8; NONCE_LEN] = payload[9..SEALED_HEADER].try_into().expect("12 bytes");

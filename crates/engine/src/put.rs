@@ -197,7 +197,9 @@ impl Engine {
                 }
             })
             .collect::<Outcome<_>>()?;
-        let placed = self.write_records(entry, records, &payloads, dry_run).await?;
+        let placed = self
+            .write_records(entry, records, &payloads, dry_run)
+            .await?;
         Ok(Written {
             placed,
             encrypted: encryption.is_some(),

@@ -1,8 +1,8 @@
 //! Conversions between the stored records (`meta`) and the generated wire shapes.
 
 use tributary_model::types::{
-    EncryptionType, EnhancedMetrics, HashKeyRange, MetricsName, RecordDistributionStrategy, SequenceNumberRange,
-    Shard, StreamMode, StreamModeDetails, StreamStatus,
+    EncryptionType, EnhancedMetrics, HashKeyRange, MetricsName, RecordDistributionStrategy,
+    SequenceNumberRange, Shard, StreamMode, StreamModeDetails, StreamStatus,
 };
 
 use crate::messages::canonical_shard_id;

@@ -100,7 +100,12 @@ async fn get_from_start(
     limit: Option<i32>,
 ) -> Result<GetRecordsOutput, GetRecordsError> {
     let it = h
-        .iterator(name, "shardId-000000000000", ShardIteratorType::TrimHorizon, None)
+        .iterator(
+            name,
+            "shardId-000000000000",
+            ShardIteratorType::TrimHorizon,
+            None,
+        )
         .await;
     h.engine
         .get_records(
@@ -130,7 +135,9 @@ async fn raw_payloads(h: &Harness, name: &str) -> Vec<Bytes> {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 async fn data_key_count(h: &Harness) -> usize {
@@ -146,7 +153,10 @@ async fn start_goes_through_updating_and_describe_reports_the_key_as_given() {
     let Setup { h, key_arn, .. } = setup(fast_timers()).await;
     h.create("s", 1).await;
     wait_for(&h, "s", StreamStatus::Active).await;
-    assert_eq!(h.summary("s").await.encryption_type, Some(EncryptionType::None));
+    assert_eq!(
+        h.summary("s").await.encryption_type,
+        Some(EncryptionType::None)
+    );
     assert_eq!(h.engine.stream_key_arn(&h.arn("s")), None);
 
     start(&h, "s", ALIAS).await.unwrap();
@@ -188,9 +198,13 @@ async fn sealed_records_round_trip_and_never_reach_the_log_in_clear() {
     let one = h.put("s", "pk-secret", MARKER).await;
     assert_eq!(one.encryption_type, Some(EncryptionType::Kms));
     let binary = "\u{0}\u{1}ü🔥";
-    let many = put_many(&h, "s", &[("pk-a", &format!("{MARKER}-a")), ("pk-b", binary)])
-        .await
-        .unwrap();
+    let many = put_many(
+        &h,
+        "s",
+        &[("pk-a", &format!("{MARKER}-a")), ("pk-b", binary)],
+    )
+    .await
+    .unwrap();
     assert_eq!(many.encryption_type, Some(EncryptionType::Kms));
     assert_eq!(many.failed_record_count, Some(0));
 
@@ -211,7 +225,11 @@ async fn sealed_records_round_trip_and_never_reach_the_log_in_clear() {
         vec![
             ("pk-old".into(), "written before encryption".into(), None),
             ("pk-secret".into(), MARKER.into(), Some(EncryptionType::Kms)),
-            ("pk-a".into(), format!("{MARKER}-a"), Some(EncryptionType::Kms)),
+            (
+                "pk-a".into(),
+                format!("{MARKER}-a"),
+                Some(EncryptionType::Kms)
+            ),
             ("pk-b".into(), binary.into(), Some(EncryptionType::Kms)),
         ]
     );
@@ -245,7 +263,9 @@ async fn a_disabled_key_refuses_puts_and_reads_until_enabled_again() {
         .unwrap_err();
     assert!(matches!(e, PutRecordError::KmsDisabled(_)), "{e:?}");
     // PutRecords fails as a whole, not record by record.
-    let e = put_many(&h, "s", &[("a", "x"), ("b", "y")]).await.unwrap_err();
+    let e = put_many(&h, "s", &[("a", "x"), ("b", "y")])
+        .await
+        .unwrap_err();
     assert!(matches!(e, PutRecordsError::KmsDisabled(_)), "{e:?}");
     let e = get_from_start(&h, "s", None).await.unwrap_err();
     assert!(matches!(e, GetRecordsError::KmsDisabled(_)), "{e:?}");
@@ -266,14 +286,27 @@ async fn stop_keeps_sealed_records_readable_and_writes_plain_ones() {
     h.create("s", 1).await;
     // Not encrypted: nothing to stop (reconstructed answer).
     let e = stop(&h, "s", EncryptionType::Kms, KEY).await.unwrap_err();
-    assert!(matches!(e, StopStreamEncryptionError::InvalidArgument(_)), "{e:?}");
+    assert!(
+        matches!(e, StopStreamEncryptionError::InvalidArgument(_)),
+        "{e:?}"
+    );
 
     start(&h, "s", ALIAS).await.unwrap();
     h.put("s", "k", "sealed").await;
-    let e = stop(&h, "s", EncryptionType::None, ALIAS).await.unwrap_err();
-    assert!(matches!(e, StopStreamEncryptionError::InvalidArgument(_)), "{e:?}");
-    let e = stop(&h, "s", EncryptionType::Kms, "alias/other").await.unwrap_err();
-    assert!(matches!(e, StopStreamEncryptionError::InvalidArgument(_)), "{e:?}");
+    let e = stop(&h, "s", EncryptionType::None, ALIAS)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StopStreamEncryptionError::InvalidArgument(_)),
+        "{e:?}"
+    );
+    let e = stop(&h, "s", EncryptionType::Kms, "alias/other")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StopStreamEncryptionError::InvalidArgument(_)),
+        "{e:?}"
+    );
     // The key's ARN names the key the stream was encrypted with by its alias.
     stop(&h, "s", EncryptionType::Kms, &key_arn).await.unwrap();
 
@@ -338,7 +371,11 @@ async fn data_keys_rotate_after_their_period_and_go_with_the_stream() {
     start(&h, "s", KEY).await.unwrap();
     h.put("s", "k", "one").await;
     h.put("s", "k", "two").await;
-    assert_eq!(keys.generated.load(Ordering::Relaxed), 1, "one key per period");
+    assert_eq!(
+        keys.generated.load(Ordering::Relaxed),
+        1,
+        "one key per period"
+    );
     tokio::time::sleep(Duration::from_millis(80)).await;
     h.put("s", "k", "three").await;
     assert_eq!(keys.generated.load(Ordering::Relaxed), 2);
@@ -368,7 +405,10 @@ async fn key_errors_map_to_kms_exceptions() {
     let Setup { h, keys, .. } = setup(EngineConfig::default()).await;
     h.create("s", 1).await;
     let e = start(&h, "s", "alias/missing").await.unwrap_err();
-    assert!(matches!(e, StartStreamEncryptionError::KmsNotFound(_)), "{e:?}");
+    assert!(
+        matches!(e, StartStreamEncryptionError::KmsNotFound(_)),
+        "{e:?}"
+    );
     let e = h
         .engine
         .start_stream_encryption(
@@ -382,17 +422,32 @@ async fn key_errors_map_to_kms_exceptions() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(e, StartStreamEncryptionError::InvalidArgument(_)), "{e:?}");
+    assert!(
+        matches!(e, StartStreamEncryptionError::InvalidArgument(_)),
+        "{e:?}"
+    );
     let e = start(&h, "missing", KEY).await.unwrap_err();
-    assert!(matches!(e, StartStreamEncryptionError::ResourceNotFound(_)), "{e:?}");
+    assert!(
+        matches!(e, StartStreamEncryptionError::ResourceNotFound(_)),
+        "{e:?}"
+    );
 
     keys.set_state(KEY, KeyState::Disabled);
     let e = start(&h, "s", KEY).await.unwrap_err();
-    assert!(matches!(e, StartStreamEncryptionError::KmsDisabled(_)), "{e:?}");
+    assert!(
+        matches!(e, StartStreamEncryptionError::KmsDisabled(_)),
+        "{e:?}"
+    );
     keys.set_state(KEY, KeyState::PendingDeletion);
     let e = start(&h, "s", KEY).await.unwrap_err();
-    assert!(matches!(e, StartStreamEncryptionError::KmsInvalidState(_)), "{e:?}");
-    assert_eq!(h.summary("s").await.encryption_type, Some(EncryptionType::None));
+    assert!(
+        matches!(e, StartStreamEncryptionError::KmsInvalidState(_)),
+        "{e:?}"
+    );
+    assert_eq!(
+        h.summary("s").await.encryption_type,
+        Some(EncryptionType::None)
+    );
 
     keys.set_state(KEY, KeyState::Enabled);
     start(&h, "s", KEY).await.unwrap();
@@ -429,7 +484,11 @@ async fn subscriptions_decrypt_and_end_when_the_key_is_disabled() {
         h.engine.consumer_stream_arn(&consumer.consumer_arn),
         Some(h.arn("s"))
     );
-    assert_eq!(h.engine.consumer_stream_arn(&format!("{}9", consumer.consumer_arn)), None);
+    assert_eq!(
+        h.engine
+            .consumer_stream_arn(&format!("{}9", consumer.consumer_arn)),
+        None
+    );
     h.put("s", "k", MARKER).await;
     let mut sub = h
         .subscribe(
@@ -454,8 +513,15 @@ async fn subscriptions_decrypt_and_end_when_the_key_is_disabled() {
         .await
         .unwrap()
         .unwrap_err();
-    assert!(matches!(end, SubscribeToShardError::InternalFailure(_)), "{end:?}");
-    assert_eq!(sub.next_event().await.unwrap(), None, "the subscription ended");
+    assert!(
+        matches!(end, SubscribeToShardError::InternalFailure(_)),
+        "{end:?}"
+    );
+    assert_eq!(
+        sub.next_event().await.unwrap(),
+        None,
+        "the subscription ended"
+    );
 }
 
 #[tokio::test]

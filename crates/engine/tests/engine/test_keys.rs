@@ -12,17 +12,18 @@ use rand::RngCore;
 use tributary_kms::{DataKey, KeyError, KeyFuture, KeyInfo, KeyScope, KeyService, KeyState};
 use zeroize::Zeroizing;
 
+/// What a data key blob stands for: its key ARN, its encryption context, its plaintext.
+type Blob = (String, Vec<(String, String)>, [u8; 32]);
+
 #[derive(Default)]
 pub struct TestKeys {
     /// Key UUID -> (ARN, state).
     keys: Mutex<HashMap<String, (String, KeyState)>>,
     /// Alias name (`alias/x`) -> key UUID.
     aliases: Mutex<HashMap<String, String>>,
-    /// Blob -> (key ARN, context, plaintext).
-    blobs: Mutex<HashMap<Vec<u8>, (String, Vec<(String, String)>, [u8; 32])>>,
+    blobs: Mutex<HashMap<Vec<u8>, Blob>>,
     pub generated: AtomicUsize,
     pub decrypted: AtomicUsize,
-    pub described: AtomicUsize,
 }
 
 impl TestKeys {
@@ -52,7 +53,12 @@ impl TestKeys {
             let resource = rest.splitn(3, ':').nth(2).ok_or_else(missing)?;
             match resource.strip_prefix("key/") {
                 Some(uuid) => uuid.to_owned(),
-                None => self.aliases.lock().get(resource).cloned().ok_or_else(missing)?,
+                None => self
+                    .aliases
+                    .lock()
+                    .get(resource)
+                    .cloned()
+                    .ok_or_else(missing)?,
             }
         } else if key.starts_with("alias/") {
             self.aliases.lock().get(key).cloned().ok_or_else(missing)?
@@ -88,7 +94,6 @@ impl TestKeys {
 
 impl KeyService for TestKeys {
     fn describe_key<'a>(&'a self, scope: &'a KeyScope, key: &'a str) -> KeyFuture<'a, KeyInfo> {
-        self.described.fetch_add(1, Ordering::Relaxed);
         let r = self.resolve(scope, key);
         Box::pin(async move { r })
     }
