@@ -25,7 +25,7 @@ use std::time::Instant;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use parking_lot::{Mutex, RwLock};
-use tributary_kms::{KeyScope, KeyService, KeyState, STREAM_CONTEXT_KEY};
+use tributary_kms::{KeyInfo, KeyScope, KeyService, KeyState, STREAM_CONTEXT_KEY};
 use tributary_storage::MetaError;
 use zeroize::Zeroizing;
 
@@ -60,6 +60,23 @@ struct Current {
 struct Known {
     key_arn: String,
     plaintext: Zeroizing<[u8; 32]>,
+}
+
+/// KMSDisabledException or KMSInvalidStateException unless the key is enabled.
+pub(crate) fn require_enabled(info: &KeyInfo) -> Outcome<()> {
+    match info.state {
+        KeyState::Enabled => Ok(()),
+        // Reconstructed: KMS's DisabledException and KMSInvalidStateException name the key
+        // ARN and its state; AWS Kinesis relays them (no recorded response was found).
+        KeyState::Disabled => Err(Failure::kms(
+            KmsKind::Disabled,
+            format!("{} is disabled.", info.arn),
+        )),
+        KeyState::PendingDeletion => Err(Failure::kms(
+            KmsKind::InvalidState,
+            format!("{} is pending deletion.", info.arn),
+        )),
+    }
 }
 
 /// What a read needs to know about the stream whose records it opens.
@@ -103,19 +120,7 @@ impl Engine {
             .key_service()?
             .describe_key(&s.scope(), key_arn)
             .await?;
-        match info.state {
-            KeyState::Enabled => Ok(()),
-            // Reconstructed: KMS's DisabledException and KMSInvalidStateException name the
-            // key ARN and its state; AWS Kinesis relays them (no recorded response found).
-            KeyState::Disabled => Err(Failure::kms(
-                KmsKind::Disabled,
-                format!("{} is disabled.", info.arn),
-            )),
-            KeyState::PendingDeletion => Err(Failure::kms(
-                KmsKind::InvalidState,
-                format!("{} is pending deletion.", info.arn),
-            )),
-        }
+        require_enabled(&info)
     }
 
     /// The cipher this node seals the stream's new records with: its current data key

@@ -17,7 +17,7 @@ use tributary_model::types::*;
 use tributary_model::*;
 
 use crate::clock::now_ms;
-use crate::datakeys::StreamKeys;
+use crate::datakeys::{require_enabled, StreamKeys};
 use crate::error::{retry_stale, Failure, KmsKind, Outcome};
 use crate::meta::{Encryption, Pending, Status};
 use crate::resolve::{parse_consumer_arn, parse_stream_arn, require_active};
@@ -99,8 +99,7 @@ impl Engine {
             .describe_key(&scope, &input.key_id)
             .await
             .map_err(Failure::from)?;
-        let s = stream_keys(&entry);
-        self.check_key(&s, &info.arn).await?;
+        require_enabled(&info)?;
         let encryption = Encryption {
             key_id: input.key_id,
             key_arn: info.arn,
