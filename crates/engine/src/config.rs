@@ -2,12 +2,15 @@
 //! declarations from the config file, and the errors of [`Engine::open`](crate::Engine::open).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tributary_kms::KeyService;
 
 use tributary_storage::{MetaError, StorageError};
 
 /// Engine settings. Every field has the AWS-like default of [`EngineConfig::default`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EngineConfig {
     /// The account used when the server runs without credentials.
     pub default_account_id: String,
@@ -40,6 +43,36 @@ pub struct EngineConfig {
     /// A second SubscribeToShard for the same consumer and shard is refused this long
     /// after the first started; later it takes the subscription over (AWS: 5 seconds).
     pub subscription_takeover: Duration,
+    /// The key service stream encryption goes through. `None`: StartStreamEncryption is
+    /// refused with KMSNotFoundException (no key can be found where there is no key
+    /// service), and streams encrypted before stay unreadable until one is configured.
+    pub keys: Option<Arc<dyn KeyService>>,
+    /// How long one node writes an encrypted stream's records under one data key before it
+    /// asks the key service for a new one (each node start also begins a new one).
+    pub data_key_period: Duration,
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("default_account_id", &self.default_account_id)
+            .field("create_delay", &self.create_delay)
+            .field("delete_delay", &self.delete_delay)
+            .field("update_delay", &self.update_delay)
+            .field("shard_limit", &self.shard_limit)
+            .field("on_demand_stream_limit", &self.on_demand_stream_limit)
+            .field("iterator_ttl", &self.iterator_ttl)
+            .field("next_token_ttl", &self.next_token_ttl)
+            .field("retention_interval", &self.retention_interval)
+            .field("on_demand_shard_count", &self.on_demand_shard_count)
+            .field("consumer_delay", &self.consumer_delay)
+            .field("subscription_lifetime", &self.subscription_lifetime)
+            .field("subscription_heartbeat", &self.subscription_heartbeat)
+            .field("subscription_takeover", &self.subscription_takeover)
+            .field("keys", &self.keys.as_ref().map(|_| "KeyService"))
+            .field("data_key_period", &self.data_key_period)
+            .finish()
+    }
 }
 
 impl Default for EngineConfig {
@@ -59,6 +92,8 @@ impl Default for EngineConfig {
             subscription_lifetime: Duration::from_secs(300),
             subscription_heartbeat: Duration::from_secs(5),
             subscription_takeover: Duration::from_secs(5),
+            keys: None,
+            data_key_period: Duration::from_secs(3600),
         }
     }
 }

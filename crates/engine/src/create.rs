@@ -251,6 +251,7 @@ impl Engine {
             pending: (!delay.is_zero()).then(|| Pending::Activate {
                 due_ms: now + delay.as_millis() as i64,
             }),
+            encryption: None,
         };
         let key = meta::stream_key(account, region, &new.name);
         let revision = match self.meta.create(&key, meta::to_bytes(&rec)).await {

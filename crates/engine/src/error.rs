@@ -18,12 +18,67 @@ pub(crate) enum Failure {
     ExpiredIterator(String),
     ExpiredNextToken(String),
     DryRun(String),
+    /// The stream's KMS key cannot be used (disabled, pending deletion, gone, denied,
+    /// throttled): the operation's `KMS*Exception`.
+    Kms(KmsFailure),
     /// The message is generic; the cause was logged where the failure was made.
     Internal(String),
     /// A compare-and-set lost to another node: the cache was stale. The key was refreshed
     /// from the MetaStore before this was returned; the operation runs again (see
     /// [`retry_stale`]) and answers from the fresh state. Never reaches a client.
     Stale,
+}
+
+/// Which `KMS*Exception` a key service refusal becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KmsKind {
+    NotFound,
+    Disabled,
+    InvalidState,
+    AccessDenied,
+    Throttled,
+}
+
+/// A key service refusal, with the key service's own message: AWS Kinesis relays KMS's
+/// message in its KMS* exceptions (reconstructed: no recorded response was found; the
+/// botocore model documents only the exception names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KmsFailure {
+    pub kind: KmsKind,
+    pub message: String,
+}
+
+impl std::fmt::Display for KmsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl Failure {
+    pub(crate) fn kms(kind: KmsKind, message: impl Into<String>) -> Failure {
+        Failure::Kms(KmsFailure {
+            kind,
+            message: message.into(),
+        })
+    }
+}
+
+impl From<tributary_kms::KeyError> for Failure {
+    fn from(e: tributary_kms::KeyError) -> Self {
+        use tributary_kms::KeyError as E;
+        match e {
+            E::NotFound(m) => Failure::kms(KmsKind::NotFound, m),
+            E::Disabled(m) => Failure::kms(KmsKind::Disabled, m),
+            E::InvalidState(m) => Failure::kms(KmsKind::InvalidState, m),
+            E::AccessDenied(m) => Failure::kms(KmsKind::AccessDenied, m),
+            E::Throttled(m) => Failure::kms(KmsKind::Throttled, m),
+            // A blob this engine stored that the key service no longer accepts: the
+            // engine's (or the store's) fault, not the caller's.
+            e @ E::InvalidCiphertext(_) => Failure::internal("data key blob refused", e),
+            // Like a storage outage: retryable, and not the caller's fault.
+            e @ E::Unavailable(_) => Failure::internal("key service unavailable", e),
+        }
+    }
 }
 
 /// Marker inside `InternalFailure` for a [`Failure::Stale`] that crossed the operation's
@@ -146,6 +201,15 @@ macro_rules! failure_arm {
         );
         $ty::InternalFailure(INTERNAL_MESSAGE.to_owned())
     }};
+    ($ty:ident, $from:ident, $m:ident, kms) => {
+        match $m.kind {
+            KmsKind::NotFound => $ty::KmsNotFound($m.message),
+            KmsKind::Disabled => $ty::KmsDisabled($m.message),
+            KmsKind::InvalidState => $ty::KmsInvalidState($m.message),
+            KmsKind::AccessDenied => $ty::KmsAccessDenied($m.message),
+            KmsKind::Throttled => $ty::KmsThrottling($m.message),
+        }
+    };
     ($ty:ident, $from:ident, $m:ident, $to:ident) => {
         $ty::$to($m)
     };
@@ -157,228 +221,280 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     DeleteStreamError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     DescribeStreamError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     DescribeStreamSummaryError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     ListStreamsError {
         NotFound => undeclared,           InvalidArgument => InvalidArgument,
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => ExpiredNextToken,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     ListShardsError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => ExpiredNextToken,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     PutRecordError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => undeclared,              LimitExceeded => undeclared,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => DryRunOperation,        Internal => InternalFailure,
+        Kms => kms,
     }
     PutRecordsError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => undeclared,              LimitExceeded => undeclared,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => DryRunOperation,        Internal => InternalFailure,
+        Kms => kms,
     }
     GetShardIteratorError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => undeclared,              LimitExceeded => undeclared,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => DryRunOperation,        Internal => InternalFailure,
+        Kms => undeclared,
     }
     GetRecordsError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => undeclared,              LimitExceeded => undeclared,
         ExpiredIterator => ExpiredIterator,ExpiredNextToken => undeclared,
         DryRun => DryRunOperation,        Internal => InternalFailure,
+        Kms => kms,
     }
     SplitShardError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     MergeShardsError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     UpdateShardCountError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     IncreaseStreamRetentionPeriodError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     DecreaseStreamRetentionPeriodError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     EnableEnhancedMonitoringError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     DisableEnhancedMonitoringError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     AddTagsToStreamError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     RemoveTagsFromStreamError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     ListTagsForStreamError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     TagResourceError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     UntagResourceError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     ListTagsForResourceError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     UpdateStreamModeError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     UpdateMaxRecordSizeError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     UpdateStreamWarmThroughputError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     UpdateStreamRecordDistributionStrategyError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     DescribeLimitsError {
         NotFound => undeclared,           InvalidArgument => undeclared,
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     DescribeAccountSettingsError {
         NotFound => undeclared,           InvalidArgument => undeclared,
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     UpdateAccountSettingsError {
         NotFound => undeclared,           InvalidArgument => InvalidArgument,
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     PutResourcePolicyError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     GetResourcePolicyError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     DeleteResourcePolicyError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     RegisterStreamConsumerError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     DeregisterStreamConsumerError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     DescribeStreamConsumerError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     ListStreamConsumersError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => ExpiredNextToken,
         DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
     SubscribeToShardError {
         NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => DryRunOperation,        Internal => InternalFailure,
+        Kms => undeclared,
+    }
+    StartStreamEncryptionError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+        Kms => kms,
+    }
+    StopStreamEncryptionError {
+        NotFound => ResourceNotFound,     InvalidArgument => InvalidArgument,
+        InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
+        ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
+        DryRun => undeclared,             Internal => InternalFailure,
+        Kms => undeclared,
     }
 }
 
@@ -403,6 +519,34 @@ mod tests {
         assert_eq!(
             e,
             DescribeLimitsError::InternalFailure(INTERNAL_MESSAGE.into())
+        );
+    }
+
+    #[test]
+    fn kms_failures_map_to_their_exceptions() {
+        use tributary_kms::KeyError;
+        let e: PutRecordsError = Failure::from(KeyError::Disabled("off".into())).into();
+        assert_eq!(e, PutRecordsError::KmsDisabled("off".into()));
+        let e: GetRecordsError = Failure::from(KeyError::InvalidState("gone".into())).into();
+        assert_eq!(e, GetRecordsError::KmsInvalidState("gone".into()));
+        let e: PutRecordError = Failure::from(KeyError::Throttled("slow".into())).into();
+        assert_eq!(e, PutRecordError::KmsThrottling("slow".into()));
+        let e: StartStreamEncryptionError = Failure::from(KeyError::NotFound("no".into())).into();
+        assert_eq!(e, StartStreamEncryptionError::KmsNotFound("no".into()));
+        let e: StartStreamEncryptionError =
+            Failure::from(KeyError::AccessDenied("deny".into())).into();
+        assert_eq!(
+            e,
+            StartStreamEncryptionError::KmsAccessDenied("deny".into())
+        );
+        // An outage of the key service is the server's failure, with the generic message.
+        let e: PutRecordError = Failure::from(KeyError::Unavailable("down".into())).into();
+        assert_eq!(e, PutRecordError::InternalFailure(INTERNAL_MESSAGE.into()));
+        // SubscribeToShard declares no KMS error.
+        let e: SubscribeToShardError = Failure::kms(KmsKind::Disabled, "off").into();
+        assert_eq!(
+            e,
+            SubscribeToShardError::InternalFailure(INTERNAL_MESSAGE.into())
         );
     }
 

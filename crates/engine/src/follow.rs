@@ -268,6 +268,7 @@ impl Engine {
     /// Another node deleted the stream: forget it here (that node deletes its logs).
     fn drop_stream_locally(&self, entry: &StreamEntry) {
         self.registry.write().remove(entry);
+        self.forget_data_keys(entry.id);
         self.subscriptions.wake(entry.id, None);
     }
 

@@ -5,16 +5,24 @@
 //! the stream's retention are skipped even if the background trim has not removed them
 //! yet. At the end of a sealed (closed and drained) shard, GetRecords returns a null
 //! NextShardIterator and the ChildShards to continue with.
+//!
+//! Records stored sealed (an encrypted stream's, see `datakeys`) are opened here, for
+//! GetRecords and SubscribeToShard alike, once their KMS keys are found usable.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 
 use tributary_model::types::*;
 use tributary_model::*;
 use tributary_storage::{ReadFrom, StorageError};
 
 use crate::clock::{aws_date, now_ms};
+use crate::datakeys::StreamKeys;
 use crate::error::{Failure, Outcome};
 use crate::iterator::{Position, ShardIterator};
 use crate::messages::{self as msg, canonical_shard_id};
 use crate::meta::{ShardRecord, Status, StreamRecord};
+use crate::payload::{Cipher, Layout};
 use crate::resolve::target;
 use crate::seqnum::{self, SeqNum};
 use crate::shards::parse_shard_id;
@@ -306,14 +314,45 @@ impl Engine {
         };
 
         let horizon = now - i64::from(view.retention_hours) * 3_600_000;
-        let mut records = Vec::with_capacity(stored.len());
-        let mut last_arrival = None;
-        for r in &stored {
-            if r.arrival_ms < horizon {
-                continue;
+        let kept: Vec<_> = stored.iter().filter(|r| r.arrival_ms >= horizon).collect();
+        let corrupt = |e| Failure::internal("stored record", e);
+        // Sealed records: recover their data keys, then make sure each KMS key is usable,
+        // before anything is returned (the whole batch fails with the KMS exception).
+        let s = StreamKeys {
+            stream_id: key.stream,
+            stream_arn: &view.stream_arn,
+            account: &view.account,
+            region: &view.region,
+        };
+        let mut ciphers: HashMap<u64, Cipher> = HashMap::new();
+        let mut key_arns: Vec<String> = Vec::new();
+        for r in &kept {
+            if let Layout::Sealed { data_key } = payload::layout(&r.payload).map_err(corrupt)? {
+                if let Entry::Vacant(slot) = ciphers.entry(data_key) {
+                    let (cipher, arn) = self.reading_cipher(&s, data_key).await?;
+                    slot.insert(cipher);
+                    if !key_arns.contains(&arn) {
+                        key_arns.push(arn);
+                    }
+                }
             }
-            let decoded =
-                payload::decode(&r.payload).map_err(|e| Failure::internal("stored record", e))?;
+        }
+        for arn in &key_arns {
+            self.check_key(&s, arn).await?;
+        }
+        let mut records = Vec::with_capacity(kept.len());
+        let mut last_arrival = None;
+        for r in kept {
+            let (decoded, encryption_type) = match payload::layout(&r.payload).map_err(corrupt)? {
+                Layout::Plain => (payload::decode(&r.payload).map_err(corrupt)?, None),
+                Layout::Sealed { data_key } => {
+                    let cipher = ciphers
+                        .get(&data_key)
+                        .ok_or_else(|| Failure::internal("stored record", "no cipher"))?;
+                    let decoded = cipher.open(&r.payload).map_err(corrupt)?;
+                    (decoded, Some(EncryptionType::Kms))
+                }
+            };
             last_arrival = Some(r.arrival_ms);
             records.push(Record {
                 sequence_number: SeqNum::new(key.stream, key.shard, r.offset, r.arrival_ms)
@@ -321,7 +360,7 @@ impl Engine {
                 approximate_arrival_timestamp: Some(Timestamp(r.arrival_ms)),
                 data: decoded.data,
                 partition_key: decoded.partition_key,
-                encryption_type: None,
+                encryption_type,
             });
         }
         let next = match (stored.last(), from) {
@@ -367,6 +406,10 @@ pub(crate) struct Batch {
 /// What a read needs from the stream record, copied out of the lock.
 pub(crate) struct ReadView {
     retention_hours: u32,
+    /// The stream's ARN, account and region: what its data keys are bound to.
+    stream_arn: String,
+    account: String,
+    region: String,
     pub shard: ShardRecord,
     children: Vec<ShardRecord>,
 }
@@ -384,6 +427,9 @@ impl ReadView {
         };
         ReadView {
             retention_hours: rec.retention_hours,
+            stream_arn: crate::state::stream_arn(&rec.region, &rec.account, &rec.name),
+            account: rec.account.clone(),
+            region: rec.region.clone(),
             shard,
             children,
         }

@@ -29,11 +29,13 @@
 //! | `settings` | enhanced monitoring, stream mode, record size, warm throughput, distribution |
 //! | `limits` | DescribeLimits and the account settings |
 //! | `policy` | resource policies (streams and consumers) |
+//! | `encryption` | Start/StopStreamEncryption; the stream's key for the authorization layer |
+//! | `datakeys` | envelope encryption: per-node data keys, their MetaStore records, the key checks |
 //! | `resolve` | addressing a stream by StreamName and/or StreamARN; consumer ARNs |
 //! | `routing` | MD5 hash keys, even hash-range splits, the route table |
 //! | `seqnum` | the 56-digit sequence-number codec, record numbers and positions |
 //! | `iterator`, `token` | sealed shard iterators and NextTokens (HMAC-SHA256) |
-//! | `payload` | the record layout stored in the ShardLog |
+//! | `payload` | the record layouts stored in the ShardLog: plain (v1) and sealed (v2) |
 //! | `meta`, `state` | persisted records (streams, consumers, ...) and their in-memory cache; in-flight appends and seals per shard |
 //! | `wire` | conversions between stored records and the generated wire shapes |
 //! | `clock`, `startup` | time helpers; loading the MetaStore at open |
@@ -52,6 +54,8 @@ pub mod codecs;
 mod config;
 mod consumers;
 mod create;
+mod datakeys;
+mod encryption;
 mod error;
 mod follow;
 mod get;
@@ -116,6 +120,8 @@ pub struct Engine {
     /// Keys this engine deleted, until the feed brings the delete: the revision deleted, or
     /// `None` when unknown (see `follow`).
     tombstones: Mutex<HashMap<String, Option<Revision>>>,
+    /// Data keys of encrypted streams (`datakeys`).
+    data_keys: crate::datakeys::DataKeys,
 }
 
 impl std::fmt::Debug for Engine {
@@ -151,6 +157,7 @@ impl Engine {
             accounts: RwLock::new(loaded.accounts),
             subscriptions: Arc::default(),
             tombstones: Mutex::default(),
+            data_keys: Default::default(),
         });
         engine.close_all_closed().await?;
         engine.spawn_follower(feed);
@@ -220,6 +227,8 @@ mod futures_are_send {
         send(e.describe_stream_consumer(c, Default::default()));
         send(e.list_stream_consumers(c, Default::default()));
         send(e.subscribe_to_shard(c, Default::default()));
+        send(e.start_stream_encryption(c, Default::default()));
+        send(e.stop_stream_encryption(c, Default::default()));
         let mut sub: Subscription = unreachable();
         send(sub.next_event());
         send(sub);

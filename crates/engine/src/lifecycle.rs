@@ -3,7 +3,8 @@
 //! ```text
 //!  CreateStream ──> CREATING ──(create_delay)──> ACTIVE <──(update_delay)── UPDATING
 //!                      │                           │  └── Split/Merge/UpdateShardCount/
-//!                      │                           │      UpdateStreamMode ──> UPDATING
+//!                      │                           │      UpdateStreamMode/Start- and
+//!                      │                           │      StopStreamEncryption ──> UPDATING
 //!                      └──────── DeleteStream ─────┴──> DELETING ──(delete_delay)──> gone
 //! ```
 //!
@@ -91,12 +92,19 @@ impl Engine {
                 rec.pending = None;
                 self.commit(entry, rec).await
             }
+            Pending::Encryption { encryption, .. } => {
+                let mut rec = Self::snapshot(entry);
+                rec.encryption = encryption.clone();
+                rec.status = Status::Active;
+                rec.pending = None;
+                self.commit(entry, rec).await
+            }
         }
     }
 
     /// Removes a DELETING stream: waits for in-flight appends, deletes every shard log and
     /// every consumer, then the stream's metadata (the commit point), then its resource
-    /// policy. Its subscriptions end.
+    /// policy and its data keys (no record names them any more). Its subscriptions end.
     pub(crate) async fn finish_delete(&self, entry: &Arc<StreamEntry>) -> Outcome<()> {
         let runtimes: Vec<_> = entry.state.read().runtimes.values().cloned().collect();
         for rt in runtimes {
@@ -115,6 +123,7 @@ impl Engine {
         self.registry.write().remove(entry);
         self.subscriptions.wake(entry.id, None);
         self.drop_policy(&entry.arn).await?;
+        self.drop_data_keys(entry.id).await?;
         Ok(())
     }
 }

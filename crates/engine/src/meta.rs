@@ -9,7 +9,14 @@
 //! account/{account}/{region}            AccountRecord   account settings
 //! consumer/{account}/{region}/{stream}/{consumer}
 //!                                       ConsumerRecord  one enhanced fan-out consumer
+//! datakey/{stream id}/{data key id}     DataKeyRecord   a data key's ciphertext blob
 //! ```
+//!
+//! Stream encryption added the optional `encryption` field to the StreamRecord and the
+//! `encryption` pending transition; both are additive (absent in older records, which load
+//! unchanged), so the format version stays 1. An older engine ignores the field (and
+//! refuses a pending op it does not know), which is why a downgrade after encrypting a
+//! stream is not supported (see docs/engine.md).
 //!
 //! Consumers have records of their own rather than a field of the StreamRecord, so the
 //! stream format stays as it was; a ConsumerRecord names the stream incarnation (`stream_id`)
@@ -34,6 +41,7 @@ pub(crate) const STREAM_PREFIX: &str = "stream/";
 pub(crate) const POLICY_PREFIX: &str = "policy/";
 pub(crate) const ACCOUNT_PREFIX: &str = "account/";
 pub(crate) const CONSUMER_PREFIX: &str = "consumer/";
+pub(crate) const DATAKEY_PREFIX: &str = "datakey/";
 
 pub(crate) fn stream_key(account: &str, region: &str, name: &str) -> String {
     format!("{STREAM_PREFIX}{account}/{region}/{name}")
@@ -49,6 +57,15 @@ pub(crate) fn account_key(account: &str, region: &str) -> String {
 
 pub(crate) fn consumer_key(account: &str, region: &str, stream: &str, consumer: &str) -> String {
     format!("{CONSUMER_PREFIX}{account}/{region}/{stream}/{consumer}")
+}
+
+/// Every data key of one stream incarnation sorts under this prefix.
+pub(crate) fn datakey_prefix(stream_id: u64) -> String {
+    format!("{DATAKEY_PREFIX}{stream_id}/")
+}
+
+pub(crate) fn datakey_key(stream_id: u64, data_key_id: u64) -> String {
+    format!("{DATAKEY_PREFIX}{stream_id}/{data_key_id}")
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +134,34 @@ pub(crate) struct StreamRecord {
     /// A transition scheduled by the state machine (see `lifecycle`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
+    /// Server-side encryption, when on: new records are sealed under data keys of this
+    /// KMS key. Absent in records written before encryption existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+}
+
+/// The KMS key a stream's new records are encrypted under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Encryption {
+    /// The KeyId as the caller gave it (key id, key ARN, alias name or alias ARN):
+    /// DescribeStream reports it back unchanged, as AWS does.
+    pub key_id: String,
+    /// The key's ARN as the key service resolved it: what data keys are made under and
+    /// what the authorization layer checks.
+    pub key_arn: String,
+}
+
+/// One data key of one stream: the key service's ciphertext blob of it, written before any
+/// record uses it, so a record never names a key that cannot be recovered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DataKeyRecord {
+    pub v: u32,
+    pub stream_id: u64,
+    /// The KMS key ARN the blob decrypts under.
+    pub key_arn: String,
+    /// Standard base64 of the blob.
+    pub ciphertext: String,
+    pub created_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +291,12 @@ pub(crate) enum Pending {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         warm_mibps: Option<u32>,
     },
+    /// UPDATING -> ACTIVE with encryption started (`Some`) or stopped (`None`).
+    Encryption {
+        due_ms: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        encryption: Option<Encryption>,
+    },
 }
 
 impl Pending {
@@ -254,7 +305,8 @@ impl Pending {
             Pending::Activate { due_ms }
             | Pending::Delete { due_ms }
             | Pending::Reshard { due_ms, .. }
-            | Pending::Mode { due_ms, .. } => *due_ms,
+            | Pending::Mode { due_ms, .. }
+            | Pending::Encryption { due_ms, .. } => *due_ms,
         }
     }
 }
@@ -353,6 +405,7 @@ mod tests {
                     at: 1 << 127,
                 },
             }),
+            encryption: None,
         }
     }
 
@@ -375,6 +428,64 @@ mod tests {
         );
         assert_eq!(json["pending"]["op"], "reshard");
         assert_eq!(json["pending"]["plan"]["kind"], "split");
+    }
+
+    #[test]
+    fn encryption_format_is_frozen() {
+        let enc = Encryption {
+            key_id: "alias/orders".into(),
+            key_arn: "arn:aws:kms:us-east-1:000000000000:key/k".into(),
+        };
+        let mut r = sample();
+        r.encryption = Some(enc.clone());
+        r.pending = Some(Pending::Encryption {
+            due_ms: 9,
+            encryption: Some(enc),
+        });
+        let json: serde_json::Value = serde_json::from_slice(&to_bytes(&r)).unwrap();
+        assert_eq!(json["encryption"]["key_id"], "alias/orders");
+        assert_eq!(
+            json["encryption"]["key_arn"],
+            "arn:aws:kms:us-east-1:000000000000:key/k"
+        );
+        assert_eq!(json["pending"]["op"], "encryption");
+        assert_eq!(json["pending"]["due_ms"], 9);
+        assert_eq!(json["pending"]["encryption"]["key_id"], "alias/orders");
+        assert_eq!(from_bytes::<StreamRecord>(&to_bytes(&r)).unwrap(), r);
+        // Stopping: the pending transition carries no encryption.
+        let stop = Pending::Encryption {
+            due_ms: 9,
+            encryption: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&stop).unwrap(),
+            r#"{"op":"encryption","due_ms":9}"#
+        );
+        // A record written before encryption existed loads, unencrypted.
+        let mut old: serde_json::Value = serde_json::from_slice(&to_bytes(&sample())).unwrap();
+        assert!(old.get("encryption").is_none());
+        old.as_object_mut().unwrap().remove("pending");
+        let loaded: StreamRecord = from_bytes(&serde_json::to_vec(&old).unwrap()).unwrap();
+        assert_eq!(loaded.encryption, None);
+    }
+
+    #[test]
+    fn datakey_format_is_frozen() {
+        let r = DataKeyRecord {
+            v: FORMAT_VERSION,
+            stream_id: 7,
+            key_arn: "arn:aws:kms:us-east-1:000000000000:key/k".into(),
+            ciphertext: "AAEC".into(),
+            created_ms: 5,
+        };
+        assert_eq!(
+            &to_bytes(&r)[..],
+            &br#"{"v":1,"stream_id":7,"key_arn":"arn:aws:kms:us-east-1:000000000000:key/k","ciphertext":"AAEC","created_ms":5}"#[..]
+        );
+        assert_eq!(from_bytes::<DataKeyRecord>(&to_bytes(&r)).unwrap(), r);
+        assert_eq!(datakey_key(7, 42), "datakey/7/42");
+        assert!(datakey_key(7, 42).starts_with(&datakey_prefix(7)));
+        assert!(!datakey_key(70, 1).starts_with(&datakey_prefix(7)));
     }
 
     #[test]

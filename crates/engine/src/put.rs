@@ -18,6 +18,7 @@ use tributary_model::*;
 use tributary_storage::{ShardAppend, ShardKey, StorageError};
 
 use crate::clock::now_ms;
+use crate::encryption::stream_keys;
 use crate::error::{Failure, Outcome, INTERNAL_MESSAGE};
 use crate::messages::{self as msg, canonical_shard_id};
 use crate::meta::{Distribution, Status};
@@ -43,6 +44,24 @@ struct Placed {
     sequence_number: String,
 }
 
+/// What [`Engine::write`] did.
+struct Written {
+    placed: Vec<Placed>,
+    /// The records were stored sealed.
+    encrypted: bool,
+}
+
+impl Written {
+    /// AWS leaves EncryptionType out for an unencrypted stream: its API reference's
+    /// PutRecord and PutRecords examples, and AWS CLI transcripts of put-record (ShardId and
+    /// SequenceNumber only); for an encrypted one it answers KMS (the
+    /// StartStreamEncryption reference: "you can verify that encryption is applied by
+    /// inspecting the API response from PutRecord or PutRecords").
+    fn encryption_type(&self) -> Option<EncryptionType> {
+        self.encrypted.then_some(EncryptionType::Kms)
+    }
+}
+
 impl Engine {
     pub async fn put_record(
         &self,
@@ -65,18 +84,17 @@ impl Engine {
             rules.check_ordering_number(&entry, seq)?;
         }
         let dry_run = input.dry_run.unwrap_or(false);
-        let placed = self.write(&entry, &[record], dry_run).await?;
-        let placed = placed
+        let written = self.write(&entry, &[record], dry_run).await?;
+        let encryption_type = written.encryption_type();
+        let placed = written
+            .placed
             .into_iter()
             .next()
             .ok_or_else(|| Failure::internal("append", "no result"))?;
         Ok(PutRecordOutput {
             shard_id: canonical_shard_id(placed.shard),
             sequence_number: placed.sequence_number,
-            // AWS leaves EncryptionType out for an unencrypted stream: its API reference's
-            // PutRecord and PutRecords examples, and AWS CLI transcripts of put-record
-            // (ShardId and SequenceNumber only). Streams are never encrypted yet (issue 13).
-            encryption_type: None,
+            encryption_type,
         })
     }
 
@@ -107,17 +125,22 @@ impl Engine {
         }
         let dry_run = input.dry_run.unwrap_or(false);
         let n = records.len();
+        let mut encryption_type = None;
         let results: Vec<PutRecordsResultEntry> = match self.write(&entry, &records, dry_run).await
         {
-            Ok(placed) => placed
-                .into_iter()
-                .map(|p| PutRecordsResultEntry {
-                    shard_id: Some(canonical_shard_id(p.shard)),
-                    sequence_number: Some(p.sequence_number),
-                    error_code: None,
-                    error_message: None,
-                })
-                .collect(),
+            Ok(written) => {
+                encryption_type = written.encryption_type();
+                written
+                    .placed
+                    .into_iter()
+                    .map(|p| PutRecordsResultEntry {
+                        shard_id: Some(canonical_shard_id(p.shard)),
+                        sequence_number: Some(p.sequence_number),
+                        error_code: None,
+                        error_message: None,
+                    })
+                    .collect()
+            }
             // The log failed the whole append: every record failed, none was stored.
             Err(Failure::Internal(_)) => (0..n)
                 .map(|_| PutRecordsResultEntry {
@@ -132,8 +155,7 @@ impl Engine {
         Ok(PutRecordsOutput {
             failed_record_count: Some(failed as i32),
             records: results,
-            // Left out for an unencrypted stream, as in PutRecord above.
-            encryption_type: None,
+            encryption_type,
         })
     }
 
@@ -141,20 +163,59 @@ impl Engine {
     /// finds a shard closed by another node (a split or merge there), or gone (the stream
     /// deleted there), re-reads the stream's record and goes again on the new routes (or
     /// answers ResourceNotFound): nothing of a refused append was written.
+    ///
+    /// On an encrypted stream the KMS key must be enabled (else the whole request fails
+    /// with the KMS exception) and every record is sealed under this node's current data
+    /// key (`datakeys`).
     async fn write(
         &self,
         entry: &StreamEntry,
         records: &[Outgoing<'_>],
         dry_run: bool,
-    ) -> Outcome<Vec<Placed>> {
+    ) -> Outcome<Written> {
+        let encryption = entry.state.read().rec.encryption.clone();
+        let cipher = match &encryption {
+            Some(enc) => {
+                let s = stream_keys(entry);
+                self.check_key(&s, &enc.key_arn).await?;
+                // A dry run stores nothing, so it makes no data key.
+                match dry_run {
+                    false => Some(self.writing_cipher(&s, enc).await?),
+                    true => None,
+                }
+            }
+            None => None,
+        };
         // Encoding copies the data; do it before taking any lock.
         let payloads: Vec<Bytes> = records
             .iter()
-            .map(|r| payload::encode(r.partition_key, r.data))
-            .collect();
+            .map(|r| {
+                let plain = payload::encode(r.partition_key, r.data);
+                match &cipher {
+                    Some(c) => c.seal(&plain).map_err(|e| Failure::internal("seal", e)),
+                    None => Ok(plain),
+                }
+            })
+            .collect::<Outcome<_>>()?;
+        let placed = self
+            .write_records(entry, records, &payloads, dry_run)
+            .await?;
+        Ok(Written {
+            placed,
+            encrypted: encryption.is_some(),
+        })
+    }
+
+    async fn write_records(
+        &self,
+        entry: &StreamEntry,
+        records: &[Outgoing<'_>],
+        payloads: &[Bytes],
+        dry_run: bool,
+    ) -> Outcome<Vec<Placed>> {
         let mut attempt = 1;
         loop {
-            match self.write_once(entry, records, &payloads, dry_run).await {
+            match self.write_once(entry, records, payloads, dry_run).await {
                 Err(Moved(shard)) if attempt < CLOSED_ATTEMPTS => {
                     attempt += 1;
                     self.follow_reshard(entry, shard).await?;

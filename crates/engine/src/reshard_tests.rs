@@ -32,6 +32,7 @@ fn stream(n: u32) -> StreamRecord {
             })
             .collect(),
         pending: None,
+        encryption: None,
     }
 }
 

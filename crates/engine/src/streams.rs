@@ -106,8 +106,8 @@ impl Engine {
                 retention_period_hours: rec.retention_hours as i32,
                 stream_creation_timestamp: Timestamp(rec.created_ms),
                 enhanced_monitoring: wire::enhanced_monitoring(&rec.metrics),
-                encryption_type: Some(EncryptionType::None),
-                key_id: None,
+                encryption_type: Some(wire::encryption_type(rec)),
+                key_id: rec.encryption.as_ref().map(|e| e.key_id.clone()),
             },
         })
     }
@@ -133,8 +133,8 @@ impl Engine {
                 retention_period_hours: rec.retention_hours as i32,
                 stream_creation_timestamp: Timestamp(rec.created_ms),
                 enhanced_monitoring: wire::enhanced_monitoring(&rec.metrics),
-                encryption_type: Some(EncryptionType::None),
-                key_id: None,
+                encryption_type: Some(wire::encryption_type(rec)),
+                key_id: rec.encryption.as_ref().map(|e| e.key_id.clone()),
                 open_shard_count: st.open_shards() as i32,
                 consumer_count: Some(self.consumer_count(&entry) as i32),
                 max_record_size_in_ki_b: Some(rec.max_record_kib as i32),

@@ -232,6 +232,17 @@ impl std::fmt::Debug for Subscription {
     }
 }
 
+/// SubscribeToShard declares no KMS exception, so a key that becomes unusable (disabled,
+/// pending deletion, gone) ends the subscription as any other read failure does: with
+/// InternalFailure, logged with its cause. The consumer resubscribes; once the key is
+/// enabled again, reads go on from its last ContinuationSequenceNumber.
+fn key_failure_ends(f: Failure) -> Failure {
+    match f {
+        Failure::Kms(k) => Failure::internal("subscription: the stream's KMS key is unusable", k),
+        other => other,
+    }
+}
+
 impl Subscription {
     /// The next event to send: waits until records are appended (woken by the append
     /// itself, no polling timer), or until the heartbeat passes with nothing new (then an
@@ -284,7 +295,8 @@ impl Subscription {
                     DEFAULT_LIMIT,
                     now_ms(),
                 )
-                .await?
+                .await
+                .map_err(key_failure_ends)?
                 .ok_or_else(|| self.shard_missing())?;
             drop(engine);
             let before = self.next;

@@ -1,13 +1,22 @@
 //! Conversions between the stored records (`meta`) and the generated wire shapes.
 
 use tributary_model::types::{
-    EnhancedMetrics, HashKeyRange, MetricsName, RecordDistributionStrategy, SequenceNumberRange,
-    Shard, StreamMode, StreamModeDetails, StreamStatus,
+    EncryptionType, EnhancedMetrics, HashKeyRange, MetricsName, RecordDistributionStrategy,
+    SequenceNumberRange, Shard, StreamMode, StreamModeDetails, StreamStatus,
 };
 
 use crate::messages::canonical_shard_id;
-use crate::meta::{Distribution, Metric, Mode, ShardRecord, Status};
+use crate::meta::{Distribution, Metric, Mode, ShardRecord, Status, StreamRecord};
 use crate::seqnum::SeqNum;
+
+/// KMS while the stream encrypts new records, NONE otherwise (DescribeStream and
+/// DescribeStreamSummary always carry it, as AWS does).
+pub(crate) fn encryption_type(rec: &StreamRecord) -> EncryptionType {
+    match rec.encryption {
+        Some(_) => EncryptionType::Kms,
+        None => EncryptionType::None,
+    }
+}
 
 impl From<Status> for StreamStatus {
     fn from(s: Status) -> Self {

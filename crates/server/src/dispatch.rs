@@ -106,10 +106,11 @@ pub async fn dispatch(
             .map(Reply::Events)
             .map_err(ApiError::from),
 
-        // Stream encryption, queues and channels come with their own issues.
-        O::StartStreamEncryption(_)
-        | O::StopStreamEncryption(_)
-        | O::CreateQueue(_)
+        O::StartStreamEncryption(i) => change_unit!(start_stream_encryption, i),
+        O::StopStreamEncryption(i) => change_unit!(stop_stream_encryption, i),
+
+        // Queues and channels come with their own issues.
+        O::CreateQueue(_)
         | O::DeleteQueue(_)
         | O::DescribeQueue(_)
         | O::ListQueues(_)

@@ -6,6 +6,7 @@
 mod admin;
 mod consumers;
 mod durable;
+mod encryption;
 mod fixture;
 mod iterators;
 mod lifecycle;
@@ -18,6 +19,7 @@ mod shards;
 mod streams;
 mod subscribe;
 mod tags;
+mod test_keys;
 mod two_nodes;
 
 use std::sync::Arc;
