@@ -95,7 +95,10 @@ mod tests {
     use super::*;
 
     fn ctx(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -120,7 +123,10 @@ mod tests {
         let hex: String = blob.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, PINNED_BLOB_HEX);
         assert_eq!(blob_key_id(&blob), Some(id));
-        assert_eq!(&open_blob(&[5; 32], &blob, &ctx(&[("k", "v")])).unwrap()[..], b"data");
+        assert_eq!(
+            &open_blob(&[5; 32], &blob, &ctx(&[("k", "v")])).unwrap()[..],
+            b"data"
+        );
         assert!(open_blob(&[5; 32], &blob, &ctx(&[("k", "w")])).is_none());
         assert!(open_blob(&[5; 32], &blob, &[]).is_none());
         let mut moved = blob.clone();

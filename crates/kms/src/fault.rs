@@ -54,7 +54,9 @@ impl Fault {
 
     /// Reconstructed: KMS refuses to change the state of an AWS managed key.
     pub fn aws_managed(arn: &str) -> Fault {
-        Fault::Unsupported(format!("{arn} is an AWS managed key and cannot be modified."))
+        Fault::Unsupported(format!(
+            "{arn} is an AWS managed key and cannot be modified."
+        ))
     }
 
     pub fn internal(detail: impl std::fmt::Display) -> Fault {
@@ -107,6 +109,10 @@ impl Fault {
                 ("KMSInternalException", None, 500)
             }
         };
-        KmsFailure { code, message, status }
+        KmsFailure {
+            code,
+            message,
+            status,
+        }
     }
 }

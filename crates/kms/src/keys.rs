@@ -24,8 +24,16 @@ const AWS_KINESIS_DESCRIPTION: &str =
 /// A key reference resolved to where it lives (not yet to a key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum KeyRef {
-    Key { account: String, region: String, key_id: String },
-    Alias { account: String, region: String, name: String },
+    Key {
+        account: String,
+        region: String,
+        key_id: String,
+    },
+    Alias {
+        account: String,
+        region: String,
+        name: String,
+    },
 }
 
 impl KeyRef {
@@ -37,31 +45,54 @@ impl KeyRef {
             let [partition, service, region, account, resource] = parts[..] else {
                 return Err(invalid());
             };
-            if partition.is_empty() || service != "kms" || region.is_empty() || account.is_empty()
-            {
+            if partition.is_empty() || service != "kms" || region.is_empty() || account.is_empty() {
                 return Err(invalid());
             }
             let (account, region) = (account.to_string(), region.to_string());
             if let Some(key_id) = resource.strip_prefix("key/") {
-                return Ok(KeyRef::Key { account, region, key_id: key_id.to_string() });
+                return Ok(KeyRef::Key {
+                    account,
+                    region,
+                    key_id: key_id.to_string(),
+                });
             }
             if resource.starts_with("alias/") {
-                return Ok(KeyRef::Alias { account, region, name: resource.to_string() });
+                return Ok(KeyRef::Alias {
+                    account,
+                    region,
+                    name: resource.to_string(),
+                });
             }
             return Err(invalid());
         }
         let (account, region) = (scope.account.clone(), scope.region.clone());
         if text.starts_with("alias/") {
-            return Ok(KeyRef::Alias { account, region, name: text.to_string() });
+            return Ok(KeyRef::Alias {
+                account,
+                region,
+                name: text.to_string(),
+            });
         }
-        Ok(KeyRef::Key { account, region, key_id: text.to_string() })
+        Ok(KeyRef::Key {
+            account,
+            region,
+            key_id: text.to_string(),
+        })
     }
 
     /// The ARN this reference names (a key's or an alias's).
     pub fn arn(&self) -> String {
         match self {
-            KeyRef::Key { account, region, key_id } => key_arn(region, account, key_id),
-            KeyRef::Alias { account, region, name } => alias_arn(region, account, name),
+            KeyRef::Key {
+                account,
+                region,
+                key_id,
+            } => key_arn(region, account, key_id),
+            KeyRef::Alias {
+                account,
+                region,
+                name,
+            } => alias_arn(region, account, name),
         }
     }
 }
@@ -81,16 +112,22 @@ impl LocalKms {
         create_managed: bool,
     ) -> Result<KeyRecord, Fault> {
         let (account, region, key_id) = match reference {
-            KeyRef::Key { account, region, key_id } => (account, region, key_id.clone()),
-            KeyRef::Alias { account, region, name } => {
-                match self.alias(account, region, name).await? {
-                    Some(alias) => (account, region, alias.target_key_id),
-                    None if create_managed && name == AWS_KINESIS_ALIAS => {
-                        return self.ensure_aws_kinesis_key(account, region).await;
-                    }
-                    None => return Err(Fault::alias_not_found(&reference.arn())),
+            KeyRef::Key {
+                account,
+                region,
+                key_id,
+            } => (account, region, key_id.clone()),
+            KeyRef::Alias {
+                account,
+                region,
+                name,
+            } => match self.alias(account, region, name).await? {
+                Some(alias) => (account, region, alias.target_key_id),
+                None if create_managed && name == AWS_KINESIS_ALIAS => {
+                    return self.ensure_aws_kinesis_key(account, region).await;
                 }
-            }
+                None => return Err(Fault::alias_not_found(&reference.arn())),
+            },
         };
         match self.lookup(&key_meta_key(account, region, &key_id)).await? {
             Some((_, Record::Key(key))) => Ok(key),
@@ -120,7 +157,10 @@ impl LocalKms {
     ) -> Result<KeyRecord, Fault> {
         let key = self.new_key_record(scope, description, policy, manager);
         let meta_key = key_meta_key(&key.account, &key.region, &key.key_id);
-        match self.create_record(&meta_key, Record::Key(key.clone())).await? {
+        match self
+            .create_record(&meta_key, Record::Key(key.clone()))
+            .await?
+        {
             Some(_) => Ok(key),
             None => Err(Fault::internal("a fresh key id already exists")),
         }
@@ -158,13 +198,26 @@ impl LocalKms {
 
     /// The account and region's `alias/aws/kinesis` key, made if absent. Nodes racing here
     /// converge: the alias is created only if absent, and a loser deletes its own key.
-    async fn ensure_aws_kinesis_key(&self, account: &str, region: &str) -> Result<KeyRecord, Fault> {
-        let scope = KeyScope { account: account.to_string(), region: region.to_string() };
+    async fn ensure_aws_kinesis_key(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> Result<KeyRecord, Fault> {
+        let scope = KeyScope {
+            account: account.to_string(),
+            region: region.to_string(),
+        };
         let policy = records::aws_kinesis_policy(account, region);
-        let key =
-            self.new_key_record(&scope, AWS_KINESIS_DESCRIPTION.into(), Some(policy), KeyManager::Aws);
+        let key = self.new_key_record(
+            &scope,
+            AWS_KINESIS_DESCRIPTION.into(),
+            Some(policy),
+            KeyManager::Aws,
+        );
         let key_key = key_meta_key(account, region, &key.key_id);
-        let Some(key_revision) = self.create_record(&key_key, Record::Key(key.clone())).await?
+        let Some(key_revision) = self
+            .create_record(&key_key, Record::Key(key.clone()))
+            .await?
         else {
             return Err(Fault::internal("a fresh key id already exists"));
         };
@@ -177,18 +230,31 @@ impl LocalKms {
             updated_ms: now,
         };
         let alias_key = alias_meta_key(account, region, AWS_KINESIS_ALIAS);
-        if self.create_record(&alias_key, Record::Alias(alias)).await?.is_some() {
+        if self
+            .create_record(&alias_key, Record::Alias(alias))
+            .await?
+            .is_some()
+        {
             return Ok(key);
         }
         self.delete_record(&key_key, key_revision).await?;
         match self.reload(&alias_key).await? {
             Some((_, Record::Alias(winner))) => {
-                match self.lookup(&key_meta_key(account, region, &winner.target_key_id)).await? {
+                match self
+                    .lookup(&key_meta_key(account, region, &winner.target_key_id))
+                    .await?
+                {
                     Some((_, Record::Key(key))) => Ok(key),
-                    _ => Err(Fault::key_not_found(&key_arn(region, account, &winner.target_key_id))),
+                    _ => Err(Fault::key_not_found(&key_arn(
+                        region,
+                        account,
+                        &winner.target_key_id,
+                    ))),
                 }
             }
-            _ => Err(Fault::internal("alias/aws/kinesis was created and removed at once")),
+            _ => Err(Fault::internal(
+                "alias/aws/kinesis was created and removed at once",
+            )),
         }
     }
 
@@ -234,7 +300,9 @@ impl LocalKms {
         ciphertext: &[u8],
         context: &[(String, String)],
     ) -> Result<(KeyRecord, Zeroizing<Vec<u8>>), Fault> {
-        let id = blob::blob_key_id(ciphertext).ok_or(Fault::InvalidCiphertext)?.to_string();
+        let id = blob::blob_key_id(ciphertext)
+            .ok_or(Fault::InvalidCiphertext)?
+            .to_string();
         let key = match expected {
             Some(key) if key.key_id == id => key.clone(),
             // KMS answers IncorrectKeyException here; the service reports a blob that cannot
@@ -243,7 +311,8 @@ impl LocalKms {
             None => self.key_by_id(scope, &id).await?,
         };
         let material = self.usable_material(&key)?;
-        let plain = blob::open_blob(&material, ciphertext, context).ok_or(Fault::InvalidCiphertext)?;
+        let plain =
+            blob::open_blob(&material, ciphertext, context).ok_or(Fault::InvalidCiphertext)?;
         Ok((key, plain))
     }
 

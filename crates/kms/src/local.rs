@@ -75,7 +75,10 @@ impl LocalKms {
             cache: RwLock::new(BTreeMap::new()),
             watcher: parking_lot::Mutex::new(None),
         });
-        let feed = kms.subscribe().await.map_err(|e| OpenError::Store(e.to_string()))?;
+        let feed = kms
+            .subscribe()
+            .await
+            .map_err(|e| OpenError::Store(e.to_string()))?;
         let task = tokio::spawn(follow(Arc::downgrade(&kms), feed));
         *kms.watcher.lock() = Some(task);
         Ok(kms)
@@ -189,7 +192,9 @@ impl LocalKms {
                 Err(e) => return Err(Fault::internal(e)),
             }
         }
-        Err(Fault::internal(format!("{key}: too many concurrent updates")))
+        Err(Fault::internal(format!(
+            "{key}: too many concurrent updates"
+        )))
     }
 
     /// Deletes a record at the revision it was read at (`Ok(false)` when it changed).
@@ -224,24 +229,32 @@ async fn check_root(meta: &dyn MetaStore, root: &RootKey) -> Result<(), OpenErro
     let found = match meta.get(ROOT_CHECK_KEY).await.map_err(store)? {
         Some(entry) => entry.value,
         None => {
-            let check = RootCheck { v: RECORD_VERSION, alg: "HMAC-SHA256".into(), value };
+            let check = RootCheck {
+                v: RECORD_VERSION,
+                alg: "HMAC-SHA256".into(),
+                value,
+            };
             match meta.create(ROOT_CHECK_KEY, records::encode(&check)).await {
                 Ok(_) => return Ok(()),
                 // Another node recorded its root key first: compare with that one.
-                Err(MetaError::Exists) => meta
-                    .get(ROOT_CHECK_KEY)
-                    .await
-                    .map_err(store)?
-                    .ok_or_else(|| OpenError::Store("kms/root-check vanished".into()))?
-                    .value,
+                Err(MetaError::Exists) => {
+                    meta.get(ROOT_CHECK_KEY)
+                        .await
+                        .map_err(store)?
+                        .ok_or_else(|| OpenError::Store("kms/root-check vanished".into()))?
+                        .value
+                }
                 Err(e) => return Err(store(e)),
             }
         }
     };
-    let check: RootCheck = serde_json::from_slice(&found)
-        .map_err(|e| OpenError::CorruptRootCheck(e.to_string()))?;
+    let check: RootCheck =
+        serde_json::from_slice(&found).map_err(|e| OpenError::CorruptRootCheck(e.to_string()))?;
     if check.v != RECORD_VERSION || check.alg != "HMAC-SHA256" {
-        return Err(OpenError::CorruptRootCheck(format!("version {} {}", check.v, check.alg)));
+        return Err(OpenError::CorruptRootCheck(format!(
+            "version {} {}",
+            check.v, check.alg
+        )));
     }
     let expected = b64.encode(root.check_value(records::ROOT_CHECK_LABEL));
     // The check value is public (it is in the store), so a plain comparison will do.

@@ -227,7 +227,11 @@ mod tests {
             r#"{"v":1,"alias_name":"alias/x","target_key_id":"k","created_ms":1,"updated_ms":2}"#
         );
         assert_eq!(alias_meta_key("1", "r", "alias/x"), "kms/alias/1/r/alias/x");
-        let check = RootCheck { v: 1, alg: "HMAC-SHA256".into(), value: "AA==".into() };
+        let check = RootCheck {
+            v: 1,
+            alg: "HMAC-SHA256".into(),
+            value: "AA==".into(),
+        };
         assert_eq!(
             String::from_utf8(encode(&check).to_vec()).unwrap(),
             r#"{"v":1,"alg":"HMAC-SHA256","value":"AA=="}"#

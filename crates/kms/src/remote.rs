@@ -41,7 +41,9 @@ impl RemoteKms {
             .endpoint_url(endpoint)
             .credentials_provider(credentials)
             .build();
-        RemoteKms { client: aws_sdk_kms::Client::from_conf(config) }
+        RemoteKms {
+            client: aws_sdk_kms::Client::from_conf(config),
+        }
     }
 }
 
@@ -94,10 +96,16 @@ impl KeyService for RemoteKms {
     /// The scope is the external KMS's: its credentials' account and the configured region.
     fn describe_key<'a>(&'a self, _scope: &'a KeyScope, key: &'a str) -> KeyFuture<'a, KeyInfo> {
         async move {
-            let out = self.client.describe_key().key_id(key).send().await.map_err(key_error)?;
-            let meta = out
-                .key_metadata()
-                .ok_or_else(|| KeyError::Unavailable("DescribeKey answered no KeyMetadata".into()))?;
+            let out = self
+                .client
+                .describe_key()
+                .key_id(key)
+                .send()
+                .await
+                .map_err(key_error)?;
+            let meta = out.key_metadata().ok_or_else(|| {
+                KeyError::Unavailable("DescribeKey answered no KeyMetadata".into())
+            })?;
             let state = match meta.key_state() {
                 Some(SdkKeyState::Enabled) => KeyState::Enabled,
                 Some(SdkKeyState::PendingDeletion) | Some(SdkKeyState::PendingReplicaDeletion) => {
@@ -132,13 +140,19 @@ impl KeyService for RemoteKms {
                 .map_err(key_error)?;
             let plain = out.plaintext().map(|b| b.as_ref()).unwrap_or_default();
             let plaintext: [u8; 32] = plain.try_into().map_err(|_| {
-                KeyError::Unavailable(format!("GenerateDataKey answered {} bytes, not 32", plain.len()))
+                KeyError::Unavailable(format!(
+                    "GenerateDataKey answered {} bytes, not 32",
+                    plain.len()
+                ))
             })?;
             let ciphertext = out
                 .ciphertext_blob()
                 .map(|b| Bytes::copy_from_slice(b.as_ref()))
                 .ok_or_else(|| KeyError::Unavailable("GenerateDataKey answered no blob".into()))?;
-            Ok(DataKey { plaintext: Zeroizing::new(plaintext), ciphertext })
+            Ok(DataKey {
+                plaintext: Zeroizing::new(plaintext),
+                ciphertext,
+            })
         }
         .boxed()
     }
@@ -179,8 +193,14 @@ mod tests {
     #[test]
     fn codes_map_to_key_errors() {
         let m = Some("msg");
-        assert_eq!(map_code(Some("NotFoundException"), m), KeyError::NotFound("msg".into()));
-        assert_eq!(map_code(Some("DisabledException"), m), KeyError::Disabled("msg".into()));
+        assert_eq!(
+            map_code(Some("NotFoundException"), m),
+            KeyError::NotFound("msg".into())
+        );
+        assert_eq!(
+            map_code(Some("DisabledException"), m),
+            KeyError::Disabled("msg".into())
+        );
         assert_eq!(
             map_code(Some("KMSInvalidStateException"), m),
             KeyError::InvalidState("msg".into())
@@ -189,7 +209,10 @@ mod tests {
             map_code(Some("AccessDeniedException"), m),
             KeyError::AccessDenied("msg".into())
         );
-        assert_eq!(map_code(Some("ThrottlingException"), m), KeyError::Throttled("msg".into()));
+        assert_eq!(
+            map_code(Some("ThrottlingException"), m),
+            KeyError::Throttled("msg".into())
+        );
         assert_eq!(
             map_code(Some("InvalidCiphertextException"), None),
             KeyError::InvalidCiphertext(String::new())
@@ -205,7 +228,10 @@ mod tests {
     async fn an_unreachable_endpoint_is_unavailable() {
         // Port 9 on loopback: nothing listens, the connection is refused at once.
         let kms = RemoteKms::new("http://127.0.0.1:9", "us-east-1", "AKID", "secret", None);
-        let scope = KeyScope { account: "1".into(), region: "us-east-1".into() };
+        let scope = KeyScope {
+            account: "1".into(),
+            region: "us-east-1".into(),
+        };
         let err = tokio::time::timeout(
             std::time::Duration::from_secs(30),
             kms.describe_key(&scope, "alias/aws/kinesis"),

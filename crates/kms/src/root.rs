@@ -52,7 +52,9 @@ impl std::fmt::Debug for RootKey {
 
 impl RootKey {
     pub fn from_bytes(bytes: [u8; 32]) -> RootKey {
-        RootKey { bytes: Zeroizing::new(bytes) }
+        RootKey {
+            bytes: Zeroizing::new(bytes),
+        }
     }
 
     /// A fresh random key.
@@ -69,7 +71,10 @@ impl RootKey {
                 .decode(text.trim())
                 .map_err(|_| RootKeyError::Malformed)?,
         );
-        let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| RootKeyError::Malformed)?;
+        let bytes: [u8; 32] = decoded
+            .as_slice()
+            .try_into()
+            .map_err(|_| RootKeyError::Malformed)?;
         Ok(RootKey::from_bytes(bytes))
     }
 
@@ -79,10 +84,13 @@ impl RootKey {
     }
 
     pub fn load_file(path: &Path) -> Result<RootKey, RootKeyError> {
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| RootKeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?);
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|source| RootKeyError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?,
+            );
         RootKey::from_base64(&text)
     }
 
@@ -91,7 +99,10 @@ impl RootKey {
     /// with the file's key: the loser of `create_new` reads the winner's.
     pub fn load_or_create(data_dir: &Path) -> Result<(RootKey, bool), RootKeyError> {
         let path = data_dir.join(ROOT_KEY_FILE);
-        let io = |source| RootKeyError::Io { path: path.clone(), source };
+        let io = |source| RootKeyError::Io {
+            path: path.clone(),
+            source,
+        };
         match std::fs::symlink_metadata(&path) {
             Ok(_) => return Ok((RootKey::load_file(&path)?, false)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -113,7 +124,9 @@ impl RootKey {
         text.push('\n');
         file.write_all(text.as_bytes()).map_err(io)?;
         file.sync_all().map_err(io)?;
-        std::fs::File::open(data_dir).and_then(|d| d.sync_all()).map_err(io)?;
+        std::fs::File::open(data_dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
         Ok((key, true))
     }
 
@@ -146,15 +159,26 @@ impl RootKey {
 }
 
 pub(crate) fn fill_random(buf: &mut [u8]) {
-    SystemRandom::new().fill(buf).expect("the system random source failed");
+    SystemRandom::new()
+        .fill(buf)
+        .expect("the system random source failed");
 }
 
 /// AES-256-GCM: ciphertext followed by the 16-byte tag.
-pub(crate) fn seal(key: &[u8; 32], nonce: [u8; NONCE_LEN], plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+pub(crate) fn seal(
+    key: &[u8; 32],
+    nonce: [u8; NONCE_LEN],
+    plaintext: &[u8],
+    aad: &[u8],
+) -> Vec<u8> {
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("32-byte key"));
     let mut buf = plaintext.to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
-        .expect("AES-GCM seal of a bounded buffer");
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        &mut buf,
+    )
+    .expect("AES-GCM seal of a bounded buffer");
     buf
 }
 
@@ -167,7 +191,11 @@ pub(crate) fn open(
 ) -> Option<Zeroizing<Vec<u8>>> {
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("32-byte key"));
     let mut buf = Zeroizing::new(sealed.to_vec());
-    match key.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf) {
+    match key.open_in_place(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        &mut buf,
+    ) {
         Ok(plain) => {
             let n = plain.len();
             buf.truncate(n);
@@ -219,9 +247,20 @@ mod tests {
     fn base64_and_debug() {
         let key = RootKey::from_bytes([9; 32]);
         let text = key.to_base64();
-        assert_eq!(RootKey::from_base64(&format!("  {}\n", &*text)).unwrap().check_value(b"x"), key.check_value(b"x"));
-        assert!(matches!(RootKey::from_base64("AAAA"), Err(RootKeyError::Malformed)));
-        assert!(matches!(RootKey::from_base64("not base64!"), Err(RootKeyError::Malformed)));
+        assert_eq!(
+            RootKey::from_base64(&format!("  {}\n", &*text))
+                .unwrap()
+                .check_value(b"x"),
+            key.check_value(b"x")
+        );
+        assert!(matches!(
+            RootKey::from_base64("AAAA"),
+            Err(RootKeyError::Malformed)
+        ));
+        assert!(matches!(
+            RootKey::from_base64("not base64!"),
+            Err(RootKeyError::Malformed)
+        ));
         assert_eq!(format!("{key:?}"), "RootKey(..)");
     }
 

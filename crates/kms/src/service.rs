@@ -25,9 +25,14 @@ impl LocalKms {
         if !arn.starts_with("arn:") {
             return Err(KeyError::NotFound(format!("Key '{arn}' does not exist")));
         }
-        let unscoped = KeyScope { account: String::new(), region: String::new() };
+        let unscoped = KeyScope {
+            account: String::new(),
+            region: String::new(),
+        };
         let reference = KeyRef::parse(&unscoped, arn).map_err(|f| f.into_key_error())?;
-        self.resolve(&reference, true).await.map_err(|f| f.into_key_error())
+        self.resolve(&reference, true)
+            .await
+            .map_err(|f| f.into_key_error())
     }
 }
 
@@ -35,8 +40,15 @@ impl KeyService for LocalKms {
     fn describe_key<'a>(&'a self, scope: &'a KeyScope, key: &'a str) -> KeyFuture<'a, KeyInfo> {
         async move {
             let reference = KeyRef::parse(scope, key).map_err(|f| f.into_key_error())?;
-            let key = self.resolve(&reference, true).await.map_err(|f| f.into_key_error())?;
-            Ok(KeyInfo { arn: key.arn(), key_id: key.key_id.clone(), state: key.state.into() })
+            let key = self
+                .resolve(&reference, true)
+                .await
+                .map_err(|f| f.into_key_error())?;
+            Ok(KeyInfo {
+                arn: key.arn(),
+                key_id: key.key_id.clone(),
+                state: key.state.into(),
+            })
         }
         .boxed()
     }
@@ -50,9 +62,13 @@ impl KeyService for LocalKms {
             let key = self.key_for_arn(key_arn).await?;
             let mut plaintext = Zeroizing::new([0u8; 32]);
             crate::root::fill_random(&mut plaintext[..]);
-            let ciphertext =
-                self.encrypt_with(&key, &plaintext[..], context).map_err(|f| f.into_key_error())?;
-            Ok(DataKey { plaintext, ciphertext: Bytes::from(ciphertext) })
+            let ciphertext = self
+                .encrypt_with(&key, &plaintext[..], context)
+                .map_err(|f| f.into_key_error())?;
+            Ok(DataKey {
+                plaintext,
+                ciphertext: Bytes::from(ciphertext),
+            })
         }
         .boxed()
     }
@@ -65,7 +81,10 @@ impl KeyService for LocalKms {
     ) -> KeyFuture<'a, Zeroizing<Vec<u8>>> {
         async move {
             let key = self.key_for_arn(key_arn).await?;
-            let scope = KeyScope { account: key.account.clone(), region: key.region.clone() };
+            let scope = KeyScope {
+                account: key.account.clone(),
+                region: key.region.clone(),
+            };
             let (_, plain) = self
                 .decrypt_blob(&scope, Some(&key), ciphertext, context)
                 .await

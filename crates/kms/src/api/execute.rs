@@ -26,7 +26,9 @@ impl LocalKms {
         scope: &KeyScope,
         req: &KmsRequest,
     ) -> Result<Vec<KmsAuthorization>, KmsFailure> {
-        self.authorizations_of(scope, req).await.map_err(Fault::into_failure)
+        self.authorizations_of(scope, req)
+            .await
+            .map_err(Fault::into_failure)
     }
 
     async fn authorizations_of(
@@ -35,7 +37,11 @@ impl LocalKms {
         req: &KmsRequest,
     ) -> Result<Vec<KmsAuthorization>, Fault> {
         let action = req.operation().action();
-        let anywhere = |action: String| KmsAuthorization { action, resource: "*".into(), key_policy: None };
+        let anywhere = |action: String| KmsAuthorization {
+            action,
+            resource: "*".into(),
+            key_policy: None,
+        };
         match &req.input {
             Input::CreateKey { .. } | Input::ListKeys { .. } | Input::ListAliases { .. } => {
                 Ok(vec![anywhere(action)])
@@ -47,10 +53,16 @@ impl LocalKms {
             | Input::CancelKeyDeletion { key_id }
             | Input::Encrypt { key_id, .. }
             | Input::GenerateDataKey { key_id, .. }
-            | Input::Decrypt { key_id: Some(key_id), .. } => {
-                self.authorization(scope, &action, key_id).await.map(|a| vec![a])
-            }
-            Input::Decrypt { key_id: None, blob, .. } => match crate::blob::blob_key_id(blob) {
+            | Input::Decrypt {
+                key_id: Some(key_id),
+                ..
+            } => self
+                .authorization(scope, &action, key_id)
+                .await
+                .map(|a| vec![a]),
+            Input::Decrypt {
+                key_id: None, blob, ..
+            } => match crate::blob::blob_key_id(blob) {
                 None => Ok(vec![anywhere(action)]),
                 Some(id) => {
                     let id = id.to_string();
@@ -68,13 +80,18 @@ impl LocalKms {
                     }])
                 }
             },
-            Input::CreateAlias { alias_name, target_key_id } => {
+            Input::CreateAlias {
+                alias_name,
+                target_key_id,
+            } => {
                 let alias = KmsAuthorization {
                     action: action.clone(),
                     resource: alias_arn(&scope.region, &scope.account, alias_name),
                     key_policy: None,
                 };
-                self.authorization(scope, &action, target_key_id).await.map(|key| vec![alias, key])
+                self.authorization(scope, &action, target_key_id)
+                    .await
+                    .map(|key| vec![alias, key])
             }
             Input::DeleteAlias { alias_name } => {
                 let mut out = vec![KmsAuthorization {
@@ -82,8 +99,14 @@ impl LocalKms {
                     resource: alias_arn(&scope.region, &scope.account, alias_name),
                     key_policy: None,
                 }];
-                if let Some(alias) = self.alias(&scope.account, &scope.region, alias_name).await? {
-                    out.push(self.authorization(scope, &action, &alias.target_key_id).await?);
+                if let Some(alias) = self
+                    .alias(&scope.account, &scope.region, alias_name)
+                    .await?
+                {
+                    out.push(
+                        self.authorization(scope, &action, &alias.target_key_id)
+                            .await?,
+                    );
                 }
                 Ok(out)
             }
@@ -102,7 +125,11 @@ impl LocalKms {
             Err(Fault::NotFound(_)) => (reference.arn(), None),
             Err(other) => return Err(other),
         };
-        Ok(KmsAuthorization { action: action.to_string(), resource, key_policy })
+        Ok(KmsAuthorization {
+            action: action.to_string(),
+            resource,
+            key_policy,
+        })
     }
 
     /// Runs an authorized request; the answer is the JSON response body.
@@ -113,13 +140,22 @@ impl LocalKms {
     async fn run(&self, scope: &KeyScope, req: KmsRequest) -> Result<Bytes, Fault> {
         let b64 = base64::engine::general_purpose::STANDARD;
         match req.input {
-            Input::CreateKey { description, policy } => {
-                let key = self.create_key(scope, description, policy, KeyManager::Customer).await?;
-                json(&wire::KeyMetadataOutput { key_metadata: metadata(&key) })
+            Input::CreateKey {
+                description,
+                policy,
+            } => {
+                let key = self
+                    .create_key(scope, description, policy, KeyManager::Customer)
+                    .await?;
+                json(&wire::KeyMetadataOutput {
+                    key_metadata: metadata(&key),
+                })
             }
             Input::DescribeKey { key_id } => {
                 let key = self.resolve(&KeyRef::parse(scope, &key_id)?, true).await?;
-                json(&wire::KeyMetadataOutput { key_metadata: metadata(&key) })
+                json(&wire::KeyMetadataOutput {
+                    key_metadata: metadata(&key),
+                })
             }
             Input::ListKeys { limit, marker } => {
                 let prefix = format!("kms/key/{}/{}/", scope.account, scope.region);
@@ -129,15 +165,26 @@ impl LocalKms {
                     .filter_map(|r| match r {
                         Record::Key(k) => Some((
                             k.key_id.clone(),
-                            wire::KeyListEntry { key_arn: k.arn(), key_id: k.key_id },
+                            wire::KeyListEntry {
+                                key_arn: k.arn(),
+                                key_id: k.key_id,
+                            },
                         )),
                         Record::Alias(_) => None,
                     })
                     .collect();
                 let (keys, next_marker) = page(keys, limit, marker.as_deref())?;
-                json(&wire::ListKeysOutput { truncated: next_marker.is_some(), keys, next_marker })
+                json(&wire::ListKeysOutput {
+                    truncated: next_marker.is_some(),
+                    keys,
+                    next_marker,
+                })
             }
-            Input::ListAliases { key_id, limit, marker } => {
+            Input::ListAliases {
+                key_id,
+                limit,
+                marker,
+            } => {
                 let aliases = self.list_aliases(scope, key_id.as_deref()).await?;
                 let (aliases, next_marker) = page(aliases, limit, marker.as_deref())?;
                 json(&wire::ListAliasesOutput {
@@ -146,8 +193,12 @@ impl LocalKms {
                     next_marker,
                 })
             }
-            Input::CreateAlias { alias_name, target_key_id } => {
-                self.create_alias(scope, &alias_name, &target_key_id).await?;
+            Input::CreateAlias {
+                alias_name,
+                target_key_id,
+            } => {
+                self.create_alias(scope, &alias_name, &target_key_id)
+                    .await?;
                 Ok(Bytes::new())
             }
             Input::DeleteAlias { alias_name } => {
@@ -164,11 +215,13 @@ impl LocalKms {
                 }
             }
             Input::EnableKey { key_id } => {
-                self.set_enabled(scope, &key_id, StoredState::Enabled).await?;
+                self.set_enabled(scope, &key_id, StoredState::Enabled)
+                    .await?;
                 Ok(Bytes::new())
             }
             Input::DisableKey { key_id } => {
-                self.set_enabled(scope, &key_id, StoredState::Disabled).await?;
+                self.set_enabled(scope, &key_id, StoredState::Disabled)
+                    .await?;
                 Ok(Bytes::new())
             }
             Input::ScheduleKeyDeletion { key_id, days } => {
@@ -211,7 +264,11 @@ impl LocalKms {
                     .await?;
                 json(&wire::CancelKeyDeletionOutput { key_id: key.arn() })
             }
-            Input::Encrypt { key_id, plaintext, context } => {
+            Input::Encrypt {
+                key_id,
+                plaintext,
+                context,
+            } => {
                 let key = self.resolve(&KeyRef::parse(scope, &key_id)?, true).await?;
                 let blob = self.encrypt_with(&key, &plaintext, &context)?;
                 json(&wire::EncryptOutput {
@@ -220,19 +277,29 @@ impl LocalKms {
                     encryption_algorithm: "SYMMETRIC_DEFAULT",
                 })
             }
-            Input::Decrypt { key_id, blob, context } => {
+            Input::Decrypt {
+                key_id,
+                blob,
+                context,
+            } => {
                 let named = match key_id {
                     Some(k) => Some(self.resolve(&KeyRef::parse(scope, &k)?, true).await?),
                     None => None,
                 };
-                let (key, plain) = self.decrypt_blob(scope, named.as_ref(), &blob, &context).await?;
+                let (key, plain) = self
+                    .decrypt_blob(scope, named.as_ref(), &blob, &context)
+                    .await?;
                 json(&wire::DecryptOutput {
                     key_id: key.arn(),
                     plaintext: b64.encode(&plain[..]),
                     encryption_algorithm: "SYMMETRIC_DEFAULT",
                 })
             }
-            Input::GenerateDataKey { key_id, bytes, context } => {
+            Input::GenerateDataKey {
+                key_id,
+                bytes,
+                context,
+            } => {
                 let key = self.resolve(&KeyRef::parse(scope, &key_id)?, true).await?;
                 let mut plain = zeroize::Zeroizing::new(vec![0u8; bytes]);
                 crate::root::fill_random(&mut plain);
@@ -246,7 +313,12 @@ impl LocalKms {
         }
     }
 
-    async fn set_enabled(&self, scope: &KeyScope, key_id: &str, to: StoredState) -> Result<(), Fault> {
+    async fn set_enabled(
+        &self,
+        scope: &KeyScope,
+        key_id: &str,
+        to: StoredState,
+    ) -> Result<(), Fault> {
         let key = self.resolve(&KeyRef::parse(scope, key_id)?, false).await?;
         self.change_key(&key, |current| {
             if current.state == StoredState::PendingDeletion {
@@ -351,7 +423,9 @@ fn check_alias_name(name: &str) -> Result<(), Fault> {
     }
     if name == "alias/" {
         // Reconstructed.
-        return Err(Fault::InvalidAliasName(format!("Alias name {name} is not valid")));
+        return Err(Fault::InvalidAliasName(format!(
+            "Alias name {name} is not valid"
+        )));
     }
     if name.starts_with("alias/aws/") {
         // The alias/aws/ prefix is AWS's (KMS API Reference, CreateAlias); local-kms answers
@@ -379,7 +453,9 @@ fn page<T>(
                 .ok_or_else(|| Fault::InvalidMarker("Invalid marker".into()))?,
         ),
     };
-    let mut rest = items.into_iter().filter(|(k, _)| start.as_ref().is_none_or(|s| k >= s));
+    let mut rest = items
+        .into_iter()
+        .filter(|(k, _)| start.as_ref().is_none_or(|s| k >= s));
     let page: Vec<T> = rest.by_ref().take(limit).map(|(_, v)| v).collect();
     let next = rest.next().map(|(k, _)| b64.encode(k));
     Ok((page, next))
@@ -415,6 +491,7 @@ pub(crate) fn metadata(key: &KeyRecord) -> KeyMetadata {
 }
 
 fn json<T: Serialize>(value: &T) -> Result<Bytes, Fault> {
-    serde_json::to_vec(value).map(Bytes::from).map_err(Fault::internal)
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(Fault::internal)
 }
-

@@ -108,7 +108,9 @@ pub struct KmsRequest {
 
 impl std::fmt::Debug for KmsRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KmsRequest").field("operation", &self.operation()).finish_non_exhaustive()
+        f.debug_struct("KmsRequest")
+            .field("operation", &self.operation())
+            .finish_non_exhaustive()
     }
 }
 
@@ -135,19 +137,57 @@ impl KmsRequest {
 pub(crate) type Context = Vec<(String, String)>;
 
 pub(crate) enum Input {
-    CreateKey { description: String, policy: Option<String> },
-    DescribeKey { key_id: String },
-    ListKeys { limit: usize, marker: Option<String> },
-    CreateAlias { alias_name: String, target_key_id: String },
-    ListAliases { key_id: Option<String>, limit: usize, marker: Option<String> },
-    DeleteAlias { alias_name: String },
-    EnableKey { key_id: String },
-    DisableKey { key_id: String },
-    ScheduleKeyDeletion { key_id: String, days: u32 },
-    CancelKeyDeletion { key_id: String },
-    Encrypt { key_id: String, plaintext: Zeroizing<Vec<u8>>, context: Context },
-    Decrypt { key_id: Option<String>, blob: Vec<u8>, context: Context },
-    GenerateDataKey { key_id: String, bytes: usize, context: Context },
+    CreateKey {
+        description: String,
+        policy: Option<String>,
+    },
+    DescribeKey {
+        key_id: String,
+    },
+    ListKeys {
+        limit: usize,
+        marker: Option<String>,
+    },
+    CreateAlias {
+        alias_name: String,
+        target_key_id: String,
+    },
+    ListAliases {
+        key_id: Option<String>,
+        limit: usize,
+        marker: Option<String>,
+    },
+    DeleteAlias {
+        alias_name: String,
+    },
+    EnableKey {
+        key_id: String,
+    },
+    DisableKey {
+        key_id: String,
+    },
+    ScheduleKeyDeletion {
+        key_id: String,
+        days: u32,
+    },
+    CancelKeyDeletion {
+        key_id: String,
+    },
+    Encrypt {
+        key_id: String,
+        plaintext: Zeroizing<Vec<u8>>,
+        context: Context,
+    },
+    Decrypt {
+        key_id: Option<String>,
+        blob: Vec<u8>,
+        context: Context,
+    },
+    GenerateDataKey {
+        key_id: String,
+        bytes: usize,
+        context: Context,
+    },
 }
 
 /// Default page size of ListKeys and ListAliases (KMS API Reference, ListKeys: "If you do
@@ -156,16 +196,28 @@ const DEFAULT_LIMIT: i64 = 100;
 
 /// Parses and validates one operation's body (`{}` when empty).
 pub fn parse(op: KmsOperation, body: &[u8]) -> Result<KmsRequest, KmsFailure> {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
-    parse_input(op, body).map(|input| KmsRequest { input }).map_err(Fault::into_failure)
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    parse_input(op, body)
+        .map(|input| KmsRequest { input })
+        .map_err(Fault::into_failure)
 }
 
 fn parse_input(op: KmsOperation, body: &[u8]) -> Result<Input, Fault> {
     match op {
         KmsOperation::CreateKey => create_key(json(body)?),
-        KmsOperation::DescribeKey => key_id_only(json(body)?).map(|key_id| Input::DescribeKey { key_id }),
-        KmsOperation::EnableKey => key_id_only(json(body)?).map(|key_id| Input::EnableKey { key_id }),
-        KmsOperation::DisableKey => key_id_only(json(body)?).map(|key_id| Input::DisableKey { key_id }),
+        KmsOperation::DescribeKey => {
+            key_id_only(json(body)?).map(|key_id| Input::DescribeKey { key_id })
+        }
+        KmsOperation::EnableKey => {
+            key_id_only(json(body)?).map(|key_id| Input::EnableKey { key_id })
+        }
+        KmsOperation::DisableKey => {
+            key_id_only(json(body)?).map(|key_id| Input::DisableKey { key_id })
+        }
         KmsOperation::CancelKeyDeletion => {
             key_id_only(json(body)?).map(|key_id| Input::CancelKeyDeletion { key_id })
         }
@@ -174,10 +226,13 @@ fn parse_input(op: KmsOperation, body: &[u8]) -> Result<Input, Fault> {
             let mut check = Check::default();
             check.range("Limit", "LimitType", w.limit);
             check.length("Marker", "MarkerType", w.marker.as_deref());
-            check.finish().map_err(Fault::Validation).map(|()| Input::ListKeys {
-                limit: w.limit.unwrap_or(DEFAULT_LIMIT) as usize,
-                marker: w.marker,
-            })
+            check
+                .finish()
+                .map_err(Fault::Validation)
+                .map(|()| Input::ListKeys {
+                    limit: w.limit.unwrap_or(DEFAULT_LIMIT) as usize,
+                    marker: w.marker,
+                })
         }
         KmsOperation::ListAliases => {
             let w: wire::ListAliasesInput = json(body)?;
@@ -185,11 +240,14 @@ fn parse_input(op: KmsOperation, body: &[u8]) -> Result<Input, Fault> {
             check.length("KeyId", "KeyIdType", w.key_id.as_deref());
             check.range("Limit", "LimitType", w.limit);
             check.length("Marker", "MarkerType", w.marker.as_deref());
-            check.finish().map_err(Fault::Validation).map(|()| Input::ListAliases {
-                key_id: w.key_id,
-                limit: w.limit.unwrap_or(DEFAULT_LIMIT) as usize,
-                marker: w.marker,
-            })
+            check
+                .finish()
+                .map_err(Fault::Validation)
+                .map(|()| Input::ListAliases {
+                    key_id: w.key_id,
+                    limit: w.limit.unwrap_or(DEFAULT_LIMIT) as usize,
+                    marker: w.marker,
+                })
         }
         KmsOperation::CreateAlias => {
             let w: wire::CreateAliasInput = json(body)?;
@@ -198,10 +256,13 @@ fn parse_input(op: KmsOperation, body: &[u8]) -> Result<Input, Fault> {
             alias_name(&mut check, w.alias_name.as_deref());
             check.required("TargetKeyId", &w.target_key_id);
             check.length("TargetKeyId", "KeyIdType", w.target_key_id.as_deref());
-            check.finish().map_err(Fault::Validation).map(|()| Input::CreateAlias {
-                alias_name: w.alias_name.unwrap_or_default(),
-                target_key_id: w.target_key_id.unwrap_or_default(),
-            })
+            check
+                .finish()
+                .map_err(Fault::Validation)
+                .map(|()| Input::CreateAlias {
+                    alias_name: w.alias_name.unwrap_or_default(),
+                    target_key_id: w.target_key_id.unwrap_or_default(),
+                })
         }
         KmsOperation::DeleteAlias => {
             let w: wire::DeleteAliasInput = json(body)?;
@@ -211,7 +272,9 @@ fn parse_input(op: KmsOperation, body: &[u8]) -> Result<Input, Fault> {
             check
                 .finish()
                 .map_err(Fault::Validation)
-                .map(|()| Input::DeleteAlias { alias_name: w.alias_name.unwrap_or_default() })
+                .map(|()| Input::DeleteAlias {
+                    alias_name: w.alias_name.unwrap_or_default(),
+                })
         }
         KmsOperation::ScheduleKeyDeletion => schedule(json(body)?),
         KmsOperation::Encrypt => encrypt(json(body)?),
@@ -263,7 +326,11 @@ fn create_key(w: wire::CreateKeyInput) -> Result<Input, Fault> {
     check.length("Policy", "PolicyType", w.policy.as_deref());
     check.length("Description", "DescriptionType", w.description.as_deref());
     check.one_of("KeyUsage", w.key_usage.as_deref(), KEY_USAGES);
-    check.one_of("CustomerMasterKeySpec", w.customer_master_key_spec.as_deref(), KEY_SPECS);
+    check.one_of(
+        "CustomerMasterKeySpec",
+        w.customer_master_key_spec.as_deref(),
+        KEY_SPECS,
+    );
     check.one_of("KeySpec", w.key_spec.as_deref(), KEY_SPECS);
     check.one_of("Origin", w.origin.as_deref(), ORIGINS);
     check.finish().map_err(Fault::Validation)?;
@@ -272,7 +339,11 @@ fn create_key(w: wire::CreateKeyInput) -> Result<Input, Fault> {
     for (member, value, supported) in [
         ("KeyUsage", &w.key_usage, "ENCRYPT_DECRYPT"),
         ("KeySpec", &w.key_spec, "SYMMETRIC_DEFAULT"),
-        ("CustomerMasterKeySpec", &w.customer_master_key_spec, "SYMMETRIC_DEFAULT"),
+        (
+            "CustomerMasterKeySpec",
+            &w.customer_master_key_spec,
+            "SYMMETRIC_DEFAULT",
+        ),
         ("Origin", &w.origin, "AWS_KMS"),
     ] {
         if let Some(value) = value.as_deref().filter(|v| *v != supported) {
@@ -292,17 +363,26 @@ fn create_key(w: wire::CreateKeyInput) -> Result<Input, Fault> {
             .map(|v| v.is_object())
             .unwrap_or(false);
         if !is_object {
-            return Err(Fault::MalformedPolicy("The key policy is not a JSON object.".into()));
+            return Err(Fault::MalformedPolicy(
+                "The key policy is not a JSON object.".into(),
+            ));
         }
     }
-    Ok(Input::CreateKey { description: w.description.unwrap_or_default(), policy: w.policy })
+    Ok(Input::CreateKey {
+        description: w.description.unwrap_or_default(),
+        policy: w.policy,
+    })
 }
 
 fn schedule(w: wire::ScheduleKeyDeletionInput) -> Result<Input, Fault> {
     let mut check = Check::default();
     check.required("KeyId", &w.key_id);
     check.length("KeyId", "KeyIdType", w.key_id.as_deref());
-    check.range("PendingWindowInDays", "PendingWindowInDaysType", w.pending_window_in_days);
+    check.range(
+        "PendingWindowInDays",
+        "PendingWindowInDaysType",
+        w.pending_window_in_days,
+    );
     check.finish().map_err(Fault::Validation)?;
     let days = w.pending_window_in_days.unwrap_or(30);
     if !(7..=30).contains(&days) {
@@ -312,7 +392,10 @@ fn schedule(w: wire::ScheduleKeyDeletionInput) -> Result<Input, Fault> {
              satisfy constraint: Member must have minimum value of 7 and maximum value of 30."
         )));
     }
-    Ok(Input::ScheduleKeyDeletion { key_id: w.key_id.unwrap_or_default(), days: days as u32 })
+    Ok(Input::ScheduleKeyDeletion {
+        key_id: w.key_id.unwrap_or_default(),
+        days: days as u32,
+    })
 }
 
 fn symmetric_only(algorithm: Option<&str>) -> Result<(), Fault> {
@@ -332,9 +415,17 @@ fn encrypt(w: wire::EncryptInput) -> Result<Input, Fault> {
     check.required("KeyId", &w.key_id);
     check.length("KeyId", "KeyIdType", w.key_id.as_deref());
     check.required("Plaintext", &plaintext);
-    check.blob_length("Plaintext", "PlaintextType", plaintext.as_deref().map(|p| &p[..]));
+    check.blob_length(
+        "Plaintext",
+        "PlaintextType",
+        plaintext.as_deref().map(|p| &p[..]),
+    );
     check.list_length("GrantTokens", "GrantTokenList", w.grant_tokens.as_deref());
-    check.one_of("EncryptionAlgorithm", w.encryption_algorithm.as_deref(), ALGORITHMS);
+    check.one_of(
+        "EncryptionAlgorithm",
+        w.encryption_algorithm.as_deref(),
+        ALGORITHMS,
+    );
     check.finish().map_err(Fault::Validation)?;
     symmetric_only(w.encryption_algorithm.as_deref())?;
     Ok(Input::Encrypt {
@@ -351,7 +442,11 @@ fn decrypt(w: wire::DecryptInput) -> Result<Input, Fault> {
     check.blob_length("CiphertextBlob", "CiphertextType", blob.as_deref());
     check.list_length("GrantTokens", "GrantTokenList", w.grant_tokens.as_deref());
     check.length("KeyId", "KeyIdType", w.key_id.as_deref());
-    check.one_of("EncryptionAlgorithm", w.encryption_algorithm.as_deref(), ALGORITHMS);
+    check.one_of(
+        "EncryptionAlgorithm",
+        w.encryption_algorithm.as_deref(),
+        ALGORITHMS,
+    );
     check.finish().map_err(Fault::Validation)?;
     symmetric_only(w.encryption_algorithm.as_deref())?;
     Ok(Input::Decrypt {
@@ -387,16 +482,42 @@ fn generate(w: wire::GenerateDataKeyInput) -> Result<Input, Fault> {
     })
 }
 
-const KEY_USAGES: &[&str] =
-    &["SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT", "ENCAPSULATE_DECAPSULATE"];
+const KEY_USAGES: &[&str] = &[
+    "SIGN_VERIFY",
+    "ENCRYPT_DECRYPT",
+    "GENERATE_VERIFY_MAC",
+    "KEY_AGREEMENT",
+    "ENCAPSULATE_DECAPSULATE",
+];
 const KEY_SPECS: &[&str] = &[
-    "RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
-    "ECC_SECG_P256K1", "SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "SM2",
-    "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "ECC_NIST_EDWARDS25519", "ML_KEM_512", "ML_KEM_768",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+    "ML_DSA_44",
+    "ML_DSA_65",
+    "ML_DSA_87",
+    "ECC_NIST_EDWARDS25519",
+    "ML_KEM_512",
+    "ML_KEM_768",
     "ML_KEM_1024",
 ];
 const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
-const ALGORITHMS: &[&str] = &["SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"];
+const ALGORITHMS: &[&str] = &[
+    "SYMMETRIC_DEFAULT",
+    "RSAES_OAEP_SHA_1",
+    "RSAES_OAEP_SHA_256",
+    "SM2PKE",
+];
 
 #[cfg(test)]
 mod tests;

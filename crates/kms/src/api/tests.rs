@@ -3,7 +3,9 @@
 use super::*;
 
 fn fail(op: KmsOperation, body: &str) -> KmsFailure {
-    parse(op, body.as_bytes()).map(|r| r.operation()).unwrap_err()
+    parse(op, body.as_bytes())
+        .map(|r| r.operation())
+        .unwrap_err()
 }
 
 fn validation(op: KmsOperation, body: &str) -> String {
@@ -24,14 +26,28 @@ fn operation_names_round_trip() {
 #[test]
 fn bodies_that_are_not_the_operations_json() {
     for body in ["[", "[]", "{\"KeyId\": 5}", "\"x\"", "{\"Limit\": 1.5}"] {
-        let op = if body.contains("Limit") { KmsOperation::ListKeys } else { KmsOperation::DescribeKey };
+        let op = if body.contains("Limit") {
+            KmsOperation::ListKeys
+        } else {
+            KmsOperation::DescribeKey
+        };
         let f = fail(op, body);
-        assert_eq!((f.code, f.status, f.message), ("SerializationException", 400, None), "{body}");
+        assert_eq!(
+            (f.code, f.status, f.message),
+            ("SerializationException", 400, None),
+            "{body}"
+        );
     }
-    let f = fail(KmsOperation::Encrypt, r#"{"KeyId":"k","Plaintext":"!!not base64"}"#);
+    let f = fail(
+        KmsOperation::Encrypt,
+        r#"{"KeyId":"k","Plaintext":"!!not base64"}"#,
+    );
     assert_eq!(f.code, "SerializationException");
     // An empty body is an empty object.
-    assert_eq!(parse(KmsOperation::ListKeys, b"").unwrap().operation(), KmsOperation::ListKeys);
+    assert_eq!(
+        parse(KmsOperation::ListKeys, b"").unwrap().operation(),
+        KmsOperation::ListKeys
+    );
 }
 
 #[test]
@@ -52,10 +68,17 @@ fn validation_messages() {
          Member must have length greater than or equal to 1"
     );
     let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 4097]);
-    assert!(validation(KmsOperation::Encrypt, &format!(r#"{{"KeyId":"k","Plaintext":"{big}"}}"#))
-        .ends_with("Member must have length less than or equal to 4096"));
+    assert!(validation(
+        KmsOperation::Encrypt,
+        &format!(r#"{{"KeyId":"k","Plaintext":"{big}"}}"#)
+    )
+    .ends_with("Member must have length less than or equal to 4096"));
     let four_k = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 4096]);
-    assert!(parse(KmsOperation::Encrypt, format!(r#"{{"KeyId":"k","Plaintext":"{four_k}"}}"#).as_bytes()).is_ok());
+    assert!(parse(
+        KmsOperation::Encrypt,
+        format!(r#"{{"KeyId":"k","Plaintext":"{four_k}"}}"#).as_bytes()
+    )
+    .is_ok());
     assert_eq!(
         validation(KmsOperation::ListKeys, r#"{"Limit":0,"Marker":""}"#),
         "2 validation errors detected: Value '0' at 'limit' failed to satisfy constraint: \
@@ -63,18 +86,27 @@ fn validation_messages() {
          satisfy constraint: Member must have length greater than or equal to 1"
     );
     assert_eq!(
-        validation(KmsOperation::GenerateDataKey, r#"{"KeyId":"k","KeySpec":"AES_512"}"#),
+        validation(
+            KmsOperation::GenerateDataKey,
+            r#"{"KeyId":"k","KeySpec":"AES_512"}"#
+        ),
         "1 validation error detected: Value 'AES_512' at 'keySpec' failed to satisfy \
          constraint: Member must satisfy enum value set: [AES_256, AES_128]"
     );
-    assert!(validation(KmsOperation::GenerateDataKey, r#"{"KeyId":"k","NumberOfBytes":1025}"#)
-        .ends_with("Member must have value less than or equal to 1024"));
+    assert!(validation(
+        KmsOperation::GenerateDataKey,
+        r#"{"KeyId":"k","NumberOfBytes":1025}"#
+    )
+    .ends_with("Member must have value less than or equal to 1024"));
     assert_eq!(
         validation(KmsOperation::GenerateDataKey, r#"{"KeyId":"k"}"#),
         "Please specify either number of bytes or key spec."
     );
     assert_eq!(
-        validation(KmsOperation::GenerateDataKey, r#"{"KeyId":"k","KeySpec":"AES_128","NumberOfBytes":16}"#),
+        validation(
+            KmsOperation::GenerateDataKey,
+            r#"{"KeyId":"k","KeySpec":"AES_128","NumberOfBytes":16}"#
+        ),
         "Please specify either number of bytes or key spec."
     );
     assert_eq!(
@@ -92,7 +124,9 @@ fn pending_window() {
         match parse(KmsOperation::ScheduleKeyDeletion, body.as_bytes()) {
             Ok(req) => {
                 assert!(ok, "{days}");
-                assert!(matches!(req.input, Input::ScheduleKeyDeletion { days: d, .. } if d == days));
+                assert!(
+                    matches!(req.input, Input::ScheduleKeyDeletion { days: d, .. } if d == days)
+                );
             }
             Err(f) => {
                 assert!(!ok, "{days}");
@@ -108,9 +142,15 @@ fn pending_window() {
         }
     }
     let req = parse(KmsOperation::ScheduleKeyDeletion, br#"{"KeyId":"k"}"#).unwrap();
-    assert!(matches!(req.input, Input::ScheduleKeyDeletion { days: 30, .. }));
-    assert!(validation(KmsOperation::ScheduleKeyDeletion, r#"{"KeyId":"k","PendingWindowInDays":0}"#)
-        .contains("Member must have value greater than or equal to 1"));
+    assert!(matches!(
+        req.input,
+        Input::ScheduleKeyDeletion { days: 30, .. }
+    ));
+    assert!(validation(
+        KmsOperation::ScheduleKeyDeletion,
+        r#"{"KeyId":"k","PendingWindowInDays":0}"#
+    )
+    .contains("Member must have value greater than or equal to 1"));
 }
 
 #[test]
@@ -119,7 +159,9 @@ fn create_key_refusals() {
     assert_eq!(f.code, "UnsupportedOperationException");
     let f = fail(KmsOperation::CreateKey, r#"{"KeySpec":"RSA_2048"}"#);
     assert_eq!(f.code, "UnsupportedOperationException");
-    assert!(validation(KmsOperation::CreateKey, r#"{"KeyUsage":"NOPE"}"#).contains("enum value set"));
+    assert!(
+        validation(KmsOperation::CreateKey, r#"{"KeyUsage":"NOPE"}"#).contains("enum value set")
+    );
     let f = fail(KmsOperation::CreateKey, r#"{"Policy":"not json"}"#);
     assert_eq!(f.code, "MalformedPolicyDocumentException");
     let f = fail(KmsOperation::CreateKey, r#"{"Policy":"[1]"}"#);
@@ -142,7 +184,13 @@ fn members(model: &serde_json::Value, shape: &str) -> Vec<String> {
 }
 
 fn names_of<T: serde::Serialize + Default>() -> Vec<String> {
-    serde_json::to_value(T::default()).unwrap().as_object().unwrap().keys().cloned().collect()
+    serde_json::to_value(T::default())
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
 }
 
 #[test]
@@ -150,7 +198,12 @@ fn request_members_exist_in_the_model() {
     let model = model();
     assert_eq!(model["metadata"]["targetPrefix"], TARGET_PREFIX);
     assert_eq!(model["metadata"]["jsonVersion"], "1.1");
-    let input = |op: &str| model["operations"][op]["input"]["shape"].as_str().unwrap().to_string();
+    let input = |op: &str| {
+        model["operations"][op]["input"]["shape"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     let cases: Vec<(&str, Vec<String>)> = vec![
         ("CreateKey", names_of::<wire::CreateKeyInput>()),
         ("DescribeKey", names_of::<wire::KeyIdInput>()),
@@ -161,7 +214,10 @@ fn request_members_exist_in_the_model() {
         ("ListAliases", names_of::<wire::ListAliasesInput>()),
         ("CreateAlias", names_of::<wire::CreateAliasInput>()),
         ("DeleteAlias", names_of::<wire::DeleteAliasInput>()),
-        ("ScheduleKeyDeletion", names_of::<wire::ScheduleKeyDeletionInput>()),
+        (
+            "ScheduleKeyDeletion",
+            names_of::<wire::ScheduleKeyDeletionInput>(),
+        ),
         ("Encrypt", names_of::<wire::EncryptInput>()),
         ("Decrypt", names_of::<wire::DecryptInput>()),
         ("GenerateDataKey", names_of::<wire::GenerateDataKeyInput>()),
@@ -185,11 +241,20 @@ fn validation_bounds_match_the_model() {
     let model = model();
     for (shape, member, min, max) in validate::BOUNDS {
         let s = &model["shapes"][shape];
-        assert_eq!(s["min"].as_i64().unwrap_or(0), *min, "{shape} ({member}) min");
+        assert_eq!(
+            s["min"].as_i64().unwrap_or(0),
+            *min,
+            "{shape} ({member}) min"
+        );
         assert_eq!(s["max"].as_i64(), Some(*max), "{shape} ({member}) max");
     }
     let enum_of = |shape: &str| -> Vec<String> {
-        model["shapes"][shape]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+        model["shapes"][shape]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(enum_of("KeyUsageType"), KEY_USAGES);
     assert_eq!(enum_of("KeySpec"), KEY_SPECS);
@@ -203,18 +268,25 @@ fn validation_bounds_match_the_model() {
 pub(crate) fn check_response(op: KmsOperation, body: &[u8]) {
     let model = model();
     if body.is_empty() {
-        assert!(model["operations"][op.name()].get("output").is_none(), "{op:?} has an output");
+        assert!(
+            model["operations"][op.name()].get("output").is_none(),
+            "{op:?} has an output"
+        );
         return;
     }
     let value: serde_json::Value = serde_json::from_slice(body).unwrap();
-    let output = model["operations"][op.name()]["output"]["shape"].as_str().unwrap();
+    let output = model["operations"][op.name()]["output"]["shape"]
+        .as_str()
+        .unwrap();
     check_object(&model, output, &value);
 }
 
 fn check_object(model: &serde_json::Value, shape: &str, value: &serde_json::Value) {
     let known = &model["shapes"][shape]["members"];
     for (name, v) in value.as_object().unwrap() {
-        let member = known.get(name).unwrap_or_else(|| panic!("{shape}.{name} not in the model"));
+        let member = known
+            .get(name)
+            .unwrap_or_else(|| panic!("{shape}.{name} not in the model"));
         let target = member["shape"].as_str().unwrap();
         match model["shapes"][target]["type"].as_str().unwrap() {
             "structure" => check_object(model, target, v),
@@ -234,4 +306,74 @@ fn check_object(model: &serde_json::Value, shape: &str, value: &serde_json::Valu
             other => panic!("{shape}.{name}: {other}"),
         }
     }
+}
+
+#[tokio::test]
+async fn every_response_member_is_in_the_model() {
+    let store = std::sync::Arc::new(tributary_storage::memory::MemoryMetaStore::new());
+    let kms = crate::LocalKms::open(store, crate::RootKey::from_bytes([3; 32]))
+        .await
+        .unwrap();
+    let scope = crate::KeyScope {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+    };
+    let run = async |op: KmsOperation, body: serde_json::Value| -> serde_json::Value {
+        let req = parse(op, body.to_string().as_bytes()).unwrap();
+        let out = kms.execute(&scope, req).await.unwrap();
+        check_response(op, &out);
+        if out.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&out).unwrap()
+        }
+    };
+    let created = run(
+        KmsOperation::CreateKey,
+        serde_json::json!({"Description": "d"}),
+    )
+    .await;
+    let id = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = serde_json::json!({ "KeyId": id });
+    run(
+        KmsOperation::DescribeKey,
+        serde_json::json!({"KeyId": "alias/aws/kinesis"}),
+    )
+    .await;
+    run(
+        KmsOperation::CreateAlias,
+        serde_json::json!({"AliasName": "alias/a", "TargetKeyId": id}),
+    )
+    .await;
+    run(KmsOperation::ListAliases, serde_json::json!({"Limit": 1})).await;
+    run(KmsOperation::ListKeys, serde_json::json!({"Limit": 1})).await;
+    let encrypted = run(
+        KmsOperation::Encrypt,
+        serde_json::json!({"KeyId": id, "Plaintext": "AAE="}),
+    )
+    .await;
+    run(
+        KmsOperation::Decrypt,
+        serde_json::json!({"CiphertextBlob": encrypted["CiphertextBlob"]}),
+    )
+    .await;
+    run(
+        KmsOperation::GenerateDataKey,
+        serde_json::json!({"KeyId": id, "KeySpec": "AES_256"}),
+    )
+    .await;
+    run(
+        KmsOperation::DeleteAlias,
+        serde_json::json!({"AliasName": "alias/a"}),
+    )
+    .await;
+    run(KmsOperation::DisableKey, key.clone()).await;
+    run(KmsOperation::EnableKey, key.clone()).await;
+    run(KmsOperation::ScheduleKeyDeletion, key.clone()).await;
+    let described = run(KmsOperation::DescribeKey, key.clone()).await;
+    assert!(described["KeyMetadata"]["DeletionDate"].is_number());
+    run(KmsOperation::CancelKeyDeletion, key).await;
 }

@@ -77,9 +77,17 @@ impl Check {
 
     fn length_rule(&mut self, member: &str, shown: Option<&str>, len: i64, min: i64, max: i64) {
         if len < min {
-            self.push(member, shown, &format!("Member must have length greater than or equal to {min}"));
+            self.push(
+                member,
+                shown,
+                &format!("Member must have length greater than or equal to {min}"),
+            );
         } else if len > max {
-            self.push(member, shown, &format!("Member must have length less than or equal to {max}"));
+            self.push(
+                member,
+                shown,
+                &format!("Member must have length less than or equal to {max}"),
+            );
         }
     }
 
@@ -88,21 +96,38 @@ impl Check {
         let (min, max) = bound(shape);
         let shown = value.to_string();
         if value < min {
-            self.push(member, Some(&shown), &format!("Member must have value greater than or equal to {min}"));
+            self.push(
+                member,
+                Some(&shown),
+                &format!("Member must have value greater than or equal to {min}"),
+            );
         } else if value > max {
-            self.push(member, Some(&shown), &format!("Member must have value less than or equal to {max}"));
+            self.push(
+                member,
+                Some(&shown),
+                &format!("Member must have value less than or equal to {max}"),
+            );
         }
     }
 
     pub fn one_of(&mut self, member: &str, value: Option<&str>, allowed: &[&str]) {
         let Some(value) = value else { return };
         if !allowed.contains(&value) {
-            let rule = format!("Member must satisfy enum value set: [{}]", allowed.join(", "));
+            let rule = format!(
+                "Member must satisfy enum value set: [{}]",
+                allowed.join(", ")
+            );
             self.push(member, Some(value), &rule);
         }
     }
 
-    pub fn pattern(&mut self, member: &str, value: Option<&str>, ok: fn(char) -> bool, shown: &str) {
+    pub fn pattern(
+        &mut self,
+        member: &str,
+        value: Option<&str>,
+        ok: fn(char) -> bool,
+        shown: &str,
+    ) {
         let Some(value) = value else { return };
         if value.is_empty() || !value.chars().all(ok) {
             let rule = format!("Member must satisfy regular expression pattern: {shown}");
@@ -123,7 +148,10 @@ impl Check {
         match self.errors.len() {
             0 => Ok(()),
             1 => Err(format!("1 validation error detected: {}", self.errors[0])),
-            n => Err(format!("{n} validation errors detected: {}", self.errors.join("; "))),
+            n => Err(format!(
+                "{n} validation errors detected: {}",
+                self.errors.join("; ")
+            )),
         }
     }
 }
