@@ -1,7 +1,7 @@
 //! Ciphertext blobs of Encrypt and GenerateDataKey, and the encryption context's canonical
 //! form. Like KMS's own, a blob names its key, so Decrypt needs no KeyId.
 //!
-//! Version 1 (73 + n bytes for n bytes of plaintext):
+//! Version 1 (45 + n bytes for n bytes of plaintext):
 //! ```text
 //! +------+--------------------+-------------+------------------------------+----------------+
 //! | 0x01 | key UUID (16 B)    | nonce (12 B)| AES-256-GCM ciphertext (n B) | GCM tag (16 B) |

@@ -41,6 +41,7 @@ impl KeyRef {
     pub fn parse(scope: &KeyScope, text: &str) -> Result<KeyRef, Fault> {
         if let Some(rest) = text.strip_prefix("arn:") {
             let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            // Reconstructed wording.
             let invalid = || Fault::InvalidArn(format!("Invalid arn {text}"));
             let [partition, service, region, account, resource] = parts[..] else {
                 return Err(invalid());
