@@ -18,8 +18,10 @@ use crate::fault::Fault;
 use crate::records::{self, Record, RootCheck, PREFIX, RECORD_VERSION, ROOT_CHECK_KEY};
 use crate::root::RootKey;
 
-/// How often a write retries after losing a compare-and-set race.
-const CAS_TRIES: usize = 16;
+/// How often a write retries after losing a compare-and-set race. Between tries it waits a
+/// random time that doubles up to ~100 ms, so a node that keeps losing to a busy writer gets
+/// its turn.
+const CAS_TRIES: u32 = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -176,7 +178,7 @@ impl LocalKms {
         change: impl Fn(&Record) -> Result<Record, Fault>,
     ) -> Result<Record, Fault> {
         let mut current = self.lookup(key).await?;
-        for _ in 0..CAS_TRIES {
+        for attempt in 0..CAS_TRIES {
             let Some((revision, record)) = current else {
                 return Err(Fault::NotFound(String::new()));
             };
@@ -187,6 +189,7 @@ impl LocalKms {
                     return Ok(next);
                 }
                 Err(MetaError::Conflict { .. }) | Err(MetaError::NotFound) => {
+                    backoff(attempt).await;
                     current = self.reload(key).await?;
                 }
                 Err(e) => return Err(Fault::internal(e)),
@@ -213,6 +216,16 @@ impl LocalKms {
             Err(e) => Err(Fault::internal(e)),
         }
     }
+}
+
+async fn backoff(attempt: u32) {
+    let mut random = [0u8; 4];
+    crate::root::fill_random(&mut random);
+    let ceiling_us = 100u64 << attempt.min(10);
+    tokio::time::sleep(Duration::from_micros(
+        u64::from(u32::from_le_bytes(random)) % ceiling_us,
+    ))
+    .await;
 }
 
 fn encode(record: &Record) -> Bytes {

@@ -137,3 +137,24 @@ async fn concurrent_state_changes_never_lose_a_write() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_closed_watch_is_followed_again() {
+    let (store, a, b) = two_nodes().await;
+    let (id, arn) = create_key(&a).await;
+    b.describe_key(&scope(), &id).await.unwrap();
+    store.close_watches();
+    call(&a, Op::DisableKey, json!({"KeyId": id}))
+        .await
+        .unwrap();
+    eventually(
+        "b sees the key disabled after following again",
+        async || {
+            matches!(
+                b.generate_data_key(&arn, &[]).await,
+                Err(KeyError::Disabled(_))
+            )
+        },
+    )
+    .await;
+}

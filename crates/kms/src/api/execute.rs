@@ -202,7 +202,6 @@ impl LocalKms {
                 Ok(Bytes::new())
             }
             Input::DeleteAlias { alias_name } => {
-                check_alias_name(&alias_name)?;
                 let meta_key = alias_meta_key(&scope.account, &scope.region, &alias_name);
                 let arn = alias_arn(&scope.region, &scope.account, &alias_name);
                 loop {
@@ -333,7 +332,6 @@ impl LocalKms {
     }
 
     async fn create_alias(&self, scope: &KeyScope, name: &str, target: &str) -> Result<(), Fault> {
-        check_alias_name(name)?;
         let reference = KeyRef::parse(scope, target)?;
         if matches!(reference, KeyRef::Alias { .. }) {
             // Reconstructed: an alias must name a key, not another alias.
@@ -411,8 +409,9 @@ impl LocalKms {
     }
 }
 
-/// Names KMS refuses before looking anything up.
-fn check_alias_name(name: &str) -> Result<(), Fault> {
+/// Names KMS refuses before looking anything up (checked at parse time, after the model's
+/// constraints).
+pub(super) fn check_alias_name(name: &str) -> Result<(), Fault> {
     if !name.starts_with("alias/") {
         // Source: nsmithuk/local-kms src/handler/create_alias.go.
         return Err(Fault::Validation(

@@ -256,25 +256,23 @@ fn parse_input(op: KmsOperation, body: &[u8]) -> Result<Input, Fault> {
             alias_name(&mut check, w.alias_name.as_deref());
             check.required("TargetKeyId", &w.target_key_id);
             check.length("TargetKeyId", "KeyIdType", w.target_key_id.as_deref());
-            check
-                .finish()
-                .map_err(Fault::Validation)
-                .map(|()| Input::CreateAlias {
-                    alias_name: w.alias_name.unwrap_or_default(),
-                    target_key_id: w.target_key_id.unwrap_or_default(),
-                })
+            check.finish().map_err(Fault::Validation)?;
+            let alias_name = w.alias_name.unwrap_or_default();
+            execute::check_alias_name(&alias_name)?;
+            Ok(Input::CreateAlias {
+                alias_name,
+                target_key_id: w.target_key_id.unwrap_or_default(),
+            })
         }
         KmsOperation::DeleteAlias => {
             let w: wire::DeleteAliasInput = json(body)?;
             let mut check = Check::default();
             check.required("AliasName", &w.alias_name);
             alias_name(&mut check, w.alias_name.as_deref());
-            check
-                .finish()
-                .map_err(Fault::Validation)
-                .map(|()| Input::DeleteAlias {
-                    alias_name: w.alias_name.unwrap_or_default(),
-                })
+            check.finish().map_err(Fault::Validation)?;
+            let alias_name = w.alias_name.unwrap_or_default();
+            execute::check_alias_name(&alias_name)?;
+            Ok(Input::DeleteAlias { alias_name })
         }
         KmsOperation::ScheduleKeyDeletion => schedule(json(body)?),
         KmsOperation::Encrypt => encrypt(json(body)?),

@@ -377,3 +377,26 @@ async fn every_response_member_is_in_the_model() {
     assert!(described["KeyMetadata"]["DeletionDate"].is_number());
     run(KmsOperation::CancelKeyDeletion, key).await;
 }
+
+#[test]
+fn alias_names_kms_refuses_fail_at_parse() {
+    let f = fail(
+        KmsOperation::CreateAlias,
+        r#"{"AliasName":"app","TargetKeyId":"k"}"#,
+    );
+    assert_eq!(f.code, "ValidationException");
+    assert!(f
+        .message
+        .unwrap()
+        .starts_with("Alias must start with the prefix \"alias/\"."));
+    let f = fail(
+        KmsOperation::DeleteAlias,
+        r#"{"AliasName":"alias/aws/kinesis"}"#,
+    );
+    assert_eq!((f.code, f.message), ("NotAuthorizedException", None));
+    let f = fail(
+        KmsOperation::CreateAlias,
+        r#"{"AliasName":"alias/","TargetKeyId":"k"}"#,
+    );
+    assert_eq!(f.code, "InvalidAliasNameException");
+}
