@@ -226,8 +226,14 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_endpoint_is_unavailable() {
-        // Port 9 on loopback: nothing listens, the connection is refused at once.
-        let kms = RemoteKms::new("http://127.0.0.1:9", "us-east-1", "AKID", "secret", None);
+        // A loopback port nothing listens on any more: the connection is refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let kms = RemoteKms::new(&endpoint, "us-east-1", "AKID", "secret", None);
         let scope = KeyScope {
             account: "1".into(),
             region: "us-east-1".into(),
