@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerate model/kinesis.json from a botocore wheel.
+"""Regenerate model/kinesis.json and model/kms.json from a botocore wheel.
 
 usage: scripts/extract_model.py [WHEEL]
 Without WHEEL it runs `pip download --no-deps botocore` into a temporary folder.
+
+model/kms.json keeps only the KMS operations the built-in key service serves
+(KMS_OPERATIONS) and the shapes they reach.
 
 Only facts are kept: metadata, operations (name, input, output, errors, traits),
 shapes (types, members, constraints, enums, traits). AWS's documentation strings
@@ -18,6 +21,12 @@ import tempfile
 import zipfile
 
 MODEL_PATH = "botocore/data/kinesis/2013-12-02/service-2.json.gz"
+KMS_MODEL_PATH = "botocore/data/kms/2014-11-01/service-2.json.gz"
+KMS_OPERATIONS = [
+    "CreateKey", "DescribeKey", "ListKeys", "CreateAlias", "ListAliases", "DeleteAlias",
+    "EnableKey", "DisableKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "Encrypt",
+    "Decrypt", "GenerateDataKey",
+]
 PROSE_KEYS = {"documentation", "documentationUrl", "examples", "deprecatedMessage"}
 
 
@@ -27,6 +36,45 @@ def strip(node):
     if isinstance(node, list):
         return [strip(x) for x in node]
     return node
+
+
+def reachable(shapes, roots):
+    seen, todo = set(), list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        shape = shapes[name]
+        for key in ("member", "key", "value"):
+            if key in shape:
+                todo.append(shape[key]["shape"])
+        for member in shape.get("members", {}).values():
+            todo.append(member["shape"])
+    return seen
+
+
+def write_kms(root, z, version):
+    raw = json.loads(gzip.decompress(z.read(KMS_MODEL_PATH)))
+    ops = {name: raw["operations"][name] for name in KMS_OPERATIONS}
+    roots = []
+    for op in ops.values():
+        for key in ("input", "output"):
+            if key in op:
+                roots.append(op[key]["shape"])
+        roots.extend(e["shape"] for e in op.get("errors", []))
+    keep = reachable(raw["shapes"], roots)
+    model = {
+        "source": {"package": "botocore", "version": version, "path": KMS_MODEL_PATH},
+        "metadata": strip(raw["metadata"]),
+        "operations": strip(ops),
+        "shapes": strip({k: v for k, v in raw["shapes"].items() if k in keep}),
+    }
+    out = os.path.join(root, "model", "kms.json")
+    with open(out, "w") as f:
+        json.dump(model, f, indent=1)
+        f.write("\n")
+    print(f"wrote {out}: botocore {version}, {len(ops)} operations, {len(model['shapes'])} shapes")
 
 
 def main():
@@ -40,6 +88,7 @@ def main():
     version = os.path.basename(wheel).split("-")[1]
     with zipfile.ZipFile(wheel) as z:
         raw = json.loads(gzip.decompress(z.read(MODEL_PATH)))
+        write_kms(root, z, version)
     model = {
         "source": {"package": "botocore", "version": version, "path": MODEL_PATH},
         "metadata": strip(raw["metadata"]),

@@ -5,6 +5,31 @@
 //! - the built-in key service, KMS-compatible, whose keys live in the MetaStore wrapped by a
 //!   root key (so both the embedded and the replicated backends hold them, never in the clear);
 //! - a client for an external KMS (AWS KMS itself, or any KMS-compatible endpoint).
+//!
+//! Modules:
+//! - [`root`]: the root key file and the wrapping of key material;
+//! - [`records`]: the MetaStore records (keys, aliases, root check), versioned JSON;
+//! - [`blob`]: the ciphertext blobs of Encrypt and GenerateDataKey;
+//! - [`LocalKms`] (`local`, `keys`, `service`): the built-in key service and its cache;
+//! - [`api`]: the TrentService JSON API (parse, authorize, execute);
+//! - [`RemoteKms`] (`remote`): [`KeyService`] over an external KMS through the AWS SDK.
+//!
+//! Formats and API: docs/kms.md.
+
+pub mod api;
+pub mod blob;
+mod fault;
+mod keys;
+mod local;
+pub mod records;
+mod remote;
+pub mod root;
+mod service;
+
+pub use keys::AWS_KINESIS_ALIAS;
+pub use local::{LocalKms, OpenError};
+pub use remote::RemoteKms;
+pub use root::{RootKey, RootKeyError};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
