@@ -70,22 +70,24 @@ pub fn authenticate(
 ) -> Result<Caller, ApiError> {
     let mut req = SignedRequest::from_http(parts, body);
     req.secure_transport = conn.tls;
-    let for_service = |config: &VerifyConfig| match service {
-        Service::Kinesis => std::borrow::Cow::Borrowed(config),
-        Service::Kms => std::borrow::Cow::Owned(VerifyConfig {
-            service: "kms".to_string(),
-            ..config.clone()
-        }),
-    };
+    fn for_service(config: &VerifyConfig, service: Service) -> std::borrow::Cow<'_, VerifyConfig> {
+        match service {
+            Service::Kinesis => std::borrow::Cow::Borrowed(config),
+            Service::Kms => std::borrow::Cow::Owned(VerifyConfig {
+                service: "kms".to_string(),
+                ..config.clone()
+            }),
+        }
+    }
     match mode {
-        AuthMode::Open => sigv4::check_form(&req, &for_service(&VerifyConfig::default()))
+        AuthMode::Open => sigv4::check_form(&req, &for_service(&VerifyConfig::default(), service))
             .map(|c| Caller {
                 principal: None,
                 region: c.region,
             })
             .map_err(api_error),
         AuthMode::Verify { store, config } => {
-            sigv4::verify(&req, store, &for_service(config), now_secs())
+            sigv4::verify(&req, store, &for_service(config, service), now_secs())
                 .map(|v| Caller {
                     principal: Some(v.principal),
                     region: v.region,

@@ -116,10 +116,11 @@ async fn serve(
 
 /// Authentication failures keep their code and message; KMS sends them in its own JSON.
 fn from_api_error(e: ApiError) -> KmsFailure {
+    let status = e.status();
     KmsFailure {
         code: e.code.as_str(),
         message: e.message,
-        status: e.status(),
+        status,
     }
 }
 
