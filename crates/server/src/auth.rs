@@ -197,7 +197,15 @@ async fn authorize_stream_key(
             None
         }
     });
-    let decision = key_decision(principal, action, &key_arn, key_policy.as_ref(), context);
+    // Kinesis uses the key on the caller's behalf: KMS then sees the request come through the
+    // service (`kms:ViaService`, which the AWS managed key's policy asks for) from the
+    // caller's account (AWS KMS Developer Guide, "kms:ViaService" and "kms:CallerAccount").
+    let mut context = context.clone();
+    let region = stream_arn.split(':').nth(3).unwrap_or_default();
+    context
+        .set("kms:ViaService", format!("kinesis.{region}.amazonaws.com"))
+        .set("kms:CallerAccount", principal.account_id.clone());
+    let decision = key_decision(principal, action, &key_arn, key_policy.as_ref(), &context);
     if decision.is_allowed() {
         return Ok(());
     }

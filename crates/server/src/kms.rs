@@ -80,8 +80,9 @@ async fn serve(
         region: caller.region.clone(),
     };
     if let Some(principal) = &caller.principal {
-        let context =
+        let mut context =
             Context::for_request(principal, auth::now_secs(), Some(conn.peer.ip()), conn.tls);
+        context.set("kms:CallerAccount", principal.account_id.clone());
         for a in kms.authorizations(&scope, &req).await? {
             let key_policy = a
                 .key_policy

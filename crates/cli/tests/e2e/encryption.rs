@@ -324,7 +324,7 @@ fn server_with_users(users: &[(&str, &str, serde_json::Value)]) -> (TestServer, 
 
 #[tokio::test]
 async fn kms_permissions_decide_for_producers_and_consumers() {
-    let stream = format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/guarded");
+    let stream = format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/guarded*");
     let kinesis_put = serde_json::json!({"Effect": "Allow", "Action": ["kinesis:PutRecord", "kinesis:PutRecords"], "Resource": stream});
     let kinesis_get = serde_json::json!({"Effect": "Allow", "Action": ["kinesis:GetShardIterator", "kinesis:GetRecords"], "Resource": stream});
     let (s, _dir) = server_with_users(&[
@@ -398,6 +398,16 @@ async fn kms_permissions_decide_for_producers_and_consumers() {
         msg.contains("user/consumer-nokms is not authorized to decrypt records in stream"),
         "{msg}"
     );
+
+    // The AWS managed key lets every user of the account use it through Kinesis: no KMS
+    // permission is needed in their own policies.
+    create(&admin, "guarded-managed", 1).await;
+    encrypt_stream(&admin, "guarded-managed", "alias/aws/kinesis").await;
+    assert_eq!(
+        put(&denied, "guarded-managed", "k", b"managed").await,
+        Some(EncryptionType::Kms)
+    );
+    assert_eq!(read_all(&blind, "guarded-managed").await[0].0, b"managed");
 
     // The KMS API itself is authorized too: the producer may not disable the key.
     let (code, msg) = err_of(
