@@ -60,7 +60,7 @@ section "6/8 fuzz: bounded sessions of the decoders that face the network"
 # bodies and event-stream frames; 30 s each.
 FUZZ_TARGET_DIR=${FUZZ_TARGET_DIR:-$TARGET_DIR/fuzz}
 export FUZZ_TARGET_DIR
-for t in sigv4_parse json_decode cbor_decode eventstream_decode; do
+for t in sigv4_parse json_decode cbor_decode eventstream_decode kms_request; do
   bash fuzz/run.sh "$t" 30 2>&1 | tail -n 3
 done
 

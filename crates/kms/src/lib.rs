@@ -22,12 +22,14 @@ mod fault;
 mod keys;
 mod local;
 pub mod records;
+#[cfg(feature = "remote")]
 mod remote;
 pub mod root;
 mod service;
 
 pub use keys::AWS_KINESIS_ALIAS;
 pub use local::{LocalKms, OpenError};
+#[cfg(feature = "remote")]
 pub use remote::RemoteKms;
 pub use root::{RootKey, RootKeyError};
 
