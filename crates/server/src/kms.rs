@@ -137,3 +137,20 @@ fn failure(f: &KmsFailure) -> Response<Body> {
     let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_REQUEST);
     respond::kms_body(status, Bytes::from(body.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trent_service_targets_go_to_the_key_service() {
+        assert_eq!(
+            target(Some("TrentService.Encrypt")),
+            Some(Some(KmsOperation::Encrypt))
+        );
+        assert_eq!(target(Some("TrentService.ReEncrypt")), Some(None));
+        assert_eq!(target(Some("TrentServiceX.Encrypt")), None);
+        assert_eq!(target(Some("Kinesis_20131202.PutRecord")), None);
+        assert_eq!(target(None), None);
+    }
+}
