@@ -189,12 +189,11 @@ impl Engine {
         // Encoding copies the data; do it before taking any lock.
         let payloads: Vec<Bytes> = records
             .iter()
-            .map(|r| {
-                let plain = payload::encode(r.partition_key, r.data);
-                match &cipher {
-                    Some(c) => c.seal(&plain).map_err(|e| Failure::internal("seal", e)),
-                    None => Ok(plain),
-                }
+            .map(|r| match &cipher {
+                Some(c) => c
+                    .seal(r.partition_key, r.data)
+                    .map_err(|e| Failure::internal("seal", e)),
+                None => Ok(payload::encode(r.partition_key, r.data)),
             })
             .collect::<Outcome<_>>()?;
         let placed = self
