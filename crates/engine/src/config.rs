@@ -103,6 +103,9 @@ impl Default for EngineConfig {
 pub struct RequestContext {
     pub account_id: String,
     pub region: String,
+    /// What the caller may do with KMS keys; `None` allows everything (no credentials
+    /// configured, or the engine's own callers).
+    pub key_access: Option<KeyAccess>,
 }
 
 impl RequestContext {
@@ -110,7 +113,57 @@ impl RequestContext {
         RequestContext {
             account_id: account_id.into(),
             region: region.into(),
+            key_access: None,
         }
+    }
+}
+
+/// How a request uses a stream's KMS key: the KMS action the caller needs on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUsage {
+    /// Sealing new records (`kms:GenerateDataKey`).
+    GenerateDataKey,
+    /// Opening stored records (`kms:Decrypt`).
+    Decrypt,
+}
+
+/// The server's decision on the caller's use of KMS keys (its identity policies and the
+/// key's policy). The engine asks it for every key a request actually uses, at the point of
+/// use: the stream's current key when writing, and the key of each data key that sealed
+/// records a read returns (an earlier key after a key change included), batch by batch for
+/// subscriptions.
+pub trait KeyAccessCheck: Send + Sync {
+    /// `Err(message)` when the caller may not; the message becomes the
+    /// `KMSAccessDeniedException`'s.
+    fn check<'a>(
+        &'a self,
+        usage: KeyUsage,
+        stream_arn: &'a str,
+        key_arn: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>>;
+}
+
+/// A shared [`KeyAccessCheck`]; equal (and hashed) by identity, so contexts stay comparable.
+#[derive(Clone)]
+pub struct KeyAccess(pub Arc<dyn KeyAccessCheck>);
+
+impl std::fmt::Debug for KeyAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyAccess(..)")
+    }
+}
+
+impl PartialEq for KeyAccess {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for KeyAccess {}
+
+impl std::hash::Hash for KeyAccess {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.0) as *const () as usize).hash(state);
     }
 }
 

@@ -33,7 +33,7 @@ use crate::clock::now_ms;
 use crate::error::{Failure, KmsKind, Outcome};
 use crate::meta::{self, DataKeyRecord, Encryption, FORMAT_VERSION};
 use crate::payload::Cipher;
-use crate::Engine;
+use crate::{Engine, KeyAccess, KeyUsage};
 
 /// How many random ids a new data key tries before giving up (a clash of two random u64
 /// is already unheard of; a second one means something else is wrong).
@@ -110,6 +110,25 @@ impl Engine {
                 "the stream is encrypted but no key service is configured",
             )
         })
+    }
+
+    /// Refuses unless the caller may use the KMS key this way (the server's decision, when it
+    /// gave one): KMSAccessDeniedException. Asked before the key's state, as KMS authorizes
+    /// before it looks at the key.
+    pub(crate) async fn authorize_key(
+        access: Option<&KeyAccess>,
+        usage: KeyUsage,
+        stream_arn: &str,
+        key_arn: &str,
+    ) -> Outcome<()> {
+        match access {
+            None => Ok(()),
+            Some(a) => {
+                a.0.check(usage, stream_arn, key_arn)
+                    .await
+                    .map_err(|m| Failure::kms(KmsKind::AccessDenied, m))
+            }
+        }
     }
 
     /// Refuses unless the KMS key is enabled: KMSDisabledException when disabled,

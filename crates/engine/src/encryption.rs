@@ -20,7 +20,7 @@ use crate::clock::now_ms;
 use crate::datakeys::{require_enabled, StreamKeys};
 use crate::error::{retry_stale, Failure, KmsKind, Outcome};
 use crate::meta::{Encryption, Pending, Status};
-use crate::resolve::{parse_consumer_arn, parse_stream_arn, require_active};
+use crate::resolve::require_active;
 use crate::state::StreamEntry;
 use crate::{Engine, RequestContext};
 
@@ -183,26 +183,6 @@ impl Engine {
         self.commit(entry, rec).await?;
         self.schedule_pending(entry);
         Ok(())
-    }
-
-    /// The ARN of the KMS key a stream's new records are encrypted under, for authorizing
-    /// PutRecord(s) (kms:GenerateDataKey) and reads (kms:Decrypt). None when the stream is
-    /// unknown or not encrypted now (records sealed before StopStreamEncryption still need
-    /// their key; the key service refuses those reads itself when the key is unusable).
-    pub fn stream_key_arn(&self, stream_arn: &str) -> Option<String> {
-        let t = parse_stream_arn(stream_arn)?;
-        let entry = self.lookup(&t)?;
-        let st = entry.state.read();
-        st.rec.encryption.as_ref().map(|e| e.key_arn.clone())
-    }
-
-    /// The ARN of the stream a consumer ARN belongs to, when that consumer exists (its
-    /// creation second matching): for authorizing SubscribeToShard against the stream's key.
-    pub fn consumer_stream_arn(&self, consumer_arn: &str) -> Option<String> {
-        let t = parse_consumer_arn(consumer_arn)?;
-        let entry = self.lookup(&t.stream)?;
-        let c = entry.consumer(t.name)?;
-        (c.rec.created_ms.div_euclid(1000) == t.secs).then(|| entry.arn.clone())
     }
 }
 

@@ -27,7 +27,7 @@ use crate::resolve::target;
 use crate::seqnum::{self, SeqNum};
 use crate::shards::parse_shard_id;
 use crate::state::{ShardRuntime, StreamEntry};
-use crate::{payload, Engine, RequestContext};
+use crate::{payload, Engine, KeyAccess, KeyUsage, RequestContext};
 
 /// AWS's GetRecords limits; a SubscribeToShard event carries no more than one GetRecords.
 pub(crate) const DEFAULT_LIMIT: usize = 10_000;
@@ -159,7 +159,14 @@ impl Engine {
             .limit
             .map_or(DEFAULT_LIMIT, |l| (l.max(1) as usize).min(DEFAULT_LIMIT));
         let batch = self
-            .read_batch(&view, &runtime, it.position, limit, now)
+            .read_batch(
+                &view,
+                &runtime,
+                it.position,
+                limit,
+                now,
+                ctx.key_access.as_ref(),
+            )
             .await?
             .ok_or_else(missing)?;
         let next_shard_iterator = match batch.children {
@@ -291,6 +298,7 @@ impl Engine {
         from: Position,
         limit: usize,
         now: i64,
+        access: Option<&KeyAccess>,
     ) -> Outcome<Option<Batch>> {
         // Read the seal before the log: if it was sealed, the bounds we read are final.
         let sealed = runtime.is_sealed() && !view.shard.is_open();
@@ -338,6 +346,7 @@ impl Engine {
             }
         }
         for arn in &key_arns {
+            Self::authorize_key(access, KeyUsage::Decrypt, &view.stream_arn, arn).await?;
             self.check_key(&s, arn).await?;
         }
         let mut records = Vec::with_capacity(kept.len());

@@ -88,7 +88,10 @@ use std::sync::{Arc, Weak};
 use parking_lot::{Mutex, RwLock};
 use tributary_storage::{MetaStore, Revision, ShardLog};
 
-pub use config::{EngineConfig, EngineOpenError, RequestContext, StreamDeclaration};
+pub use config::{
+    EngineConfig, EngineOpenError, KeyAccess, KeyAccessCheck, KeyUsage, RequestContext,
+    StreamDeclaration,
+};
 pub use subscribe::Subscription;
 
 use crate::meta::AccountRecord;

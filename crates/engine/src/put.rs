@@ -26,7 +26,7 @@ use crate::payload;
 use crate::routing::{parse_hash_key, partition_hash};
 use crate::seqnum::{self, OrderingCheck, SeqNum};
 use crate::state::StreamEntry;
-use crate::{Engine, RequestContext};
+use crate::{Engine, KeyAccess, KeyUsage, RequestContext};
 
 /// AWS's cap on a whole PutRecords request, partition keys included.
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -84,7 +84,9 @@ impl Engine {
             rules.check_ordering_number(&entry, seq)?;
         }
         let dry_run = input.dry_run.unwrap_or(false);
-        let written = self.write(&entry, &[record], dry_run).await?;
+        let written = self
+            .write(&entry, &[record], dry_run, ctx.key_access.as_ref())
+            .await?;
         let encryption_type = written.encryption_type();
         let placed = written
             .placed
@@ -126,7 +128,9 @@ impl Engine {
         let dry_run = input.dry_run.unwrap_or(false);
         let n = records.len();
         let mut encryption_type = None;
-        let results: Vec<PutRecordsResultEntry> = match self.write(&entry, &records, dry_run).await
+        let results: Vec<PutRecordsResultEntry> = match self
+            .write(&entry, &records, dry_run, ctx.key_access.as_ref())
+            .await
         {
             Ok(written) => {
                 encryption_type = written.encryption_type();
@@ -172,11 +176,14 @@ impl Engine {
         entry: &StreamEntry,
         records: &[Outgoing<'_>],
         dry_run: bool,
+        access: Option<&KeyAccess>,
     ) -> Outcome<Written> {
         let encryption = entry.state.read().rec.encryption.clone();
         let cipher = match &encryption {
             Some(enc) => {
                 let s = stream_keys(entry);
+                Self::authorize_key(access, KeyUsage::GenerateDataKey, &entry.arn, &enc.key_arn)
+                    .await?;
                 self.check_key(&s, &enc.key_arn).await?;
                 // A dry run stores nothing, so it makes no data key.
                 match dry_run {

@@ -46,7 +46,7 @@ use crate::resolve::parse_consumer_arn;
 use crate::seqnum::SeqNum;
 use crate::shards::parse_shard_id;
 use crate::state::{ShardRuntime, StreamEntry};
-use crate::{Engine, RequestContext};
+use crate::{Engine, KeyAccess, RequestContext};
 
 impl Engine {
     /// Starts a subscription to one shard for one ACTIVE consumer. Errors here are the
@@ -166,6 +166,7 @@ impl Engine {
             heartbeat: self.config.subscription_heartbeat,
             last_sent: None,
             done: false,
+            key_access: ctx.key_access.clone(),
         })
     }
 
@@ -218,6 +219,8 @@ pub struct Subscription {
     /// When the last event was returned; None before the first.
     last_sent: Option<Instant>,
     done: bool,
+    /// The subscriber's use of KMS keys, asked again for every batch of sealed records.
+    key_access: Option<KeyAccess>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -294,6 +297,7 @@ impl Subscription {
                     Position::Offset(self.next),
                     DEFAULT_LIMIT,
                     now_ms(),
+                    self.key_access.as_ref(),
                 )
                 .await
                 .map_err(key_failure_ends)?

@@ -10,13 +10,16 @@
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
 use tributary_auth::actions::{self, ArnScope};
 use tributary_auth::policy::{evaluate_key_policy, Context, Decision, Policy, PolicyKind, Request};
 use tributary_auth::sigv4::{self, SignedRequest, VerifyConfig};
 use tributary_auth::{AuthError, AuthErrorCode, Principal, StaticCredentialStore};
-use tributary_engine::Engine;
+
+use futures::future::{BoxFuture, FutureExt};
+use tributary_engine::{Engine, KeyAccess, KeyAccessCheck, KeyUsage};
 use tributary_kms::KeyService;
-use tributary_model::{ApiError, ErrorCode, Operation};
+use tributary_model::{ApiError, ErrorCode};
 use tributary_protocol::Input;
 
 pub enum AuthMode {
@@ -97,18 +100,18 @@ pub fn authenticate(
     }
 }
 
-/// Checks that the caller may run the operation on the resources its input names, and, on an
-/// encrypted stream, use its KMS key the way the operation needs. Open mode allows
-/// everything.
-pub async fn authorize(
+/// Checks that the caller may run the operation on the resources its input names. Returns
+/// what the engine asks, on encrypted streams, before using a KMS key for the caller (`None`
+/// in open mode, which allows everything).
+pub fn authorize(
     engine: &Engine,
-    keys: Option<&dyn KeyService>,
+    keys: Option<&Arc<dyn KeyService>>,
     caller: &Caller,
     input: &Input,
     conn: &ConnInfo,
-) -> Result<(), ApiError> {
+) -> Result<Option<KeyAccess>, ApiError> {
     let Some(principal) = &caller.principal else {
-        return Ok(());
+        return Ok(None);
     };
     let op = input.operation();
     let mut ids = input.resources();
@@ -142,90 +145,88 @@ pub async fn authorize(
         policies.iter().find(|(a, _)| a == arn).map(|(_, p)| p)
     })
     .map_err(api_error)?;
-
-    // The stream ARN the data-plane operation works on; SubscribeToShard names a consumer.
-    let stream_arn = match op {
-        Operation::PutRecord | Operation::PutRecords | Operation::GetRecords => {
-            ids.stream_arn.map(str::to_string).or_else(|| {
-                needed
-                    .first()
-                    .map(|a| a.resource.clone())
-                    .filter(|r| r != "*")
-            })
-        }
-        Operation::SubscribeToShard => ids.consumer_arn.and_then(|c| engine.consumer_stream_arn(c)),
-        _ => None,
-    };
-    if let Some(stream_arn) = stream_arn {
-        authorize_stream_key(engine, keys, principal, op, &stream_arn, &context).await?;
-    }
-    Ok(())
+    Ok(Some(KeyAccess(Arc::new(CallerKeys {
+        principal: principal.clone(),
+        context,
+        keys: keys.cloned(),
+    }))))
 }
 
-/// On an encrypted stream, writers need `kms:GenerateDataKey` and readers `kms:Decrypt` on
-/// the stream's key, under the caller's identity policies and the key's policy (AWS's
+/// A verified caller's use of KMS keys, which the engine asks about each key at the point of
+/// use: writers need `kms:GenerateDataKey` and readers `kms:Decrypt` on the key (AWS's
 /// "Permissions to use user-generated KMS keys" in the Kinesis Developer Guide names exactly
-/// these two). A refusal is Kinesis's `KMSAccessDeniedException`.
-async fn authorize_stream_key(
-    engine: &Engine,
-    keys: Option<&dyn KeyService>,
-    principal: &tributary_auth::Principal,
-    op: Operation,
-    stream_arn: &str,
-    context: &Context,
-) -> Result<(), ApiError> {
-    let Some(key_arn) = engine.stream_key_arn(stream_arn) else {
-        return Ok(());
-    };
-    let writes = matches!(op, Operation::PutRecord | Operation::PutRecords);
-    let action = if writes {
-        "kms:GenerateDataKey"
-    } else {
-        "kms:Decrypt"
-    };
-    let key_policy = match keys {
-        Some(keys) => keys.key_policy(&key_arn).await.unwrap_or_else(|e| {
-            tracing::warn!(key = %key_arn, error = %e, "reading a key policy failed; deciding without it");
-            None
-        }),
-        None => None,
-    };
-    let key_policy = key_policy.and_then(|text| match Policy::parse_resource(&text) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            tracing::warn!(key = %key_arn, error = %e, "stored key policy does not parse; ignored");
-            None
+/// these two), under the caller's identity policies and the key's policy.
+struct CallerKeys {
+    principal: tributary_auth::Principal,
+    context: Context,
+    keys: Option<Arc<dyn KeyService>>,
+}
+
+impl KeyAccessCheck for CallerKeys {
+    fn check<'a>(
+        &'a self,
+        usage: KeyUsage,
+        stream_arn: &'a str,
+        key_arn: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        async move {
+            let action = match usage {
+                KeyUsage::GenerateDataKey => "kms:GenerateDataKey",
+                KeyUsage::Decrypt => "kms:Decrypt",
+            };
+            let denied = || match usage {
+                // AWS's message as a public report quotes it (serverless-apigateway-service-
+                // proxy issue 101).
+                KeyUsage::GenerateDataKey => format!(
+                    "User: {} is not authorized to perform: {action} on resource: {key_arn}",
+                    self.principal.arn
+                ),
+                // "User ... is not authorized to decrypt records in stream ..." (spring-cloud-
+                // stream-binder-aws-kinesis pull request 188, names elided there: the ARN
+                // forms are reconstructed).
+                KeyUsage::Decrypt => format!(
+                    "User {} is not authorized to decrypt records in stream {stream_arn}",
+                    self.principal.arn
+                ),
+            };
+            // A key policy that cannot be read or parsed denies: deciding without it would
+            // hand the key to whatever the identity policies allow.
+            let key_policy = match &self.keys {
+                Some(keys) => match keys.key_policy(key_arn).await {
+                    Ok(Some(text)) => match Policy::parse_resource(&text) {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            tracing::warn!(key = %key_arn, error = %e, "stored key policy does not parse; denying");
+                            return Err(denied());
+                        }
+                    },
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::warn!(key = %key_arn, error = %e, "reading a key policy failed; denying");
+                        return Err(denied());
+                    }
+                },
+                None => None,
+            };
+            // Kinesis uses the key on the caller's behalf: KMS sees the request come through
+            // the service (`kms:ViaService`, which the AWS managed key's policy asks for) from
+            // the caller's account (AWS KMS Developer Guide, "kms:ViaService",
+            // "kms:CallerAccount").
+            let mut context = self.context.clone();
+            let region = stream_arn.split(':').nth(3).unwrap_or_default();
+            context
+                .set("kms:ViaService", format!("kinesis.{region}.amazonaws.com"))
+                .set("kms:CallerAccount", self.principal.account_id.clone());
+            let decision =
+                key_decision(&self.principal, action, key_arn, key_policy.as_ref(), &context);
+            if decision.is_allowed() {
+                Ok(())
+            } else {
+                Err(denied())
+            }
         }
-    });
-    // Kinesis uses the key on the caller's behalf: KMS then sees the request come through the
-    // service (`kms:ViaService`, which the AWS managed key's policy asks for) from the
-    // caller's account (AWS KMS Developer Guide, "kms:ViaService" and "kms:CallerAccount").
-    let mut context = context.clone();
-    let region = stream_arn.split(':').nth(3).unwrap_or_default();
-    context
-        .set("kms:ViaService", format!("kinesis.{region}.amazonaws.com"))
-        .set("kms:CallerAccount", principal.account_id.clone());
-    let decision = key_decision(principal, action, &key_arn, key_policy.as_ref(), &context);
-    if decision.is_allowed() {
-        return Ok(());
+        .boxed()
     }
-    // Writers: AWS's message as a public report quotes it (serverless-apigateway-service-proxy
-    // issue 101: "User: ARN is not authorized to perform: kms:GenerateDataKey on resource:
-    // KEY_ARN"). Readers: "User ... is not authorized to decrypt records in stream ..."
-    // (spring-cloud-stream-binder-aws-kinesis pull request 188, with the names elided there:
-    // the ARN forms are reconstructed).
-    let message = if writes {
-        format!(
-            "User: {} is not authorized to perform: {action} on resource: {key_arn}",
-            principal.arn
-        )
-    } else {
-        format!(
-            "User {} is not authorized to decrypt records in stream {stream_arn}",
-            principal.arn
-        )
-    };
-    Err(ApiError::new(ErrorCode::KMSAccessDeniedException, message))
 }
 
 /// The decision for one KMS action on one key: with the key's policy when the key service

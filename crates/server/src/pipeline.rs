@@ -133,10 +133,11 @@ async fn serve(
         });
     let caller = auth::authenticate(&state.auth, auth::Service::Kinesis, parts, &body, &conn)?;
     let input = parsed.check(op, format)?;
-    auth::authorize(&state.engine, state.keys.as_deref(), &caller, &input, &conn).await?;
+    let key_access = auth::authorize(&state.engine, state.keys.as_ref(), &caller, &input, &conn)?;
     let ctx = tributary_engine::RequestContext {
         account_id: caller.account(&state.account_id).to_string(),
         region: caller.region,
+        key_access,
     };
     let reply = dispatch::dispatch(&state.engine, &ctx, format, input).await?;
     Ok(respond::reply(format, reply))

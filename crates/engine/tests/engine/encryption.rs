@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tributary_engine::EngineConfig;
+use tributary_engine::{EngineConfig, KeyAccess, KeyAccessCheck, KeyUsage, RequestContext};
 use tributary_kms::{KeyService, KeyState};
 use tributary_model::types::*;
 use tributary_model::*;
@@ -150,14 +150,13 @@ async fn data_key_count(h: &Harness) -> usize {
 
 #[tokio::test]
 async fn start_goes_through_updating_and_describe_reports_the_key_as_given() {
-    let Setup { h, key_arn, .. } = setup(fast_timers()).await;
+    let Setup { h, .. } = setup(fast_timers()).await;
     h.create("s", 1).await;
     wait_for(&h, "s", StreamStatus::Active).await;
     assert_eq!(
         h.summary("s").await.encryption_type,
         Some(EncryptionType::None)
     );
-    assert_eq!(h.engine.stream_key_arn(&h.arn("s")), None);
 
     start(&h, "s", ALIAS).await.unwrap();
     assert_eq!(h.summary("s").await.stream_status, StreamStatus::Updating);
@@ -176,7 +175,6 @@ async fn start_goes_through_updating_and_describe_reports_the_key_as_given() {
     let sum = h.summary("s").await;
     assert_eq!(sum.encryption_type, Some(EncryptionType::Kms));
     assert_eq!(sum.key_id.as_deref(), Some(ALIAS));
-    assert_eq!(h.engine.stream_key_arn(&h.arn("s")), Some(key_arn));
 
     // Stopping goes through UPDATING too.
     stop(&h, "s", EncryptionType::Kms, ALIAS).await.unwrap();
@@ -480,15 +478,6 @@ async fn subscriptions_decrypt_and_end_when_the_key_is_disabled() {
     h.create("s", 1).await;
     start(&h, "s", ALIAS).await.unwrap();
     let consumer = h.register("s", "c").await;
-    assert_eq!(
-        h.engine.consumer_stream_arn(&consumer.consumer_arn),
-        Some(h.arn("s"))
-    );
-    assert_eq!(
-        h.engine
-            .consumer_stream_arn(&format!("{}9", consumer.consumer_arn)),
-        None
-    );
     h.put("s", "k", MARKER).await;
     let mut sub = h
         .subscribe(
@@ -539,4 +528,148 @@ async fn each_node_writes_under_its_own_data_key_and_reads_the_others() {
         let data: Vec<_> = out.records.iter().map(data_str).collect();
         assert_eq!(data, ["from a", "from b"]);
     }
+}
+
+/// A caller's KMS permissions as the server would decide them: the keys it may use for each
+/// usage, and every question asked.
+struct Permits {
+    generate: Vec<String>,
+    decrypt: Vec<String>,
+    asked: parking_lot::Mutex<Vec<(KeyUsage, String)>>,
+}
+
+impl KeyAccessCheck for Permits {
+    fn check<'a>(
+        &'a self,
+        usage: KeyUsage,
+        _stream_arn: &'a str,
+        key_arn: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        self.asked.lock().push((usage, key_arn.to_string()));
+        let allowed = match usage {
+            KeyUsage::GenerateDataKey => &self.generate,
+            KeyUsage::Decrypt => &self.decrypt,
+        };
+        let answer = if allowed.iter().any(|k| k == key_arn) {
+            Ok(())
+        } else {
+            Err(format!("may not use {key_arn}"))
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+fn caller(h: &Harness, generate: &[&str], decrypt: &[&str]) -> (RequestContext, Arc<Permits>) {
+    let permits = Arc::new(Permits {
+        generate: generate.iter().map(|k| k.to_string()).collect(),
+        decrypt: decrypt.iter().map(|k| k.to_string()).collect(),
+        asked: Default::default(),
+    });
+    let mut ctx = h.ctx.clone();
+    ctx.key_access = Some(KeyAccess(permits.clone()));
+    (ctx, permits)
+}
+
+async fn read_as(h: &Harness, ctx: &RequestContext) -> Result<GetRecordsOutput, GetRecordsError> {
+    let it = h
+        .iterator(
+            "s",
+            "shardId-000000000000",
+            ShardIteratorType::TrimHorizon,
+            None,
+        )
+        .await;
+    h.engine
+        .get_records(
+            ctx,
+            GetRecordsInput {
+                shard_iterator: it,
+                ..Default::default()
+            },
+        )
+        .await
+}
+
+#[tokio::test]
+async fn every_key_a_request_uses_is_authorized_for_its_caller() {
+    let Setup { h, keys, key_arn } = setup(fast_timers()).await;
+    let other = keys.add(
+        ACCOUNT,
+        REGION,
+        "5678abcd-12ab-34cd-56ef-1234567890ab",
+        None,
+    );
+    h.create("s", 1).await;
+    wait_for(&h, "s", StreamStatus::Active).await;
+    h.put("s", "k", "plain").await;
+    start(&h, "s", ALIAS).await.unwrap();
+    wait_for(&h, "s", StreamStatus::Active).await;
+    h.put("s", "k", "under the first key").await;
+    // A new key: new records are sealed under it, older ones keep the first.
+    start(&h, "s", &other).await.unwrap();
+    wait_for(&h, "s", StreamStatus::Active).await;
+    h.put("s", "k", "under the second key").await;
+
+    // Writing needs GenerateDataKey on the stream's key now, not on an earlier one.
+    let (first_only, asked) = caller(&h, &[&key_arn], &[&key_arn]);
+    let e = h
+        .engine
+        .put_record(&first_only, put_input("s", "k", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        PutRecordError::KmsAccessDenied(format!("may not use {other}"))
+    );
+    assert_eq!(
+        asked.asked.lock()[0],
+        (KeyUsage::GenerateDataKey, other.clone())
+    );
+
+    // Reading needs Decrypt on every key that sealed records in the batch: the current key
+    // alone does not open records sealed under the first.
+    let (second_only, asked) = caller(&h, &[&other], &[&other]);
+    h.engine
+        .put_record(&second_only, put_input("s", "k", "allowed"))
+        .await
+        .unwrap();
+    let e = read_as(&h, &second_only).await.unwrap_err();
+    assert_eq!(
+        e,
+        GetRecordsError::KmsAccessDenied(format!("may not use {key_arn}"))
+    );
+    assert!(asked
+        .asked
+        .lock()
+        .contains(&(KeyUsage::Decrypt, key_arn.clone())));
+    let (both, _) = caller(&h, &[], &[&key_arn, &other]);
+    let data: Vec<String> = read_as(&h, &both)
+        .await
+        .unwrap()
+        .records
+        .iter()
+        .map(data_str)
+        .collect();
+    assert_eq!(
+        data,
+        [
+            "plain",
+            "under the first key",
+            "under the second key",
+            "allowed"
+        ]
+    );
+
+    // After StopStreamEncryption the sealed records still need their keys.
+    stop(&h, "s", EncryptionType::Kms, &other).await.unwrap();
+    wait_for(&h, "s", StreamStatus::Active).await;
+    let (nothing, _) = caller(&h, &[], &[]);
+    h.engine
+        .put_record(&nothing, put_input("s", "k", "plain again"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        read_as(&h, &nothing).await,
+        Err(GetRecordsError::KmsAccessDenied(_))
+    ));
 }
