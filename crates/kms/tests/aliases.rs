@@ -246,7 +246,7 @@ async fn policies_and_authorizations() {
         expected
     );
 
-    let given = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    let given = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"kms:Encrypt","Resource":"*"}]}"#;
     let out = call(
         &kms,
         Op::CreateKey,
