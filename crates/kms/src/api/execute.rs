@@ -212,13 +212,10 @@ impl LocalKms {
             Input::DeleteAlias { alias_name } => {
                 let meta_key = alias_meta_key(&scope.account, &scope.region, &alias_name);
                 let arn = alias_arn(&scope.region, &scope.account, &alias_name);
-                loop {
-                    let Some((revision, _)) = self.lookup(&meta_key).await? else {
-                        return Err(Fault::alias_not_found(&arn));
-                    };
-                    if self.delete_record(&meta_key, revision).await? {
-                        return Ok(Bytes::new());
-                    }
+                if self.delete_current(&meta_key).await? {
+                    Ok(Bytes::new())
+                } else {
+                    Err(Fault::alias_not_found(&arn))
                 }
             }
             Input::EnableKey { key_id } => {
