@@ -239,8 +239,8 @@ mod tests {
         assert_eq!(decode("kms/key/a/b/c", br#"{"v":2}"#), None);
     }
 
-    /// The server authorizes with these through `Policy::parse_resource`, and ignores a
-    /// policy it cannot read: both must read, and must name the principals they are for.
+    /// The server authorizes with these through `Policy::parse_resource` and cannot honour
+    /// a policy it cannot read: both must read, with the statements they are meant to have.
     #[test]
     fn built_in_policies_read_as_key_policies() {
         use tributary_auth::policy::Policy;

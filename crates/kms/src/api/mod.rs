@@ -365,8 +365,8 @@ fn create_key(w: wire::CreateKeyInput) -> Result<Input, Fault> {
 }
 
 /// A key policy is kept only if the server will be able to read it: it authorizes every
-/// later call with `Policy::parse_resource`, and a policy it cannot read would be skipped,
-/// leaving the key to the caller's identity policies alone.
+/// later use of the key with `Policy::parse_resource`, and a policy it cannot read either
+/// leaves the key to identity policies alone or makes the key unusable.
 fn check_policy(policy: &str) -> Result<(), Fault> {
     let Err(e) = tributary_auth::policy::Policy::parse_resource(policy) else {
         return Ok(());

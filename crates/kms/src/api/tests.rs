@@ -175,8 +175,8 @@ fn create_key_refusals() {
     assert!(parse(KmsOperation::CreateKey, body.to_string().as_bytes()).is_ok());
 }
 
-/// The server reads key policies with `Policy::parse_resource` and skips one it cannot
-/// read, so CreateKey must refuse such a policy rather than store it.
+/// The server reads key policies with `Policy::parse_resource` and cannot honour one it
+/// cannot read, so CreateKey must refuse such a policy rather than store it.
 #[test]
 fn create_key_policy_must_read_as_a_key_policy() {
     let refused = |policy: serde_json::Value| {
