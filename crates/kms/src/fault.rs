@@ -19,7 +19,8 @@ pub(crate) enum Fault {
     Validation(String),
     /// The body is not the operation's JSON (or a blob is not base64).
     Serialization,
-    MalformedPolicy(String),
+    /// KMS sends most of these without a message.
+    MalformedPolicy(Option<String>),
     InvalidMarker(String),
     /// The MetaStore failed or a record is unreadable; the detail is logged, not sent.
     Internal(String),
@@ -77,8 +78,8 @@ impl Fault {
             | Fault::InvalidAliasName(m)
             | Fault::Unsupported(m)
             | Fault::Validation(m)
-            | Fault::MalformedPolicy(m)
             | Fault::InvalidMarker(m) => KeyError::InvalidState(m),
+            Fault::MalformedPolicy(m) => KeyError::InvalidState(m.unwrap_or_default()),
         }
     }
 
@@ -102,7 +103,7 @@ impl Fault {
             // Coral's texts for a body it cannot read vary with the parser's complaint; the
             // message is left out (reconstructed).
             Fault::Serialization => ("SerializationException", None, 400),
-            Fault::MalformedPolicy(m) => ("MalformedPolicyDocumentException", Some(m), 400),
+            Fault::MalformedPolicy(m) => ("MalformedPolicyDocumentException", m, 400),
             Fault::InvalidMarker(m) => ("InvalidMarkerException", Some(m), 400),
             Fault::Internal(detail) => {
                 tracing::warn!(%detail, "KMS request failed inside the key service");

@@ -110,7 +110,12 @@ pub enum KeyError {
 pub const STREAM_CONTEXT_KEY: &str = "aws:kinesis:arn";
 
 /// What the engine needs of a key service. Implementations may cache, but a key disabled or
-/// scheduled for deletion through this node must be refused by the next call.
+/// scheduled for deletion through this node must be refused by the next call on this node.
+///
+/// On other nodes the refusal follows as their view catches up: [`LocalKms`] nodes sharing a
+/// MetaStore refuse such a key once their change feed delivers the write (milliseconds
+/// normally; after a lost feed, once they have watched and listed again), and answer from
+/// what they hold until then. An external KMS is as current as that service makes it.
 pub trait KeyService: Send + Sync + 'static {
     /// Resolves a key id, key ARN, alias name (`alias/x`) or alias ARN in `scope`, and tells
     /// the key's state. `alias/aws/kinesis` names the account and region's AWS managed key,

@@ -5,7 +5,7 @@
 //! never lose each other's writes. The cache keeps deleted entries as tombstones with their
 //! revision, so a late, older write can never bring a deleted record back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -86,15 +86,50 @@ impl LocalKms {
         Ok(kms)
     }
 
-    /// Watches, then lists: changes after the listing arrive on the feed.
+    /// Watches, then lists: changes after the listing arrive on the feed. Following again
+    /// after a feed closed, a record the cache holds that the listing lacks was deleted
+    /// while no feed was open, and no event will ever say so: it is forgotten here.
     async fn subscribe(
         &self,
     ) -> Result<tokio::sync::mpsc::UnboundedReceiver<MetaChange>, MetaError> {
         let feed = self.meta.watch().await?;
-        for entry in self.meta.list(PREFIX).await? {
+        // Taken before listing, so that a record this node writes meanwhile (a new revision)
+        // is not mistaken for one the listing missed.
+        let held: Vec<(String, Revision)> = self
+            .cache
+            .read()
+            .iter()
+            .filter(|(_, c)| c.record.is_some())
+            .map(|(k, c)| (k.clone(), c.revision))
+            .collect();
+        let listed = self.meta.list(PREFIX).await?;
+        let present: BTreeSet<&str> = listed.iter().map(|e| e.key.as_str()).collect();
+        for entry in &listed {
             self.apply(&entry.key, entry.revision, Some(&entry.value));
         }
+        for (key, revision) in held {
+            if !present.contains(key.as_str()) {
+                self.forget(&key, revision);
+            }
+        }
         Ok(feed)
+    }
+
+    /// Marks `key` deleted when the cache still holds it at `seen`, a revision the store no
+    /// longer has. The deletion's own revision is unknown but above `seen`, so the tombstone
+    /// takes `seen + 1`: an event at or below `seen` cannot bring the record back, a later
+    /// write (a new record under that key) still replaces it, and the feed's own delete
+    /// event, when one comes, replaces it with the real revision.
+    fn forget(&self, key: &str, seen: Revision) {
+        let mut cache = self.cache.write();
+        if let Some(entry) = cache.get_mut(key) {
+            if entry.revision == seen && entry.record.is_some() {
+                *entry = Cached {
+                    revision: seen + 1,
+                    record: None,
+                };
+            }
+        }
     }
 
     /// Takes a store value into the cache unless the cache already knows a newer one.
@@ -131,8 +166,10 @@ impl LocalKms {
         self.reload(key).await
     }
 
-    /// Reads `key` from the store into the cache.
+    /// Reads `key` from the store into the cache; a record the store no longer has leaves
+    /// the cache too.
     pub(crate) async fn reload(&self, key: &str) -> Result<Option<(Revision, Record)>, Fault> {
+        let seen = self.cache.read().get(key).map(|c| c.revision);
         match self.meta.get(key).await.map_err(Fault::internal)? {
             Some(entry) => {
                 self.apply(key, entry.revision, Some(&entry.value));
@@ -140,7 +177,12 @@ impl LocalKms {
                     .ok_or_else(|| Fault::internal(format!("unreadable record {key}")))?;
                 Ok(Some((entry.revision, record)))
             }
-            None => Ok(None),
+            None => {
+                if let Some(seen) = seen {
+                    self.forget(key, seen);
+                }
+                Ok(None)
+            }
         }
     }
 
@@ -194,6 +236,23 @@ impl LocalKms {
                 }
                 Err(e) => return Err(Fault::internal(e)),
             }
+        }
+        Err(Fault::internal(format!(
+            "{key}: too many concurrent updates"
+        )))
+    }
+
+    /// Deletes a record whatever its revision, trying again (a bounded number of times)
+    /// when it changes under the delete; `Ok(false)` when there is none.
+    pub(crate) async fn delete_current(&self, key: &str) -> Result<bool, Fault> {
+        for attempt in 0..CAS_TRIES {
+            let Some((revision, _)) = self.lookup(key).await? else {
+                return Ok(false);
+            };
+            if self.delete_record(key, revision).await? {
+                return Ok(true);
+            }
+            backoff(attempt).await;
         }
         Err(Fault::internal(format!(
             "{key}: too many concurrent updates"
@@ -296,5 +355,50 @@ async fn follow(kms: Weak<LocalKms>, mut feed: tokio::sync::mpsc::UnboundedRecei
                 Err(e) => tracing::warn!(error = %e, "KMS cache cannot follow the MetaStore"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{alias_meta_key, AliasRecord};
+    use tributary_storage::memory::MemoryMetaStore;
+
+    #[tokio::test]
+    async fn a_record_gone_from_the_store_leaves_the_cache_for_good() {
+        let store = Arc::new(MemoryMetaStore::new());
+        let kms = LocalKms::open(store.clone(), RootKey::from_bytes([7; 32]))
+            .await
+            .unwrap();
+        let key = alias_meta_key("123456789012", "us-east-1", "alias/x");
+        let record = Record::Alias(AliasRecord {
+            v: RECORD_VERSION,
+            alias_name: "alias/x".into(),
+            target_key_id: "k".into(),
+            created_ms: 1,
+            updated_ms: 1,
+        });
+        let bytes = encode(&record);
+        let revision = kms.create_record(&key, record).await.unwrap().unwrap();
+        // No feed tells the cache of the delete (nothing here yields to the follower).
+        store.close_watches();
+        store.delete(&key, None).await.unwrap();
+        assert!(
+            kms.lookup(&key).await.unwrap().is_some(),
+            "cache not yet told"
+        );
+
+        assert!(kms.reload(&key).await.unwrap().is_none());
+        assert!(
+            kms.lookup(&key).await.unwrap().is_none(),
+            "reload forgot it"
+        );
+        // A late event no newer than the record the cache held cannot bring it back...
+        kms.apply(&key, revision, Some(&bytes));
+        assert!(kms.lookup(&key).await.unwrap().is_none());
+        // ...while the key made again, a later write, is taken.
+        let again = store.create(&key, bytes.clone()).await.unwrap();
+        kms.apply(&key, again, Some(&bytes));
+        assert_eq!(kms.lookup(&key).await.unwrap().map(|(r, _)| r), Some(again));
     }
 }

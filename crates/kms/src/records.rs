@@ -238,4 +238,29 @@ mod tests {
         );
         assert_eq!(decode("kms/key/a/b/c", br#"{"v":2}"#), None);
     }
+
+    /// The server authorizes with these through `Policy::parse_resource` and cannot honour
+    /// a policy it cannot read: both must read, with the statements they are meant to have.
+    #[test]
+    fn built_in_policies_read_as_key_policies() {
+        use tributary_auth::policy::Policy;
+        let read = |name: &str, text: String| {
+            Policy::parse_resource(&text)
+                .unwrap_or_else(|e| panic!("the {name} policy does not read: {e}"))
+        };
+        let default = read("default", default_policy("123456789012"));
+        assert_eq!(default.statements.len(), 1);
+        let kinesis = read(
+            "aws/kinesis",
+            aws_kinesis_policy("123456789012", "eu-west-1"),
+        );
+        assert_eq!(kinesis.statements.len(), 2);
+        // The use statement holds only through Kinesis, for callers of the account.
+        let keys: Vec<&str> = kinesis.statements[0]
+            .conditions
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect();
+        assert_eq!(keys, ["kms:CallerAccount", "kms:ViaService"]);
+    }
 }

@@ -246,7 +246,7 @@ async fn policies_and_authorizations() {
         expected
     );
 
-    let given = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    let given = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"kms:Encrypt","Resource":"*"}]}"#;
     let out = call(
         &kms,
         Op::CreateKey,
@@ -337,11 +337,65 @@ async fn policies_and_authorizations() {
         kms.authorizations(&scope(), &req).await.unwrap(),
         [auth("kms:Decrypt", &arn, Some(&policy))]
     );
-    // The managed key before it exists: its alias, no policy.
-    let req = parse(Op::DescribeKey, br#"{"KeyId":"alias/aws/kinesis"}"#).unwrap();
+    // An operation that does not make the managed key: its alias, no policy, and no key.
+    let req = parse(Op::DisableKey, br#"{"KeyId":"alias/aws/kinesis"}"#).unwrap();
     let managed = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/aws/kinesis");
     assert_eq!(
         kms.authorizations(&scope(), &req).await.unwrap(),
-        [auth("kms:DescribeKey", &managed, None)]
+        [auth("kms:DisableKey", &managed, None)]
     );
+    assert_eq!(
+        kms.execute(&scope(), req).await.unwrap_err().code,
+        "NotFoundException"
+    );
+}
+
+/// The first direct use of alias/aws/kinesis makes the managed key; it must be made before
+/// the call is authorized, so its key policy (use only through Kinesis) decides that first
+/// call as it decides every later one.
+#[tokio::test]
+async fn the_managed_key_policy_decides_its_first_use() {
+    use tributary_kms::api::parse;
+    for (op, body) in [
+        (
+            Op::GenerateDataKey,
+            json!({"KeyId": "alias/aws/kinesis", "KeySpec": "AES_256"}),
+        ),
+        (Op::DescribeKey, json!({"KeyId": "alias/aws/kinesis"})),
+        (
+            Op::Encrypt,
+            json!({"KeyId": format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/aws/kinesis"), "Plaintext": "AA=="}),
+        ),
+    ] {
+        let (_store, kms) = open().await;
+        let req = parse(op, body.to_string().as_bytes()).unwrap();
+        let auths = kms.authorizations(&scope(), &req).await.unwrap();
+        let managed = kms
+            .describe_key(&scope(), "alias/aws/kinesis")
+            .await
+            .unwrap();
+        assert_eq!(auths.len(), 1, "{op:?}");
+        assert_eq!(auths[0].action, format!("kms:{}", op.name()));
+        assert_eq!(auths[0].resource, managed.arn, "{op:?}");
+        let policy = auths[0]
+            .key_policy
+            .as_deref()
+            .expect("the managed key's policy");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(policy).unwrap(),
+            serde_json::from_str::<serde_json::Value>(&tributary_kms::records::aws_kinesis_policy(
+                ACCOUNT, REGION
+            ))
+            .unwrap(),
+            "{op:?}"
+        );
+        // Executing uses that same key rather than making another.
+        let out = kms.execute(&scope(), req).await.unwrap();
+        let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let used = out["KeyId"]
+            .as_str()
+            .or(out["KeyMetadata"]["Arn"].as_str())
+            .unwrap();
+        assert_eq!(used, managed.arn, "{op:?}");
+    }
 }

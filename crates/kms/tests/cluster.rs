@@ -158,3 +158,88 @@ async fn a_closed_watch_is_followed_again() {
     )
     .await;
 }
+
+/// Runs `scenario` on a thread and runtime of its own, failing if it has not ended within
+/// `secs`: a call that spins without ever yielding would otherwise hang the test.
+fn within(secs: u64, scenario: impl std::future::Future<Output = ()> + Send + 'static) {
+    let (done, ended) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(scenario);
+        let _ = done.send(());
+    });
+    match ended.recv_timeout(Duration::from_secs(secs)) {
+        Ok(()) => thread.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(thread.join().unwrap_err())
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("the scenario did not end within {secs} s")
+        }
+    }
+}
+
+/// Two nodes that both know `alias/gap`, whose feeds are then closed; `a` deletes the alias
+/// before `b` watches again, so no event ever tells `b`.
+async fn alias_deleted_in_a_gap() -> (Arc<LocalKms>, Arc<LocalKms>) {
+    let (store, a, b) = two_nodes().await;
+    let (id, _) = create_key(&a).await;
+    call(
+        &a,
+        Op::CreateAlias,
+        json!({"AliasName": "alias/gap", "TargetKeyId": id}),
+    )
+    .await
+    .unwrap();
+    b.describe_key(&scope(), "alias/gap").await.unwrap();
+    store.close_watches();
+    call(&a, Op::DeleteAlias, json!({"AliasName": "alias/gap"}))
+        .await
+        .unwrap();
+    (a, b)
+}
+
+#[tokio::test]
+async fn a_deletion_missed_while_the_feed_was_closed_is_forgotten() {
+    let (_a, b) = alias_deleted_in_a_gap().await;
+    // Listing reads the cache only: it learns of the deletion when b follows again.
+    eventually(
+        "b forgets the alias deleted while its feed was closed",
+        async || {
+            let out = call(&b, Op::ListAliases, json!({})).await.unwrap();
+            !out["Aliases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["AliasName"] == "alias/gap")
+        },
+    )
+    .await;
+    assert!(matches!(
+        b.describe_key(&scope(), "alias/gap").await,
+        Err(KeyError::NotFound(_))
+    ));
+}
+
+#[test]
+fn delete_alias_of_an_alias_gone_from_the_store_answers_not_found() {
+    within(10, async {
+        let (_a, b) = alias_deleted_in_a_gap().await;
+        // b's cache still holds the alias: the delete finds it gone from the store, and the
+        // store's word must replace the cache's, not send the delete round again.
+        let failure = call(&b, Op::DeleteAlias, json!({"AliasName": "alias/gap"}))
+            .await
+            .unwrap_err();
+        assert_eq!(failure.code, "NotFoundException");
+        assert_eq!(
+            call(&b, Op::DeleteAlias, json!({"AliasName": "alias/gap"}))
+                .await
+                .unwrap_err()
+                .code,
+            "NotFoundException"
+        );
+    });
+}

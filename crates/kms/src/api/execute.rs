@@ -20,7 +20,9 @@ const DAY_MS: i64 = 86_400_000;
 impl LocalKms {
     /// What the caller must be allowed for `req`, in order. A key that does not exist yields
     /// its ARN (or the alias's) with no policy; [`LocalKms::execute`] then answers
-    /// NotFoundException.
+    /// NotFoundException. The operations that make `alias/aws/kinesis` on first use
+    /// (DescribeKey, Encrypt, Decrypt, GenerateDataKey) make it here, so the managed key's
+    /// policy applies to every call, the first included.
     pub async fn authorizations(
         &self,
         scope: &KeyScope,
@@ -46,18 +48,23 @@ impl LocalKms {
             Input::CreateKey { .. } | Input::ListKeys { .. } | Input::ListAliases { .. } => {
                 Ok(vec![anywhere(action)])
             }
+            // The operations whose execution makes alias/aws/kinesis on first use make it
+            // here already, so its key policy decides even the first call.
             Input::DescribeKey { key_id }
-            | Input::EnableKey { key_id }
-            | Input::DisableKey { key_id }
-            | Input::ScheduleKeyDeletion { key_id, .. }
-            | Input::CancelKeyDeletion { key_id }
             | Input::Encrypt { key_id, .. }
             | Input::GenerateDataKey { key_id, .. }
             | Input::Decrypt {
                 key_id: Some(key_id),
                 ..
             } => self
-                .authorization(scope, &action, key_id)
+                .authorization(scope, &action, key_id, true)
+                .await
+                .map(|a| vec![a]),
+            Input::EnableKey { key_id }
+            | Input::DisableKey { key_id }
+            | Input::ScheduleKeyDeletion { key_id, .. }
+            | Input::CancelKeyDeletion { key_id } => self
+                .authorization(scope, &action, key_id, false)
                 .await
                 .map(|a| vec![a]),
             Input::Decrypt {
@@ -89,7 +96,7 @@ impl LocalKms {
                     resource: alias_arn(&scope.region, &scope.account, alias_name),
                     key_policy: None,
                 };
-                self.authorization(scope, &action, target_key_id)
+                self.authorization(scope, &action, target_key_id, false)
                     .await
                     .map(|key| vec![alias, key])
             }
@@ -104,7 +111,7 @@ impl LocalKms {
                     .await?
                 {
                     out.push(
-                        self.authorization(scope, &action, &alias.target_key_id)
+                        self.authorization(scope, &action, &alias.target_key_id, false)
                             .await?,
                     );
                 }
@@ -118,9 +125,10 @@ impl LocalKms {
         scope: &KeyScope,
         action: &str,
         key: &str,
+        create_managed: bool,
     ) -> Result<KmsAuthorization, Fault> {
         let reference = KeyRef::parse(scope, key)?;
-        let (resource, key_policy) = match self.resolve(&reference, false).await {
+        let (resource, key_policy) = match self.resolve(&reference, create_managed).await {
             Ok(key) => (key.arn(), Some(key.policy)),
             Err(Fault::NotFound(_)) => (reference.arn(), None),
             Err(other) => return Err(other),
@@ -204,13 +212,10 @@ impl LocalKms {
             Input::DeleteAlias { alias_name } => {
                 let meta_key = alias_meta_key(&scope.account, &scope.region, &alias_name);
                 let arn = alias_arn(&scope.region, &scope.account, &alias_name);
-                loop {
-                    let Some((revision, _)) = self.lookup(&meta_key).await? else {
-                        return Err(Fault::alias_not_found(&arn));
-                    };
-                    if self.delete_record(&meta_key, revision).await? {
-                        return Ok(Bytes::new());
-                    }
+                if self.delete_current(&meta_key).await? {
+                    Ok(Bytes::new())
+                } else {
+                    Err(Fault::alias_not_found(&arn))
                 }
             }
             Input::EnableKey { key_id } => {

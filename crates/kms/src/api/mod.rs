@@ -356,20 +356,33 @@ fn create_key(w: wire::CreateKeyInput) -> Result<Input, Fault> {
         ));
     }
     if let Some(policy) = &w.policy {
-        // Reconstructed wording; KMS checks much more of a policy than its being an object.
-        let is_object = serde_json::from_str::<serde_json::Value>(policy)
-            .map(|v| v.is_object())
-            .unwrap_or(false);
-        if !is_object {
-            return Err(Fault::MalformedPolicy(
-                "The key policy is not a JSON object.".into(),
-            ));
-        }
+        check_policy(policy)?;
     }
     Ok(Input::CreateKey {
         description: w.description.unwrap_or_default(),
         policy: w.policy,
     })
+}
+
+/// A key policy is kept only if the server will be able to read it: it authorizes every
+/// later use of the key with `Policy::parse_resource`, and a policy it cannot read either
+/// leaves the key to identity policies alone or makes the key unusable.
+fn check_policy(policy: &str) -> Result<(), Fault> {
+    let Err(e) = tributary_auth::policy::Policy::parse_resource(policy) else {
+        return Ok(());
+    };
+    tracing::debug!(reason = %e, "CreateKey refused a key policy");
+    if e.message.starts_with("Invalid principal") {
+        // Source: AWS Knowledge Center, "How can I resolve the AWS KMS key policy error
+        // 'Policy contains a statement with one or more invalid principals'?"
+        // (https://repost.aws/knowledge-center/kms-policy-error-invalid-principals).
+        return Err(Fault::MalformedPolicy(Some(
+            "Policy contains a statement with one or more invalid principals.".into(),
+        )));
+    }
+    // KMS names no reason for a document it cannot read: the exception comes without a
+    // message (aws/aws-sdk-ruby issue 1784, CreateKey with a Policy that is not JSON).
+    Err(Fault::MalformedPolicy(None))
 }
 
 fn schedule(w: wire::ScheduleKeyDeletionInput) -> Result<Input, Fault> {

@@ -1,6 +1,7 @@
 //! Parsing, validation wording, and the wire names against botocore's model.
 
 use super::*;
+use serde_json::json;
 
 fn fail(op: KmsOperation, body: &str) -> KmsFailure {
     parse(op, body.as_bytes())
@@ -166,7 +167,49 @@ fn create_key_refusals() {
     assert_eq!(f.code, "MalformedPolicyDocumentException");
     let f = fail(KmsOperation::CreateKey, r#"{"Policy":"[1]"}"#);
     assert_eq!(f.code, "MalformedPolicyDocumentException");
-    assert!(parse(KmsOperation::CreateKey, br#"{"Policy":"{\"Version\":\"2012-10-17\"}","Description":"d","KeyUsage":"ENCRYPT_DECRYPT","KeySpec":"SYMMETRIC_DEFAULT","Tags":[{"TagKey":"a","TagValue":"b"}]}"#).is_ok());
+    let policy = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"},
+        "Action": "kms:*", "Resource": "*"}]});
+    let body = json!({"Policy": policy.to_string(), "Description": "d",
+        "KeyUsage": "ENCRYPT_DECRYPT", "KeySpec": "SYMMETRIC_DEFAULT",
+        "Tags": [{"TagKey": "a", "TagValue": "b"}]});
+    assert!(parse(KmsOperation::CreateKey, body.to_string().as_bytes()).is_ok());
+}
+
+/// The server reads key policies with `Policy::parse_resource` and cannot honour one it
+/// cannot read, so CreateKey must refuse such a policy rather than store it.
+#[test]
+fn create_key_policy_must_read_as_a_key_policy() {
+    let refused = |policy: serde_json::Value| {
+        let body = json!({"Policy": policy.to_string()}).to_string();
+        let f = fail(KmsOperation::CreateKey, &body);
+        assert_eq!(
+            (f.code, f.status),
+            ("MalformedPolicyDocumentException", 400),
+            "{policy}"
+        );
+        f.message
+    };
+    // JSON objects, but not policies: no statement, a statement without a principal, an
+    // unknown field, an action without a service.
+    let statement = json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*",
+        "Resource": "*"});
+    assert_eq!(refused(json!({"Version": "2012-10-17"})), None);
+    assert_eq!(
+        refused(json!({"Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]})),
+        None
+    );
+    assert_eq!(refused(json!({"Statement": [statement], "Extra": 1})), None);
+    let mut no_service = statement.clone();
+    no_service["Action"] = json!("Encrypt");
+    assert_eq!(refused(json!({"Statement": [no_service]})), None);
+    let mut bad_principal = statement.clone();
+    bad_principal["Principal"] = json!({"AWS": "bob"});
+    assert_eq!(
+        refused(json!({"Statement": [bad_principal]})).as_deref(),
+        Some("Policy contains a statement with one or more invalid principals.")
+    );
+    let body = json!({"Policy": json!({"Statement": [statement]}).to_string()}).to_string();
+    assert!(parse(KmsOperation::CreateKey, body.as_bytes()).is_ok());
 }
 
 fn model() -> serde_json::Value {
