@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde_json::json;
 use tributary_auth::actions::access_denied_message;
-use tributary_auth::policy::{Context, Policy};
+use tributary_auth::policy::{Context, Decision, Policy, PolicyKind};
 use tributary_kms::api::{self, KmsFailure, KmsOperation};
 use tributary_kms::KeyScope;
 use tributary_model::ApiError;
@@ -84,17 +84,23 @@ async fn serve(
             Context::for_request(principal, auth::now_secs(), Some(conn.peer.ip()), conn.tls);
         context.set("kms:CallerAccount", principal.account_id.clone());
         for a in kms.authorizations(&scope, &req).await? {
-            let key_policy = a
-                .key_policy
-                .as_deref()
-                .and_then(|text| Policy::parse_resource(text).ok());
-            let decision = key_decision(
-                principal,
-                &a.action,
-                &a.resource,
-                key_policy.as_ref(),
-                &context,
-            );
+            let parsed = a.key_policy.as_deref().map(Policy::parse_resource);
+            let decision = match &parsed {
+                // A stored key policy that does not parse denies: deciding without it would
+                // hand the key to whatever the identity policies allow.
+                Some(Err(e)) => {
+                    tracing::warn!(key = %a.resource, error = %e, "stored key policy does not parse; denying");
+                    Decision::ImplicitDeny(PolicyKind::Resource)
+                }
+                _ => key_decision(
+                    principal,
+                    &a.action,
+                    &a.resource,
+                    parsed.as_ref().and_then(|p| p.as_ref().ok()),
+                    &context,
+                ),
+            };
+
             if !decision.is_allowed() {
                 // KMS words its denials as IAM does (public reports quote "User: ARN is not
                 // authorized to perform: kms:GenerateDataKey on resource: KEY_ARN because no

@@ -409,6 +409,43 @@ async fn kms_permissions_decide_for_producers_and_consumers() {
     );
     assert_eq!(read_all(&blind, "guarded-managed").await[0].0, b"managed");
 
+    // A key policy that names only the admin: identity policies alone do not open it.
+    let admin_only = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:user/admin")},
+        "Action": "kms:*", "Resource": "*"}]});
+    let private = k
+        .create_key()
+        .policy(admin_only.to_string())
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let plain = aws_sdk_kms::primitives::Blob::new("x");
+    k.encrypt()
+        .key_id(&private)
+        .plaintext(plain.clone())
+        .send()
+        .await
+        .unwrap();
+    let (code, _) = err_of(
+        kms(&s, "AKIAPRODUCER", "producer-secret")
+            .generate_data_key()
+            .key_id(&private)
+            .number_of_bytes(32)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException");
+    let (code, _) = err_of(
+        k.create_key()
+            .policy("{\"Statement\": \"nope\"}")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "MalformedPolicyDocumentException");
+
     // The KMS API itself is authorized too: the producer may not disable the key.
     let (code, msg) = err_of(
         kms(&s, "AKIAPRODUCER", "producer-secret")
