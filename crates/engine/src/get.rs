@@ -18,6 +18,7 @@ use tributary_storage::{ReadFrom, StorageError};
 
 use crate::clock::{aws_date, now_ms};
 use crate::datakeys::StreamKeys;
+use crate::encryption::stream_keys;
 use crate::error::{Failure, Outcome};
 use crate::iterator::{Position, ShardIterator};
 use crate::messages::{self as msg, canonical_shard_id};
@@ -161,11 +162,14 @@ impl Engine {
         let batch = self
             .read_batch(
                 &view,
+                &Reader {
+                    keys: stream_keys(&entry),
+                    access: ctx.key_access.as_ref(),
+                },
                 &runtime,
                 it.position,
                 limit,
                 now,
-                ctx.key_access.as_ref(),
             )
             .await?
             .ok_or_else(missing)?;
@@ -294,12 +298,13 @@ impl Engine {
     pub(crate) async fn read_batch(
         &self,
         view: &ReadView,
+        reader: &Reader<'_>,
         runtime: &ShardRuntime,
         from: Position,
         limit: usize,
         now: i64,
-        access: Option<&KeyAccess>,
     ) -> Outcome<Option<Batch>> {
+        let (s, access) = (&reader.keys, reader.access);
         // Read the seal before the log: if it was sealed, the bounds we read are final.
         let sealed = runtime.is_sealed() && !view.shard.is_open();
         let read_from = match from {
@@ -326,18 +331,12 @@ impl Engine {
         let corrupt = |e| Failure::internal("stored record", e);
         // Sealed records: recover their data keys, then make sure each KMS key is usable,
         // before anything is returned (the whole batch fails with the KMS exception).
-        let s = StreamKeys {
-            stream_id: key.stream,
-            stream_arn: &view.stream_arn,
-            account: &view.account,
-            region: &view.region,
-        };
         let mut ciphers: HashMap<u64, Cipher> = HashMap::new();
         let mut key_arns: Vec<String> = Vec::new();
         for r in &kept {
             if let Layout::Sealed { data_key } = payload::layout(&r.payload).map_err(corrupt)? {
                 if let Entry::Vacant(slot) = ciphers.entry(data_key) {
-                    let (cipher, arn) = self.reading_cipher(&s, data_key).await?;
+                    let (cipher, arn) = self.reading_cipher(s, data_key).await?;
                     slot.insert(cipher);
                     if !key_arns.contains(&arn) {
                         key_arns.push(arn);
@@ -346,8 +345,8 @@ impl Engine {
             }
         }
         for arn in &key_arns {
-            Self::authorize_key(access, KeyUsage::Decrypt, &view.stream_arn, arn).await?;
-            self.check_key(&s, arn).await?;
+            Self::authorize_key(access, KeyUsage::Decrypt, s.stream_arn, arn).await?;
+            self.check_key(s, arn).await?;
         }
         let mut records = Vec::with_capacity(kept.len());
         let mut last_arrival = None;
@@ -412,13 +411,16 @@ pub(crate) struct Batch {
     pub children: Option<Vec<ChildShard>>,
 }
 
+/// Who reads: the stream identity its sealed records are opened with, and the caller's use
+/// of KMS keys.
+pub(crate) struct Reader<'a> {
+    pub keys: StreamKeys<'a>,
+    pub access: Option<&'a KeyAccess>,
+}
+
 /// What a read needs from the stream record, copied out of the lock.
 pub(crate) struct ReadView {
     retention_hours: u32,
-    /// The stream's ARN, account and region: what its data keys are bound to.
-    stream_arn: String,
-    account: String,
-    region: String,
     pub shard: ShardRecord,
     children: Vec<ShardRecord>,
 }
@@ -436,9 +438,6 @@ impl ReadView {
         };
         ReadView {
             retention_hours: rec.retention_hours,
-            stream_arn: crate::state::stream_arn(&rec.region, &rec.account, &rec.name),
-            account: rec.account.clone(),
-            region: rec.region.clone(),
             shard,
             children,
         }

@@ -37,8 +37,9 @@ use tributary_model::*;
 use tributary_storage::{ReadFrom, StorageError};
 
 use crate::clock::now_ms;
+use crate::encryption::stream_keys;
 use crate::error::{Failure, Outcome};
-use crate::get::{ReadView, DEFAULT_LIMIT};
+use crate::get::{ReadView, Reader, DEFAULT_LIMIT};
 use crate::iterator::Position;
 use crate::messages::{self as msg, canonical_shard_id};
 use crate::meta::{ConsumerPhase, Status};
@@ -293,11 +294,14 @@ impl Subscription {
             let batch = engine
                 .read_batch(
                     &view,
+                    &Reader {
+                        keys: stream_keys(&self.entry),
+                        access: self.key_access.as_ref(),
+                    },
                     &runtime,
                     Position::Offset(self.next),
                     DEFAULT_LIMIT,
                     now_ms(),
-                    self.key_access.as_ref(),
                 )
                 .await
                 .map_err(key_failure_ends)?

@@ -100,17 +100,19 @@ pub fn authenticate(
     }
 }
 
-/// Checks that the caller may run the operation on the resources its input names. Returns
-/// what the engine asks, on encrypted streams, before using a KMS key for the caller (`None`
-/// in open mode, which allows everything).
+/// Checks that the verified `principal` (`None` in open mode, which allows everything) may
+/// run the operation on the resources its input names. Returns what the engine asks, on
+/// encrypted streams, before using a KMS key for the caller; it takes the principal over
+/// rather than copying its policies on every request.
 pub fn authorize(
     engine: &Engine,
     keys: Option<&Arc<dyn KeyService>>,
-    caller: &Caller,
+    principal: Option<tributary_auth::Principal>,
+    region: &str,
     input: &Input,
     conn: &ConnInfo,
 ) -> Result<Option<KeyAccess>, ApiError> {
-    let Some(principal) = &caller.principal else {
+    let Some(principal) = principal else {
         return Ok(None);
     };
     let op = input.operation();
@@ -122,7 +124,7 @@ pub fn authorize(
     ids.stream_arn = ids.stream_arn.or(iterator_stream.as_deref());
     let scope = ArnScope {
         partition: "aws",
-        region: &caller.region,
+        region,
         account_id: &principal.account_id,
     };
     let needed = actions::authorizations(op, &ids, &scope);
@@ -140,13 +142,13 @@ pub fn authorize(
             }
         })
         .collect();
-    let context = Context::for_request(principal, now_secs(), Some(conn.peer.ip()), conn.tls);
-    actions::authorize(principal, &needed, &context, |arn| {
+    let context = Context::for_request(&principal, now_secs(), Some(conn.peer.ip()), conn.tls);
+    actions::authorize(&principal, &needed, &context, |arn| {
         policies.iter().find(|(a, _)| a == arn).map(|(_, p)| p)
     })
     .map_err(api_error)?;
     Ok(Some(KeyAccess(Arc::new(CallerKeys {
-        principal: principal.clone(),
+        principal,
         context,
         keys: keys.cloned(),
     }))))

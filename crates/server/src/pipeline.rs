@@ -133,9 +133,17 @@ async fn serve(
         });
     let caller = auth::authenticate(&state.auth, auth::Service::Kinesis, parts, &body, &conn)?;
     let input = parsed.check(op, format)?;
-    let key_access = auth::authorize(&state.engine, state.keys.as_ref(), &caller, &input, &conn)?;
+    let account_id = caller.account(&state.account_id).to_string();
+    let key_access = auth::authorize(
+        &state.engine,
+        state.keys.as_ref(),
+        caller.principal,
+        &caller.region,
+        &input,
+        &conn,
+    )?;
     let ctx = tributary_engine::RequestContext {
-        account_id: caller.account(&state.account_id).to_string(),
+        account_id,
         region: caller.region,
         key_access,
     };

@@ -78,6 +78,18 @@ async fn put(
         .encryption_type
 }
 
+/// The error code of a PutRecord that must fail.
+async fn refused_put(c: &aws_sdk_kinesis::Client, stream: &str) -> String {
+    let r = c
+        .put_record()
+        .stream_name(stream)
+        .partition_key("c")
+        .data(Blob::new("x"))
+        .send()
+        .await;
+    err_of(r).0
+}
+
 /// Every record of shard 0 from the start, with its encryption type.
 async fn read_all(
     c: &aws_sdk_kinesis::Client,
@@ -207,14 +219,7 @@ async fn a_disabled_key_refuses_puts_and_gets_until_it_is_enabled() {
     put(&c, "dis", "b", b"secret").await;
 
     k.disable_key().key_id(&id).send().await.unwrap();
-    let (code, _) = err_of(
-        c.put_record()
-            .stream_name("dis")
-            .partition_key("c")
-            .data(Blob::new("x"))
-            .send()
-            .await,
-    );
+    let code = refused_put(&c, "dis").await;
     assert_eq!(code, "KMSDisabledException");
     let (code, _) = err_of(
         c.put_records()
@@ -252,24 +257,10 @@ async fn a_disabled_key_refuses_puts_and_gets_until_it_is_enabled() {
         .send()
         .await
         .unwrap();
-    let (code, _) = err_of(
-        c.put_record()
-            .stream_name("dis")
-            .partition_key("c")
-            .data(Blob::new("x"))
-            .send()
-            .await,
-    );
+    let code = refused_put(&c, "dis").await;
     assert_eq!(code, "KMSInvalidStateException");
     k.cancel_key_deletion().key_id(&id).send().await.unwrap();
-    let (code, _) = err_of(
-        c.put_record()
-            .stream_name("dis")
-            .partition_key("c")
-            .data(Blob::new("x"))
-            .send()
-            .await,
-    );
+    let code = refused_put(&c, "dis").await;
     assert_eq!(code, "KMSDisabledException");
 
     // A key that does not exist cannot encrypt a stream.
