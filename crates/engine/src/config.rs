@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tributary_kms::KeyService;
 
+use crate::{FaultPlan, LimitClock, ThroughputLimits};
+
 use tributary_storage::{MetaError, StorageError};
 
 /// Engine settings. Every field has the AWS-like default of [`EngineConfig::default`].
@@ -50,6 +52,12 @@ pub struct EngineConfig {
     /// How long one node writes an encrypted stream's records under one data key before it
     /// asks the key service for a new one (each node start also begins a new one).
     pub data_key_period: Duration,
+    /// Throughput limits (`throttle`): off by default (see [`ThroughputLimits::Off`]).
+    pub limits: ThroughputLimits,
+    /// The clock the throughput limits run on (a manual one in tests).
+    pub limits_clock: LimitClock,
+    /// Injected faults, for testing clients (`faults`); none by default.
+    pub faults: FaultPlan,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -71,6 +79,9 @@ impl std::fmt::Debug for EngineConfig {
             .field("subscription_takeover", &self.subscription_takeover)
             .field("keys", &self.keys.as_ref().map(|_| "KeyService"))
             .field("data_key_period", &self.data_key_period)
+            .field("limits", &self.limits)
+            .field("limits_clock", &self.limits_clock)
+            .field("faults", &self.faults)
             .finish()
     }
 }
@@ -94,6 +105,9 @@ impl Default for EngineConfig {
             subscription_takeover: Duration::from_secs(5),
             keys: None,
             data_key_period: Duration::from_secs(3600),
+            limits: ThroughputLimits::Off,
+            limits_clock: LimitClock::default(),
+            faults: FaultPlan::default(),
         }
     }
 }

@@ -31,6 +31,11 @@ struct NewStream {
     retention_hours: u32,
 }
 
+/// Streams CREATING at once per account and region under `limits = aws`: CreateStream's API
+/// reference gives LimitExceededException to a caller that would "have more than five
+/// streams in the CREATING state at any point in time".
+const MAX_CREATING_STREAMS: usize = 5;
+
 impl Engine {
     pub async fn create_stream(
         &self,
@@ -185,6 +190,14 @@ impl Engine {
                 usage.open_shards,
                 self.config.shard_limit,
                 new.shard_count as usize,
+            )));
+        }
+        // Only under `limits = aws`: a quota on AWS's provisioning work, not Tributary's.
+        if self.config.limits.is_aws() && usage.creating_streams >= MAX_CREATING_STREAMS {
+            return Err(Failure::LimitExceeded(msg::creating_streams_limit(
+                account,
+                region,
+                MAX_CREATING_STREAMS,
             )));
         }
         if new.mode == Mode::OnDemand

@@ -18,6 +18,8 @@ pub(crate) enum Failure {
     ExpiredIterator(String),
     ExpiredNextToken(String),
     DryRun(String),
+    /// Over a shard's (or stream's) throughput limit: ProvisionedThroughputExceededException.
+    Throughput(String),
     /// The stream's KMS key cannot be used (disabled, pending deletion, gone, denied,
     /// throttled): the operation's `KMS*Exception`.
     Kms(KmsFailure),
@@ -221,6 +223,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     DeleteStreamError {
@@ -228,6 +231,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     DescribeStreamError {
@@ -235,6 +239,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     DescribeStreamSummaryError {
@@ -242,6 +247,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     ListStreamsError {
@@ -249,6 +255,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => ExpiredNextToken,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     ListShardsError {
@@ -256,6 +263,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => ExpiredNextToken,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     PutRecordError {
@@ -263,6 +271,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => undeclared,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => DryRunOperation,        Internal => InternalFailure,
+        Throughput => ProvisionedThroughputExceeded,
         Kms => kms,
     }
     PutRecordsError {
@@ -270,6 +279,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => undeclared,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => DryRunOperation,        Internal => InternalFailure,
+        Throughput => ProvisionedThroughputExceeded,
         Kms => kms,
     }
     GetShardIteratorError {
@@ -277,6 +287,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => undeclared,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => DryRunOperation,        Internal => InternalFailure,
+        Throughput => ProvisionedThroughputExceeded,
         Kms => undeclared,
     }
     GetRecordsError {
@@ -284,6 +295,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => undeclared,
         ExpiredIterator => ExpiredIterator,ExpiredNextToken => undeclared,
         DryRun => DryRunOperation,        Internal => InternalFailure,
+        Throughput => ProvisionedThroughputExceeded,
         Kms => kms,
     }
     SplitShardError {
@@ -291,6 +303,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     MergeShardsError {
@@ -298,6 +311,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     UpdateShardCountError {
@@ -305,6 +319,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     IncreaseStreamRetentionPeriodError {
@@ -312,6 +327,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     DecreaseStreamRetentionPeriodError {
@@ -319,6 +335,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     EnableEnhancedMonitoringError {
@@ -326,6 +343,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     DisableEnhancedMonitoringError {
@@ -333,6 +351,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     AddTagsToStreamError {
@@ -340,6 +359,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     RemoveTagsFromStreamError {
@@ -347,6 +367,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     ListTagsForStreamError {
@@ -354,6 +375,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     TagResourceError {
@@ -361,6 +383,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     UntagResourceError {
@@ -368,6 +391,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     ListTagsForResourceError {
@@ -375,6 +399,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     UpdateStreamModeError {
@@ -382,6 +407,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     UpdateMaxRecordSizeError {
@@ -389,6 +415,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     UpdateStreamWarmThroughputError {
@@ -396,6 +423,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     UpdateStreamRecordDistributionStrategyError {
@@ -403,6 +431,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     DescribeLimitsError {
@@ -410,6 +439,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     DescribeAccountSettingsError {
@@ -417,6 +447,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     UpdateAccountSettingsError {
@@ -424,6 +455,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     PutResourcePolicyError {
@@ -431,6 +463,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     GetResourcePolicyError {
@@ -438,6 +471,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     DeleteResourcePolicyError {
@@ -445,6 +479,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     RegisterStreamConsumerError {
@@ -452,6 +487,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     DeregisterStreamConsumerError {
@@ -459,6 +495,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     DescribeStreamConsumerError {
@@ -466,6 +503,7 @@ failure_into! {
         InUse => undeclared,              LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     ListStreamConsumersError {
@@ -473,6 +511,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => ExpiredNextToken,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     SubscribeToShardError {
@@ -480,6 +519,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => DryRunOperation,        Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
     StartStreamEncryptionError {
@@ -487,6 +527,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => kms,
     }
     StopStreamEncryptionError {
@@ -494,6 +535,7 @@ failure_into! {
         InUse => ResourceInUse,           LimitExceeded => LimitExceeded,
         ExpiredIterator => undeclared,    ExpiredNextToken => undeclared,
         DryRun => undeclared,             Internal => InternalFailure,
+        Throughput => undeclared,
         Kms => undeclared,
     }
 }
@@ -512,6 +554,16 @@ mod tests {
         assert_eq!(e, ListStreamsError::ExpiredNextToken("stale".into()));
         let e: SubscribeToShardError = Failure::DryRun("dry".into()).into();
         assert_eq!(e, SubscribeToShardError::DryRunOperation("dry".into()));
+        let e: PutRecordsError = Failure::Throughput("slow".into()).into();
+        assert_eq!(
+            e,
+            PutRecordsError::ProvisionedThroughputExceeded("slow".into())
+        );
+        let e: GetShardIteratorError = Failure::Throughput("slow".into()).into();
+        assert_eq!(
+            e,
+            GetShardIteratorError::ProvisionedThroughputExceeded("slow".into())
+        );
         let e: CreateStreamError = Failure::InUse("busy".into()).into();
         assert_eq!(e, CreateStreamError::ResourceInUse("busy".into()));
         // Internal failures keep their (already generic) message.

@@ -55,14 +55,19 @@ impl Engine {
         let shard_id = canonical_shard_id(index);
         let missing = || Failure::NotFound(msg::shard_does_not_exist(&shard_id, t.name, t.account));
         let entry = self.find(ctx, &t).ok_or_else(missing)?;
-        let (status, shard) = {
+        let (status, shard, runtime) = {
             let st = entry.state.read();
-            (st.rec.status, st.shard(index).cloned())
+            (
+                st.rec.status,
+                st.shard(index).cloned(),
+                st.runtimes.get(&index).cloned(),
+            )
         };
         if matches!(status, Status::Creating | Status::Deleting) {
             return Err(missing().into());
         }
         let shard = shard.ok_or_else(missing)?;
+        let runtime = runtime.ok_or_else(missing)?;
 
         let position = self
             .start_position(
@@ -78,6 +83,7 @@ impl Engine {
         if input.dry_run.unwrap_or(false) {
             return Err(Failure::dry_run().into());
         }
+        self.throttle_iterator(&entry, &runtime)?;
         let iterator = ShardIterator {
             issued_ms: now_ms(),
             stream_id: entry.id,
@@ -156,6 +162,7 @@ impl Engine {
         if input.dry_run.unwrap_or(false) {
             return Err(Failure::dry_run().into());
         }
+        self.throttle_read(&entry, &runtime)?;
         let limit = input
             .limit
             .map_or(DEFAULT_LIMIT, |l| (l.max(1) as usize).min(DEFAULT_LIMIT));
@@ -173,6 +180,7 @@ impl Engine {
             )
             .await?
             .ok_or_else(missing)?;
+        self.charge_read(&runtime, records_bytes(&batch.records));
         let next_shard_iterator = match batch.children {
             Some(_) => None,
             None => Some(
@@ -397,6 +405,14 @@ impl Engine {
             children: (sealed && caught_up).then(|| view.children()),
         }))
     }
+}
+
+/// The bytes of records as the read limits count them (data and partition key).
+pub(crate) fn records_bytes(records: &[Record]) -> usize {
+    records
+        .iter()
+        .map(|r| r.data.len() + r.partition_key.as_ref().map_or(0, String::len))
+        .sum()
 }
 
 /// What [`Engine::read_batch`] found.

@@ -28,6 +28,8 @@
 //! | `tags` | stream tags by name, stream and consumer tags by resource ARN |
 //! | `settings` | enhanced monitoring, stream mode, record size, warm throughput, distribution |
 //! | `limits` | DescribeLimits and the account settings |
+//! | `throttle` | throughput limits: per-shard token buckets and the throttle points |
+//! | `faults` | injected throttles and internal failures, for testing clients |
 //! | `policy` | resource policies (streams and consumers) |
 //! | `encryption` | Start/StopStreamEncryption; the stream's key for the authorization layer |
 //! | `datakeys` | envelope encryption: per-node data keys, their MetaStore records, the key checks |
@@ -57,6 +59,7 @@ mod create;
 mod datakeys;
 mod encryption;
 mod error;
+mod faults;
 mod follow;
 mod get;
 mod iterator;
@@ -79,6 +82,7 @@ mod state;
 mod streams;
 mod subscribe;
 mod tags;
+mod throttle;
 mod token;
 mod wire;
 
@@ -92,7 +96,9 @@ pub use config::{
     EngineConfig, EngineOpenError, KeyAccess, KeyAccessCheck, KeyUsage, RequestContext,
     StreamDeclaration,
 };
+pub use faults::{FaultPlan, FaultRule};
 pub use subscribe::Subscription;
+pub use throttle::{LimitClock, ShardRates, ThroughputLimits};
 
 use crate::meta::AccountRecord;
 use crate::state::Registry;
@@ -125,6 +131,10 @@ pub struct Engine {
     tombstones: Mutex<HashMap<String, Option<Revision>>>,
     /// Data keys of encrypted streams (`datakeys`).
     data_keys: crate::datakeys::DataKeys,
+    /// Injected faults (`faults`).
+    faults: crate::faults::Faults,
+    /// SubscribeToShard calls per consumer and shard (`throttle`).
+    subscribe_calls: crate::throttle::SubscribeCalls,
 }
 
 impl std::fmt::Debug for Engine {
@@ -147,6 +157,7 @@ impl Engine {
         // Watch before listing: every write after the listing is in the feed.
         let feed = meta.watch().await?;
         let loaded = startup::load(meta.as_ref()).await?;
+        let faults = crate::faults::Faults::new(&config.faults);
         let engine = Arc::new_cyclic(|me| Engine {
             me: me.clone(),
             config,
@@ -161,6 +172,8 @@ impl Engine {
             subscriptions: Arc::default(),
             tombstones: Mutex::default(),
             data_keys: Default::default(),
+            faults,
+            subscribe_calls: Default::default(),
         });
         engine.close_all_closed().await?;
         engine.spawn_follower(feed);

@@ -18,6 +18,7 @@ const COMMITMENT_MIN_MS: i64 = 24 * 3_600_000;
 pub(crate) struct Usage {
     pub open_shards: usize,
     pub on_demand_streams: usize,
+    pub creating_streams: usize,
 }
 
 impl Engine {
@@ -33,6 +34,7 @@ impl Engine {
             }
             usage.open_shards += st.open_shards();
             usage.on_demand_streams += usize::from(st.rec.mode == Mode::OnDemand);
+            usage.creating_streams += usize::from(st.rec.status == Status::Creating);
         }
         usage
     }

@@ -384,3 +384,49 @@ pub(crate) fn consumer_args_conflict(arn: &str) -> String {
 pub(crate) fn no_resource_policy(arn: &str) -> String {
     format!("No resource policy found for resource {arn}.")
 }
+
+/// Recorded: a PutRecords entry's ErrorMessage in the PutRecords API reference's example
+/// ("Rate exceeded for shard shardId-000000000001 in stream exampleStreamName under account
+/// 111111111111."), and in transcripts of throttled producers. PutRecord sends the same as
+/// its exception's message; GetShardIterator's is reconstructed on it.
+pub(crate) fn write_rate_exceeded(shard_id: &str, name: &str, account: &str) -> String {
+    format!("Rate exceeded for shard {shard_id} in stream {name} under account {account}.")
+}
+
+/// Recorded: a GetRecords refusal as the Java SDK relays it
+/// ("Rate exceeded for Shard - 120849107321/kds-dk-logs-staging/shardId-000000000003").
+pub(crate) fn read_rate_exceeded(shard_id: &str, name: &str, account: &str) -> String {
+    format!("Rate exceeded for Shard - {account}/{name}/{shard_id}")
+}
+
+/// Reconstructed (AWS documents the limit, one call per second per consumer and shard, not
+/// its message).
+pub(crate) fn subscribe_rate_exceeded(
+    consumer_arn: &str,
+    shard_id: &str,
+    name: &str,
+    account: &str,
+) -> String {
+    format!(
+        "Rate exceeded for consumer {consumer_arn} and shard {shard_id} in stream {name} under \
+         account {account}."
+    )
+}
+
+/// Reconstructed on the CreateStream API reference ("Have more than five streams in the
+/// CREATING state at any point in time").
+pub(crate) fn creating_streams_limit(account: &str, region: &str, limit: usize) -> String {
+    format!(
+        "This request would exceed the limit of {limit} streams in CREATING state at once for \
+         the account {account} in {region}."
+    )
+}
+
+/// Reconstructed on the UpdateShardCount API reference ("Scale more than ten times per
+/// rolling 24-hour period per stream").
+pub(crate) fn scale_too_often(name: &str, account: &str, limit: usize) -> String {
+    format!(
+        "UpdateShardCount cannot scale stream {name} under account {account} more than {limit} \
+         times in a rolling 24-hour period."
+    )
+}

@@ -3,8 +3,10 @@
 //! A request is validated, its payloads encoded and hash keys computed without any lock;
 //! then, under the stream's read lock, each record is routed to an open shard and every
 //! touched shard's in-flight counter is raised (so a concurrent reshard waits for this
-//! append before sealing a parent); then ONE `ShardLog::append` carries one `ShardAppend`
-//! per touched shard, so a single group commit covers the whole request. No lock is held
+//! append before sealing a parent) and its throughput limit admits a prefix of the
+//! shard's records (`throttle`; the rest fail with ProvisionedThroughputExceeded); then
+//! ONE `ShardLog::append` carries one `ShardAppend` per touched shard, so a single group
+//! commit covers the whole request. No lock is held
 //! across that await. Results are mapped back to the request's order. When the append
 //! returns, each touched shard wakes its SubscribeToShard readers (a fence and a load per
 //! shard when nobody subscribes; no allocation).
@@ -21,7 +23,7 @@ use crate::clock::now_ms;
 use crate::encryption::stream_keys;
 use crate::error::{Failure, Outcome, INTERNAL_MESSAGE};
 use crate::messages::{self as msg, canonical_shard_id};
-use crate::meta::{Distribution, Status};
+use crate::meta::{Distribution, Mode, Status};
 use crate::payload;
 use crate::routing::{parse_hash_key, partition_hash};
 use crate::seqnum::{self, OrderingCheck, SeqNum};
@@ -38,10 +40,11 @@ struct Outgoing<'a> {
     data: &'a [u8],
 }
 
-/// Where one record landed.
+/// Where one record landed: its shard, and its sequence number unless the shard refused it
+/// (over its throughput limit, see `throttle`).
 struct Placed {
     shard: u32,
-    sequence_number: String,
+    sequence_number: Option<String>,
 }
 
 /// What [`Engine::write`] did.
@@ -85,7 +88,13 @@ impl Engine {
         }
         let dry_run = input.dry_run.unwrap_or(false);
         let written = self
-            .write(&entry, &[record], dry_run, ctx.key_access.as_ref())
+            .write(
+                "PutRecord",
+                &entry,
+                &[record],
+                dry_run,
+                ctx.key_access.as_ref(),
+            )
             .await?;
         let encryption_type = written.encryption_type();
         let placed = written
@@ -93,9 +102,18 @@ impl Engine {
             .into_iter()
             .next()
             .ok_or_else(|| Failure::internal("append", "no result"))?;
+        let shard_id = canonical_shard_id(placed.shard);
+        let Some(sequence_number) = placed.sequence_number else {
+            return Err(Failure::Throughput(msg::write_rate_exceeded(
+                &shard_id,
+                &entry.name,
+                &entry.account,
+            ))
+            .into());
+        };
         Ok(PutRecordOutput {
-            shard_id: canonical_shard_id(placed.shard),
-            sequence_number: placed.sequence_number,
+            shard_id,
+            sequence_number,
             encryption_type,
         })
     }
@@ -129,7 +147,13 @@ impl Engine {
         let n = records.len();
         let mut encryption_type = None;
         let results: Vec<PutRecordsResultEntry> = match self
-            .write(&entry, &records, dry_run, ctx.key_access.as_ref())
+            .write(
+                "PutRecords",
+                &entry,
+                &records,
+                dry_run,
+                ctx.key_access.as_ref(),
+            )
             .await
         {
             Ok(written) => {
@@ -137,11 +161,24 @@ impl Engine {
                 written
                     .placed
                     .into_iter()
-                    .map(|p| PutRecordsResultEntry {
-                        shard_id: Some(canonical_shard_id(p.shard)),
-                        sequence_number: Some(p.sequence_number),
-                        error_code: None,
-                        error_message: None,
+                    .map(|p| match p.sequence_number {
+                        Some(seq) => PutRecordsResultEntry {
+                            shard_id: Some(canonical_shard_id(p.shard)),
+                            sequence_number: Some(seq),
+                            error_code: None,
+                            error_message: None,
+                        },
+                        // AWS's failed entries carry only ErrorCode and ErrorMessage (the
+                        // PutRecords API reference's example).
+                        None => PutRecordsResultEntry {
+                            error_code: Some("ProvisionedThroughputExceededException".to_owned()),
+                            error_message: Some(msg::write_rate_exceeded(
+                                &canonical_shard_id(p.shard),
+                                &entry.name,
+                                &entry.account,
+                            )),
+                            ..Default::default()
+                        },
                     })
                     .collect()
             }
@@ -173,6 +210,7 @@ impl Engine {
     /// key (`datakeys`).
     async fn write(
         &self,
+        op: &'static str,
         entry: &StreamEntry,
         records: &[Outgoing<'_>],
         dry_run: bool,
@@ -204,7 +242,7 @@ impl Engine {
             })
             .collect::<Outcome<_>>()?;
         let placed = self
-            .write_records(entry, records, &payloads, dry_run)
+            .write_records(op, entry, records, &payloads, dry_run)
             .await?;
         Ok(Written {
             placed,
@@ -214,6 +252,7 @@ impl Engine {
 
     async fn write_records(
         &self,
+        op: &'static str,
         entry: &StreamEntry,
         records: &[Outgoing<'_>],
         payloads: &[Bytes],
@@ -221,7 +260,7 @@ impl Engine {
     ) -> Outcome<Vec<Placed>> {
         let mut attempt = 1;
         loop {
-            match self.write_once(entry, records, payloads, dry_run).await {
+            match self.write_once(op, entry, records, payloads, dry_run).await {
                 Err(Moved(shard)) if attempt < CLOSED_ATTEMPTS => {
                     attempt += 1;
                     self.follow_reshard(entry, shard).await?;
@@ -268,12 +307,13 @@ impl Engine {
 
     async fn write_once(
         &self,
+        op: &'static str,
         entry: &StreamEntry,
         records: &[Outgoing<'_>],
         payloads: &[Bytes],
         dry_run: bool,
     ) -> Result<Vec<Placed>, WriteFailure> {
-        let (appends, slots, guards) = {
+        let (appends, slots, guards, admitted) = {
             let st = entry.state.read();
             if matches!(st.rec.status, Status::Creating | Status::Deleting) {
                 return Err(Failed(Failure::NotFound(msg::stream_not_found(
@@ -292,6 +332,8 @@ impl Engine {
                 HashMap::with_capacity(records.len().min(routes.len()));
             let mut appends: Vec<ShardAppend> = Vec::new();
             let mut slots: Vec<(usize, usize)> = Vec::with_capacity(records.len());
+            // Record sizes per shard group, as AWS counts them (data and partition key).
+            let mut sizes: Vec<Vec<usize>> = Vec::new();
             for (r, p) in records.iter().zip(payloads.iter().cloned()) {
                 let pos = match r.hash {
                     Some(h) => st.routes.position(h).ok_or_else(|| {
@@ -307,26 +349,47 @@ impl Engine {
                         },
                         payloads: Vec::new(),
                     });
+                    sizes.push(Vec::new());
                     appends.len() - 1
                 });
                 slots.push((g, appends[g].payloads.len()));
                 appends[g].payloads.push(p);
+                sizes[g].push(r.data.len() + r.partition_key.map_or(0, str::len));
             }
             if dry_run {
                 return Err(Failed(Failure::dry_run()));
             }
-            let guards: Vec<_> = appends
+            let runtimes: Vec<_> = appends
                 .iter()
-                .map(|a| st.runtimes.get(&a.shard.shard).map(|rt| rt.begin_append()))
+                .map(|a| st.runtimes.get(&a.shard.shard))
                 .collect::<Option<_>>()
                 .ok_or_else(|| {
                     Failure::internal("routing", "routed to a shard without runtime state")
                 })?;
-            (appends, slots, guards)
+            // Throughput: each shard admits a prefix of its records; the rest are refused.
+            let on_demand =
+                Self::on_demand_capacity(st.rec.mode == Mode::OnDemand, st.rec.warm_mibps);
+            let mut admitted = Vec::with_capacity(appends.len());
+            for ((a, rt), sizes) in appends.iter_mut().zip(&runtimes).zip(&sizes) {
+                let verdict = self.throttle_write(op, entry, on_demand, rt, sizes);
+                a.payloads.truncate(verdict.admitted);
+                admitted.push(verdict.admitted);
+            }
+            let guards: Vec<_> = runtimes.iter().map(|rt| rt.begin_append()).collect();
+            (appends, slots, guards, admitted)
         };
 
         let shards: Vec<u32> = appends.iter().map(|a| a.shard.shard).collect();
-        let appended = self.log.append(appends).await;
+        // Shards that refused every record of the request get no append.
+        let kept: Vec<usize> = (0..appends.len()).filter(|&g| admitted[g] > 0).collect();
+        let appends: Vec<ShardAppend> = appends
+            .into_iter()
+            .filter(|a| !a.payloads.is_empty())
+            .collect();
+        let appended = match appends.is_empty() {
+            true => Ok(Vec::new()),
+            false => self.log.append(appends).await,
+        };
         // Resharding may now seal these shards. Subscribers learn of the records from the
         // log itself, once they are durable (also when this future is cancelled).
         drop(guards);
@@ -337,23 +400,30 @@ impl Engine {
             }
             Err(e) => return Err(Failed(e.into())),
         };
-        if appended.len() != shards.len() {
+        if appended.len() != kept.len() {
             return Err(Failed(Failure::internal(
                 "append",
                 "the log answered for a different number of shards",
             )));
         }
+        // Group `g`'s answer, when it was appended.
+        let mut answer = vec![None; shards.len()];
+        for (k, &g) in kept.iter().enumerate() {
+            answer[g] = Some(k);
+        }
         Ok(slots
             .into_iter()
             .map(|(g, i)| Placed {
                 shard: shards[g],
-                sequence_number: SeqNum::new(
-                    entry.id,
-                    shards[g],
-                    appended[g].first_offset + i as u64,
-                    appended[g].arrival_ms,
-                )
-                .encode(),
+                sequence_number: answer[g].filter(|_| i < admitted[g]).map(|k| {
+                    SeqNum::new(
+                        entry.id,
+                        shards[g],
+                        appended[k].first_offset + i as u64,
+                        appended[k].arrival_ms,
+                    )
+                    .encode()
+                }),
             })
             .collect())
     }

@@ -41,6 +41,10 @@ pub(crate) struct Applied {
     pub created: Vec<u32>,
 }
 
+/// UpdateShardCount scalings per stream and rolling day, under `limits = aws`.
+const MAX_SCALINGS_PER_DAY: usize = 10;
+const DAY_MS: i64 = 24 * 3_600_000;
+
 impl Engine {
     pub async fn split_shard(
         &self,
@@ -199,6 +203,9 @@ impl Engine {
         if (target as usize) * 2 < open {
             return Err(Failure::LimitExceeded(msg::scale_under_half(open, target)).into());
         }
+        if target as usize != open && self.config.limits.is_aws() {
+            self.count_scaling(&entry)?;
+        }
         if target as usize != open {
             self.begin_reshard(
                 &entry,
@@ -215,6 +222,24 @@ impl Engine {
             current_shard_count: Some(open as i32),
             target_shard_count: Some(target),
         })
+    }
+
+    /// Under `limits = aws`, UpdateShardCount's quota of scalings per stream and rolling 24
+    /// hours ("Scale more than ten times per rolling 24-hour period per stream",
+    /// UpdateShardCount API reference). Counted on this node, in memory.
+    fn count_scaling(&self, entry: &StreamEntry) -> Outcome<()> {
+        let now = now_ms();
+        let mut times = entry.scalings.lock();
+        times.retain(|&t| t > now - DAY_MS);
+        if times.len() >= MAX_SCALINGS_PER_DAY {
+            return Err(Failure::LimitExceeded(msg::scale_too_often(
+                &entry.name,
+                &entry.account,
+                MAX_SCALINGS_PER_DAY,
+            )));
+        }
+        times.push(now);
+        Ok(())
     }
 
     /// LimitExceeded when `added` more open shards would pass the account's limit.

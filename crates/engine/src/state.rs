@@ -17,6 +17,7 @@ use tributary_storage::{Revision, ShardKey};
 
 use crate::meta::{ConsumerRecord, ShardRecord, StreamRecord};
 use crate::routing::{Route, RouteTable};
+use crate::throttle::ShardBuckets;
 
 pub(crate) fn stream_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:kinesis:{region}:{account}:stream/{name}")
@@ -48,6 +49,8 @@ pub(crate) struct ShardRuntime {
     /// Woken when the shard is sealed, for the subscriptions reading it: they must now
     /// report its end.
     sealed_wake: tokio::sync::Notify,
+    /// Its throughput buckets (`throttle`).
+    pub(crate) buckets: Mutex<ShardBuckets>,
 }
 
 impl ShardRuntime {
@@ -60,6 +63,7 @@ impl ShardRuntime {
             end: AtomicU64::new(u64::MAX),
             closing: AtomicBool::new(false),
             sealed_wake: tokio::sync::Notify::new(),
+            buckets: Mutex::default(),
         }
     }
 
@@ -220,6 +224,11 @@ pub(crate) struct StreamEntry {
     /// Creation second of the last deregistered consumer of each name, so registering the
     /// name again never reuses an ARN.
     pub retired: Mutex<HashMap<String, i64>>,
+    /// Stream-wide write buckets of an on-demand stream under `limits = aws` (`throttle`).
+    pub writes: Mutex<ShardBuckets>,
+    /// When UpdateShardCount last changed it (ms), for AWS's calls per rolling 24 hours
+    /// (in memory: a restart forgets them).
+    pub scalings: Mutex<Vec<i64>>,
 }
 
 impl StreamEntry {
@@ -234,6 +243,8 @@ impl StreamEntry {
             state: RwLock::new(StreamState::loaded(rec, revision)),
             consumers: RwLock::new(BTreeMap::new()),
             retired: Mutex::new(HashMap::new()),
+            writes: Mutex::default(),
+            scalings: Mutex::default(),
         })
     }
 

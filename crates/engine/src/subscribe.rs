@@ -39,7 +39,7 @@ use tributary_storage::{ReadFrom, StorageError};
 use crate::clock::now_ms;
 use crate::encryption::stream_keys;
 use crate::error::{Failure, Outcome};
-use crate::get::{ReadView, Reader, DEFAULT_LIMIT};
+use crate::get::{records_bytes, ReadView, Reader, DEFAULT_LIMIT};
 use crate::iterator::Position;
 use crate::messages::{self as msg, canonical_shard_id};
 use crate::meta::{ConsumerPhase, Status};
@@ -47,6 +47,7 @@ use crate::resolve::parse_consumer_arn;
 use crate::seqnum::SeqNum;
 use crate::shards::parse_shard_id;
 use crate::state::{ShardRuntime, StreamEntry};
+use crate::throttle::SubscriptionPace;
 use crate::{Engine, KeyAccess, RequestContext};
 
 impl Engine {
@@ -77,6 +78,7 @@ impl Engine {
             ))
         })?;
         let shard_id = canonical_shard_id(index);
+        self.throttle_subscribe(&entry, arn, index)?;
         let (status, runtime) = {
             let st = entry.state.read();
             let rt = st
@@ -168,6 +170,7 @@ impl Engine {
             last_sent: None,
             done: false,
             key_access: ctx.key_access.clone(),
+            pace: self.subscription_pace(),
         })
     }
 
@@ -222,6 +225,8 @@ pub struct Subscription {
     done: bool,
     /// The subscriber's use of KMS keys, asked again for every batch of sealed records.
     key_access: Option<KeyAccess>,
+    /// Paces events to the consumer's per-shard rate (`throttle`).
+    pace: SubscriptionPace,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -282,6 +287,11 @@ impl Subscription {
             if Instant::now() >= self.deadline {
                 return Ok(None);
             }
+            // Paced: wait until what earlier events carried is paid off (no engine held).
+            self.pace.ready().await;
+            if Instant::now() >= self.deadline {
+                return Ok(None);
+            }
             let Some(engine) = self.engine.upgrade() else {
                 return Ok(None);
             };
@@ -314,6 +324,7 @@ impl Subscription {
             let heartbeat_due = self.last_sent.is_none_or(|t| t.elapsed() >= self.heartbeat);
             if !batch.records.is_empty() || batch.children.is_some() || heartbeat_due {
                 self.last_sent = Some(Instant::now());
+                self.pace.sent(records_bytes(&batch.records));
                 let end = batch.children.is_some();
                 return Ok(Some(SubscribeToShardEvent {
                     records: batch.records,

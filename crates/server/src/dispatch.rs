@@ -58,6 +58,13 @@ pub async fn dispatch(
         };
     }
     let op = input.operation();
+    // Injected faults (`[faults]` of the configuration), for testing clients' retries.
+    if engine.inject_internal_failure(op.name()) {
+        return Err(ApiError::new(
+            ErrorCode::InternalFailureException,
+            "Internal service failure.",
+        ));
+    }
     use Input as O;
     match input {
         O::AddTagsToStream(i) => change_unit!(add_tags_to_stream, i),
