@@ -14,6 +14,7 @@ use tributary_engine::StreamDeclaration;
 use tributary_storage::Durability;
 
 use crate::keys::{KeySettings, KmsArgs, KmsFileKeys};
+use crate::limits::{FaultsKey, LimitsArgs, LimitsKey};
 use crate::nats::{NatsArgs, NatsFileKeys, NatsSettings};
 
 #[derive(Args, Debug, Default)]
@@ -98,6 +99,8 @@ pub struct ServeArgs {
     pub nats: NatsArgs,
     #[command(flatten)]
     pub kms: KmsArgs,
+    #[command(flatten)]
+    pub limits: LimitsArgs,
 }
 
 /// The file's keys mirror the flags (snake_case); `[[streams]]` tables declare streams.
@@ -145,6 +148,10 @@ struct FileConfig {
     streams: Vec<StreamDeclaration>,
     #[serde(default)]
     users: Vec<UserConfig>,
+    /// `limits = "off" | "aws"` or a `[limits]` table (see `limits`).
+    limits: Option<LimitsKey>,
+    /// `[faults]` (see `limits`).
+    faults: Option<FaultsKey>,
 }
 
 /// A user with an access key. The secret comes from a file or an environment variable,
@@ -203,6 +210,10 @@ pub struct Settings {
     pub ignored: Vec<&'static str>,
     /// Where stream encryption keys come from.
     pub keys: KeySettings,
+    /// Throughput limits (`--limits`, `limits`).
+    pub limits: tributary_engine::ThroughputLimits,
+    /// Injected faults (`--faults`, `[faults]`).
+    pub faults: tributary_engine::FaultPlan,
 }
 
 impl Settings {
@@ -252,6 +263,8 @@ impl Settings {
             },
             matches!(storage, Storage::Nats(_)),
         )?;
+        let limits = crate::limits::resolve_limits(args.limits.limits.as_deref(), file.limits)?;
+        let faults = crate::limits::resolve_faults(args.limits.faults.as_deref(), file.faults)?;
         let mut ignored = Vec::new();
         if matches!(storage, Storage::Nats(_)) {
             if args.data_dir.is_some() || file.data_dir.is_some() {
@@ -324,6 +337,8 @@ impl Settings {
             users: Vec::new(),
             ignored,
             keys,
+            limits,
+            faults,
         };
         let mut s = s;
         check_account(&s.account_id)?;

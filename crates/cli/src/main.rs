@@ -9,6 +9,7 @@
 mod cert;
 mod config;
 mod keys;
+mod limits;
 mod nats;
 mod nats_checks;
 mod serve;

@@ -66,11 +66,19 @@ async fn serve(mut s: Settings) -> anyhow::Result<()> {
         subscription_lifetime: s.subscription_lifetime,
         shard_limit: s.shard_limit,
         keys: keys.service.clone(),
+        limits: s.limits,
+        faults: s.faults.clone(),
         ..EngineConfig::default()
     };
     let engine = Engine::open(config, log, meta)
         .await
         .context("opening the engine")?;
+    if s.limits != tributary_engine::ThroughputLimits::Off {
+        tracing::info!(limits = ?s.limits, "throughput limits are on");
+    }
+    if !s.faults.operations.is_empty() {
+        tracing::warn!(faults = ?s.faults, "fault injection is on: some requests will fail");
+    }
     let ctx = RequestContext::new(s.account_id.clone(), s.streams_region.clone());
     for decl in &s.streams {
         engine

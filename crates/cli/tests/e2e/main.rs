@@ -11,6 +11,7 @@ mod efo;
 mod encryption;
 mod fidelity;
 mod front_door;
+mod limits;
 mod more;
 mod nats;
 mod nats_faults;
