@@ -86,7 +86,7 @@ impl Faults {
 
     fn hit(&self, counter: &AtomicU64, every: u64, probability: f64) -> bool {
         let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
-        let scheduled = every > 0 && n % every == 0;
+        let scheduled = every > 0 && n.is_multiple_of(every);
         scheduled || (probability > 0.0 && self.draw() < probability)
     }
 
