@@ -261,6 +261,9 @@ impl Engine {
         let mut attempt = 1;
         loop {
             match self.write_once(op, entry, records, payloads, dry_run).await {
+                // Under throughput limits, the closed shard's bucket was charged for records
+                // that were not stored; its children start full. Rare (a reshard on another
+                // node mid-request), so not refunded.
                 Err(Moved(shard)) if attempt < CLOSED_ATTEMPTS => {
                     attempt += 1;
                     self.follow_reshard(entry, shard).await?;

@@ -203,8 +203,9 @@ impl Engine {
         if (target as usize) * 2 < open {
             return Err(Failure::LimitExceeded(msg::scale_under_half(open, target)).into());
         }
-        if target as usize != open && self.config.limits.is_aws() {
-            self.count_scaling(&entry)?;
+        let counted = target as usize != open && self.config.limits.is_aws();
+        if counted {
+            self.check_scalings(&entry)?;
         }
         if target as usize != open {
             self.begin_reshard(
@@ -216,6 +217,10 @@ impl Engine {
             )
             .await?;
         }
+        // Counted once accepted: a refused or retried (lost race) call does not count.
+        if counted {
+            entry.scalings.lock().push(now_ms());
+        }
         Ok(UpdateShardCountOutput {
             stream_name: Some(entry.name.clone()),
             stream_arn: Some(entry.arn.clone()),
@@ -226,8 +231,9 @@ impl Engine {
 
     /// Under `limits = aws`, UpdateShardCount's quota of scalings per stream and rolling 24
     /// hours ("Scale more than ten times per rolling 24-hour period per stream",
-    /// UpdateShardCount API reference). Counted on this node, in memory.
-    fn count_scaling(&self, entry: &StreamEntry) -> Outcome<()> {
+    /// UpdateShardCount API reference). Counted on this node, in memory; serialized by
+    /// `Engine::control`, which the caller holds.
+    fn check_scalings(&self, entry: &StreamEntry) -> Outcome<()> {
         let now = now_ms();
         let mut times = entry.scalings.lock();
         times.retain(|&t| t > now - DAY_MS);
@@ -238,7 +244,6 @@ impl Engine {
                 MAX_SCALINGS_PER_DAY,
             )));
         }
-        times.push(now);
         Ok(())
     }
 
