@@ -135,6 +135,8 @@ pub struct Engine {
     faults: crate::faults::Faults,
     /// SubscribeToShard calls per consumer and shard (`throttle`).
     subscribe_calls: crate::throttle::SubscribeCalls,
+    /// Control-plane calls per account and operation (`throttle`).
+    control_calls: crate::throttle::ControlCalls,
 }
 
 impl std::fmt::Debug for Engine {
@@ -174,6 +176,7 @@ impl Engine {
             data_keys: Default::default(),
             faults,
             subscribe_calls: Default::default(),
+            control_calls: Default::default(),
         });
         engine.close_all_closed().await?;
         engine.spawn_follower(feed);

@@ -10,6 +10,7 @@
 //! | read | [`Engine::throttle_read`], then [`Engine::charge_read`] with the bytes returned | ProvisionedThroughputExceededException |
 //! | iterator | [`Engine::throttle_iterator`] | ProvisionedThroughputExceededException |
 //! | subscribe | [`Engine::throttle_subscribe`] (calls), [`SubscriptionPace`] (bytes: delays, never fails) | LimitExceededException |
+//! | control plane (`aws` only) | [`Engine::throttle_control`] (called by the server for every operation) | LimitExceededException |
 //!
 //! AWS's numbers (Kinesis Data Streams "Quotas and limits" page; the PutRecords, GetRecords,
 //! GetShardIterator and SubscribeToShard API references; the "Handle large records" page):
@@ -44,7 +45,7 @@ use parking_lot::Mutex;
 use crate::error::{Failure, Outcome};
 use crate::messages::{self as msg, canonical_shard_id};
 use crate::state::{ShardRuntime, StreamEntry};
-use crate::Engine;
+use crate::{Engine, RequestContext};
 
 const MIB: u64 = 1 << 20;
 const SECOND_NS: u64 = 1_000_000_000;
@@ -413,6 +414,69 @@ impl Engine {
                 .map_or(0, |r| r.subscribe_bytes_per_sec),
             bucket: Bucket::default(),
         }
+    }
+}
+
+/// AWS's per-account call rates of control-plane operations (per second), from each
+/// operation's API reference ("This operation has a limit of N transactions per second per
+/// account"). Enforced under `limits = aws` only. ListShards' limit is per stream (1,000/s)
+/// and is not enforced.
+fn control_rate(operation: &str) -> Option<u64> {
+    Some(match operation {
+        "DescribeLimits" => 1,
+        "CreateStream"
+        | "DeleteStream"
+        | "ListStreams"
+        | "MergeShards"
+        | "SplitShard"
+        | "AddTagsToStream"
+        | "RemoveTagsFromStream"
+        | "ListTagsForStream"
+        | "RegisterStreamConsumer"
+        | "DeregisterStreamConsumer"
+        | "ListStreamConsumers" => 5,
+        "DescribeStream" => 10,
+        "DescribeStreamSummary" | "DescribeStreamConsumer" => 20,
+        _ => return None,
+    })
+}
+
+/// Control-plane calls per (account, region, operation).
+#[derive(Debug, Default)]
+pub(crate) struct ControlCalls {
+    buckets: Mutex<HashMap<(String, String, &'static str), Bucket>>,
+}
+
+impl Engine {
+    /// The control-plane throttle point: under `limits = aws`, one call of `operation` (its
+    /// name in `X-Amz-Target`) against AWS's per-account rate. `Some(message)` when refused:
+    /// the server answers LimitExceededException with it (message reconstructed: AWS's
+    /// wording for these refusals was not found recorded).
+    pub fn throttle_control(
+        &self,
+        ctx: &RequestContext,
+        operation: &'static str,
+    ) -> Option<String> {
+        if !self.config.limits.is_aws() {
+            return None;
+        }
+        let rate = control_rate(operation)?;
+        let now = self.config.limits_clock.now_ns();
+        let key = (ctx.account_id.clone(), ctx.region.clone(), operation);
+        let admitted = self
+            .control_calls
+            .buckets
+            .lock()
+            .entry(key)
+            .or_default()
+            .take(now, cost(1, rate));
+        (!admitted).then(|| {
+            format!(
+                "Rate exceeded for operation {operation} under account {} in {}: at most {rate} \
+                 calls per second.",
+                ctx.account_id, ctx.region
+            )
+        })
     }
 }
 

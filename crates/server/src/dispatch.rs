@@ -65,6 +65,10 @@ pub async fn dispatch(
             "Internal service failure.",
         ));
     }
+    // AWS's per-account rates of control-plane calls, under `limits = aws`.
+    if let Some(message) = engine.throttle_control(ctx, op.name()) {
+        return Err(ApiError::new(ErrorCode::LimitExceededException, message));
+    }
     use Input as O;
     match input {
         O::AddTagsToStream(i) => change_unit!(add_tags_to_stream, i),

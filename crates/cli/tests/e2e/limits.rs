@@ -100,6 +100,15 @@ async fn aws_limits_throttle_the_sixth_get_records_in_a_second() {
 }
 
 #[tokio::test]
+async fn aws_limits_rate_describe_limits_at_one_call_a_second() {
+    let s = server_with(&["--limits", "aws"]);
+    let c = no_retries(&s);
+    c.describe_limits().send().await.unwrap();
+    let (code, _) = err_of(c.describe_limits().send().await);
+    assert_eq!(code, "LimitExceededException");
+}
+
+#[tokio::test]
 async fn limits_are_off_by_default() {
     let s = server();
     let c = no_retries(&s);
@@ -117,6 +126,7 @@ async fn limits_are_off_by_default() {
     let it = iterator(&c, "lim", "shardId-000000000000", ShardIteratorType::Latest).await;
     for _ in 0..20 {
         c.get_records().shard_iterator(&it).send().await.unwrap();
+        c.describe_limits().send().await.unwrap();
     }
 }
 

@@ -442,6 +442,39 @@ async fn aws_limits_cap_streams_creating_and_scalings_per_day() {
 }
 
 #[tokio::test]
+async fn aws_limits_rate_control_plane_calls_per_account() {
+    let (config, clock) = limited(ThroughputLimits::Aws);
+    let h = Harness::with_config(config).await;
+    // DescribeLimits: one call per second per account.
+    assert_eq!(h.engine.throttle_control(&h.ctx, "DescribeLimits"), None);
+    let refused = h.engine.throttle_control(&h.ctx, "DescribeLimits");
+    assert!(refused.is_some_and(|m| m.contains("DescribeLimits")));
+    // Another account has its own allowance; data-plane operations have none here.
+    let other = RequestContext::new("210987654321", REGION);
+    assert_eq!(h.engine.throttle_control(&other, "DescribeLimits"), None);
+    for _ in 0..20 {
+        assert_eq!(h.engine.throttle_control(&h.ctx, "PutRecords"), None);
+    }
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(h.engine.throttle_control(&h.ctx, "DescribeLimits"), None);
+
+    let (config, _clock) = limited(only(|_| {}));
+    let custom = Harness::with_config(config).await;
+    assert_eq!(
+        custom
+            .engine
+            .throttle_control(&custom.ctx, "DescribeLimits"),
+        None
+    );
+    assert_eq!(
+        custom
+            .engine
+            .throttle_control(&custom.ctx, "DescribeLimits"),
+        None
+    );
+}
+
+#[tokio::test]
 async fn faults_throttle_and_fail_on_their_schedule() {
     let rule = |f: fn(&mut FaultRule)| {
         let mut r = FaultRule::default();
