@@ -105,6 +105,7 @@ impl Engine {
         ctx: &RequestContext,
         input: GetRecordsInput,
     ) -> Result<GetRecordsOutput, GetRecordsError> {
+        let started = std::time::Instant::now();
         let it = ShardIterator::open(&self.sealer, &input.shard_iterator)
             .ok_or_else(|| Failure::InvalidArgument(msg::INVALID_SHARD_ITERATOR.to_owned()))?;
         let now = now_ms();
@@ -173,6 +174,15 @@ impl Engine {
             )
             .await?
             .ok_or_else(missing)?;
+        let age_ms = match batch.records.last() {
+            Some(r) => r
+                .approximate_arrival_timestamp
+                .map_or(0, |t| (now - t.millis()).max(0)),
+            None => batch.millis_behind_latest,
+        };
+        let bytes = crate::metrics::records_size(&batch.records);
+        let n = batch.records.len() as u64;
+        entry.get_records_done(&runtime, n, bytes, age_ms, started.elapsed());
         let next_shard_iterator = match batch.children {
             Some(_) => None,
             None => Some(

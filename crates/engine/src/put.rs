@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use bytes::Bytes;
 use tributary_model::types::*;
@@ -22,6 +23,7 @@ use crate::encryption::stream_keys;
 use crate::error::{Failure, Outcome, INTERNAL_MESSAGE};
 use crate::messages::{self as msg, canonical_shard_id};
 use crate::meta::{Distribution, Status};
+use crate::metrics::record_size;
 use crate::payload;
 use crate::routing::{parse_hash_key, partition_hash};
 use crate::seqnum::{self, OrderingCheck, SeqNum};
@@ -68,6 +70,7 @@ impl Engine {
         ctx: &RequestContext,
         input: PutRecordInput,
     ) -> Result<PutRecordOutput, PutRecordError> {
+        let started = Instant::now();
         let entry = self.resolve(
             ctx,
             input.stream_name.as_deref(),
@@ -93,6 +96,8 @@ impl Engine {
             .into_iter()
             .next()
             .ok_or_else(|| Failure::internal("append", "no result"))?;
+        let size = record_size(input.data.len(), input.partition_key.as_deref());
+        entry.put_record_done(size, started.elapsed());
         Ok(PutRecordOutput {
             shard_id: canonical_shard_id(placed.shard),
             sequence_number: placed.sequence_number,
@@ -105,6 +110,7 @@ impl Engine {
         ctx: &RequestContext,
         input: PutRecordsInput,
     ) -> Result<PutRecordsOutput, PutRecordsError> {
+        let started = Instant::now();
         let entry = self.resolve(
             ctx,
             input.stream_name.as_deref(),
@@ -156,6 +162,12 @@ impl Engine {
             Err(other) => return Err(other.into()),
         };
         let failed = results.iter().filter(|r| r.error_code.is_some()).count();
+        let sizes = input
+            .records
+            .iter()
+            .map(|r| record_size(r.data.len(), r.partition_key.as_deref()));
+        let codes = results.iter().map(|r| r.error_code.as_deref());
+        entry.put_records_done(codes.zip(sizes), started.elapsed());
         Ok(PutRecordsOutput {
             failed_record_count: Some(failed as i32),
             records: results,
@@ -273,7 +285,7 @@ impl Engine {
         payloads: &[Bytes],
         dry_run: bool,
     ) -> Result<Vec<Placed>, WriteFailure> {
-        let (appends, slots, guards) = {
+        let (appends, slots, guards, sizes) = {
             let st = entry.state.read();
             if matches!(st.rec.status, Status::Creating | Status::Deleting) {
                 return Err(Failed(Failure::NotFound(msg::stream_not_found(
@@ -291,6 +303,8 @@ impl Engine {
             let mut group_of: HashMap<usize, usize> =
                 HashMap::with_capacity(records.len().min(routes.len()));
             let mut appends: Vec<ShardAppend> = Vec::new();
+            // Records and bytes per touched shard, for its Incoming* metrics.
+            let mut sizes: Vec<(u64, u64)> = Vec::new();
             let mut slots: Vec<(usize, usize)> = Vec::with_capacity(records.len());
             for (r, p) in records.iter().zip(payloads.iter().cloned()) {
                 let pos = match r.hash {
@@ -307,8 +321,11 @@ impl Engine {
                         },
                         payloads: Vec::new(),
                     });
+                    sizes.push((0, 0));
                     appends.len() - 1
                 });
+                sizes[g].0 += 1;
+                sizes[g].1 += record_size(r.data.len(), r.partition_key);
                 slots.push((g, appends[g].payloads.len()));
                 appends[g].payloads.push(p);
             }
@@ -322,11 +339,16 @@ impl Engine {
                 .ok_or_else(|| {
                     Failure::internal("routing", "routed to a shard without runtime state")
                 })?;
-            (appends, slots, guards)
+            (appends, slots, guards, sizes)
         };
 
         let shards: Vec<u32> = appends.iter().map(|a| a.shard.shard).collect();
         let appended = self.log.append(appends).await;
+        if appended.as_ref().is_ok_and(|a| a.len() == guards.len()) {
+            for (guard, (n, bytes)) in guards.iter().zip(sizes) {
+                guard.shard().metrics.incoming(n, bytes);
+            }
+        }
         // Resharding may now seal these shards. Subscribers learn of the records from the
         // log itself, once they are durable (also when this future is cancelled).
         drop(guards);

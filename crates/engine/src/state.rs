@@ -48,6 +48,8 @@ pub(crate) struct ShardRuntime {
     /// Woken when the shard is sealed, for the subscriptions reading it: they must now
     /// report its end.
     sealed_wake: tokio::sync::Notify,
+    /// Shard-level metrics, always counted, exported when enabled (`metrics`).
+    pub metrics: crate::metrics::ShardMetrics,
 }
 
 impl ShardRuntime {
@@ -60,6 +62,7 @@ impl ShardRuntime {
             end: AtomicU64::new(u64::MAX),
             closing: AtomicBool::new(false),
             sealed_wake: tokio::sync::Notify::new(),
+            metrics: Default::default(),
         }
     }
 
@@ -115,6 +118,13 @@ impl ShardRuntime {
 
 /// See [`ShardRuntime::begin_append`].
 pub(crate) struct AppendGuard(Arc<ShardRuntime>);
+
+impl AppendGuard {
+    /// The shard the append is counted on.
+    pub(crate) fn shard(&self) -> &ShardRuntime {
+        &self.0
+    }
+}
 
 impl Drop for AppendGuard {
     fn drop(&mut self) {
@@ -220,6 +230,8 @@ pub(crate) struct StreamEntry {
     /// Creation second of the last deregistered consumer of each name, so registering the
     /// name again never reuses an ARN.
     pub retired: Mutex<HashMap<String, i64>>,
+    /// Stream-level metrics (`metrics`); they go with the entry when the stream is deleted.
+    pub metrics: crate::metrics::StreamMetrics,
 }
 
 impl StreamEntry {
@@ -234,6 +246,7 @@ impl StreamEntry {
             state: RwLock::new(StreamState::loaded(rec, revision)),
             consumers: RwLock::new(BTreeMap::new()),
             retired: Mutex::new(HashMap::new()),
+            metrics: Default::default(),
         })
     }
 

@@ -144,6 +144,8 @@ impl Engine {
         let slot =
             self.subscriptions
                 .claim(key.clone(), self.config.subscription_takeover, || {
+                    // Refused: CloudWatch counts it as SubscribeToShard.RateExceeded.
+                    entry.subscribe_rate_exceeded();
                     msg::another_subscription(
                         &entry.account,
                         &entry.name,
@@ -151,6 +153,7 @@ impl Engine {
                         &consumer.rec.name,
                     )
                 })?;
+        entry.metrics.subscribe_success.inc();
         let now = Instant::now();
         Ok(Subscription {
             engine: self.me.clone(),
@@ -314,6 +317,9 @@ impl Subscription {
             let heartbeat_due = self.last_sent.is_none_or(|t| t.elapsed() >= self.heartbeat);
             if !batch.records.is_empty() || batch.children.is_some() || heartbeat_due {
                 self.last_sent = Some(Instant::now());
+                let bytes = crate::metrics::records_size(&batch.records);
+                let n = batch.records.len() as u64;
+                self.entry.event_sent(n, bytes, batch.millis_behind_latest);
                 let end = batch.children.is_some();
                 return Ok(Some(SubscribeToShardEvent {
                     records: batch.records,

@@ -57,6 +57,14 @@ pub fn request(
     b.body(Full::new(body.into())).expect("request")
 }
 
+/// A GET of `path` with nothing but `host`: what scrapers and health probes send.
+pub fn get(path: &str) -> Request<Full<Bytes>> {
+    Request::get(path)
+        .header("host", "localhost")
+        .body(Full::new(Bytes::new()))
+        .expect("request")
+}
+
 /// The headers [`kinesis_request`] signs with: a well-formed `Authorization` and its date.
 pub const AUTH_HEADERS: [(&str, &str); 2] = [
     ("x-amz-date", "20240101T000000Z"),

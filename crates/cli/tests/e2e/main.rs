@@ -11,6 +11,7 @@ mod efo;
 mod encryption;
 mod fidelity;
 mod front_door;
+mod metrics;
 mod more;
 mod nats;
 mod nats_faults;

@@ -10,6 +10,7 @@ mod encryption;
 mod fixture;
 mod iterators;
 mod lifecycle;
+mod metrics;
 mod records;
 mod reshard;
 mod restart;
