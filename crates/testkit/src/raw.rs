@@ -164,7 +164,9 @@ where
                     .expect("h2 handshake");
             tokio::spawn(conn);
             let (mut parts, body) = req.into_parts();
-            parts.uri = format!("http://{addr}/").parse().expect("uri");
+            // HTTP/2 needs scheme and authority; the request's own path is kept.
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            parts.uri = format!("http://{addr}{path}").parse().expect("uri");
             sender
                 .send_request(Request::from_parts(parts, body))
                 .await
