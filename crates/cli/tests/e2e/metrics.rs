@@ -370,3 +370,39 @@ async fn the_dashboard_queries_only_exported_series() {
         }
     }
 }
+
+/// On NATS storage: the connection gauge, the leader of the shard's JetStream stream, and
+/// readiness (connected, JetStream answering).
+#[tokio::test]
+async fn on_nats_storage_the_connection_and_shard_leaders_are_exported() {
+    let cluster = tributary_natskit::NatsCluster::start(3);
+    let s = crate::nats::nats_server(&cluster, "e2e-metrics", &[]);
+    let c = s.sdk();
+    create(&c, "leaders", 1).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c
+        .put_record()
+        .stream_name("leaders")
+        .partition_key("k")
+        .data(Blob::new("x"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "no put within 15 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ready_until(&s, 200).await;
+    let m = scrape(&s).await;
+    assert_eq!(m["tributary_nats_connected"], 1.0);
+    assert_eq!(m["tributary_storage_writable"], 1.0);
+    let leaders: Vec<&String> = m
+        .keys()
+        .filter(|k| k.starts_with("tributary_nats_shard_leader{jetstream_stream=\"e2e-metrics_"))
+        .collect();
+    assert_eq!(leaders.len(), 1, "{leaders:?}");
+    assert!(
+        !m.contains_key("tributary_storage_disk_bytes"),
+        "no embedded series"
+    );
+}
