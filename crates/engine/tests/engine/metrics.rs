@@ -196,3 +196,56 @@ async fn storage_health_follows_the_logs_writability() {
     mem.fail_appends(false);
     assert_eq!(h.engine.storage_writable().await, Ok(()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_count_events_and_refusals() {
+    let h = Harness::new().await;
+    h.create("sub", 1).await;
+    h.put("sub", "k", "abc").await;
+    let c = h.register("sub", "app").await;
+    let mut sub = h
+        .subscribe(
+            &c.consumer_arn,
+            "shardId-0",
+            ShardIteratorType::TrimHorizon,
+            None,
+        )
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(std::time::Duration::from_secs(5), sub.next_event())
+        .await
+        .expect("the first event answers at once")
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.records.len(), 1);
+    // A second subscription of the same consumer and shard is refused while the first is young.
+    let refused = h
+        .subscribe(
+            &c.consumer_arn,
+            "shardId-0",
+            ShardIteratorType::TrimHorizon,
+            None,
+        )
+        .await;
+    assert!(refused.is_err());
+    let text = scrape(&h);
+    let v = |n: &str| value(&text, &stream_series(n, "sub"));
+    assert_eq!(v("tributary_subscribe_to_shard_success_total"), Some(1.0));
+    assert_eq!(
+        v("tributary_subscribe_to_shard_rate_exceeded_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("tributary_subscribe_to_shard_event_success_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("tributary_subscribe_to_shard_event_records_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("tributary_subscribe_to_shard_event_bytes_total"),
+        Some(4.0)
+    );
+    drop(sub);
+}
