@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the client scenarios and the JetStream tests (crates/natskit)
 # need, and nothing outside this folder:
-#   tests/clients/.venv              boto3, AWS CLI v1 and nats-server from requirements.txt
+#   tests/clients/.venv              boto3, AWS CLI v1, nats-server and prometheus-client from
+#                                    requirements.txt
 #                                    (nats-server: .venv/bin/nats-server, for crates/natskit)
 #   tests/clients/node/node_modules  AWS SDK for JavaScript v3, `npm ci` from package-lock.json
 #   tests/clients/browser/node_modules  the same SDK plus esbuild and playwright-core, `npm ci`
@@ -22,7 +23,7 @@ stamp_of() { sha256sum "$@" | sha256sum | cut -d' ' -f1; }
 # ---- Python: venv + pinned requirements --------------------------------
 want=$(stamp_of "$HERE/requirements.txt")-$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')
 if [[ -f $VENV/.tributary-stamp && $(cat "$VENV/.tributary-stamp") == "$want" ]] &&
-  "$VENV/bin/python" -c 'import boto3, awscli' 2>/dev/null && [[ -x $VENV/bin/nats-server ]]; then
+  "$VENV/bin/python" -c 'import boto3, awscli, prometheus_client' 2>/dev/null && [[ -x $VENV/bin/nats-server ]]; then
   echo "python deps: up to date ($VENV)"
 else
   echo "python deps: installing into $VENV"

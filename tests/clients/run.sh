@@ -4,7 +4,7 @@
 # data directory, so scenarios cannot disturb one another.
 #
 # Usage: tests/clients/run.sh BINARY [SCENARIO...]
-#   SCENARIO: boto3, node, awscli, efo, node-efo, secure, kms, throttle, browser, replicated
+#   SCENARIO: boto3, node, awscli, efo, node-efo, secure, kms, throttle, metrics, browser, replicated
 #             (replicated: the first five against two nodes on a NATS cluster,
 #             tests/clients/replicated.sh)
 #             (default: all of them, in that order)
@@ -18,7 +18,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ $# -lt 1 ]]; then
-  echo "usage: $0 BINARY [boto3|node|awscli|efo|node-efo|secure|kms|throttle|browser|replicated ...]" >&2
+  echo "usage: $0 BINARY [boto3|node|awscli|efo|node-efo|secure|kms|throttle|metrics|browser|replicated ...]" >&2
   exit 2
 fi
 BIN=$1
@@ -29,7 +29,7 @@ if [[ ! -x $BIN ]]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 SCENARIOS=("$@")
-if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo node-efo secure kms throttle browser replicated); fi
+if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo node-efo secure kms throttle metrics browser replicated); fi
 TIMEOUT=${SCENARIO_TIMEOUT:-600}
 LOGS=${CLIENT_TEST_LOGS:-$(mktemp -d -t tributary-client-logs.XXXXXX)}
 mkdir -p "$LOGS"
@@ -106,6 +106,8 @@ scenario_command() {
     kms) CMD=(env "PATH=$HERE/.venv/bin:$PATH" "$HERE/.venv/bin/python" "$HERE/python/scenario_kms.py"); SELF_SERVED=1 ;;
     # A KPL-style producer at three times a shard's rate under --limits aws (its own server).
     throttle) CMD=("$HERE/.venv/bin/python" "$HERE/python/scenario_throttle.py"); SELF_SERVED=1 ;;
+    # GET /metrics parsed by prometheus_client's text-format parser, around boto3 traffic.
+    metrics) CMD=("$HERE/.venv/bin/python" "$HERE/python/scenario_metrics.py") ;;
     replicated) CMD=(bash "$HERE/replicated.sh"); SELF_SERVED=1 ;;
     *) return 1 ;;
   esac
@@ -117,7 +119,7 @@ RESULTS=()
 for name in "${SCENARIOS[@]}"; do
   printf '\n---- client scenario: %s ----\n' "$name"
   if ! scenario_command "$name"; then
-    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure kms throttle browser replicated)"
+    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure kms throttle metrics browser replicated)"
     FAILED=$((FAILED + 1))
     RESULTS+=("FAIL  $name (unknown scenario)")
     continue

@@ -92,9 +92,18 @@ pub struct ServeArgs {
     /// PEM private key of `--tls-cert`.
     #[arg(long, env = "TRIBUTARY_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Log filter, e.g. `info` or `tributary=debug` [default: info].
+    /// Log filter, e.g. `info` or `tributary=debug` [default: info]. At debug, one line per
+    /// request (target `tributary::request`): request id, operation, stream, status, latency.
     #[arg(long, env = "RUST_LOG")]
     pub log: Option<String>,
+    /// Log line format: `text` (human readable) or `json` (one JSON object per line, for
+    /// log shippers) [default: text].
+    #[arg(long, env = "TRIBUTARY_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Serve Prometheus metrics at `GET /metrics` on the API port, without credentials
+    /// (docs/metrics.md) [default: true]. `--metrics false` turns the endpoint off.
+    #[arg(long, env = "TRIBUTARY_METRICS")]
+    pub metrics: Option<bool>,
     #[command(flatten)]
     pub nats: NatsArgs,
     #[command(flatten)]
@@ -126,6 +135,8 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     log: Option<String>,
+    log_format: Option<String>,
+    metrics: Option<bool>,
     nats_prefix: Option<String>,
     nats_replicas: Option<usize>,
     nats_allow_unreplicated: Option<bool>,
@@ -206,6 +217,9 @@ pub struct Settings {
     /// Certificate chain and key files, when serving TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log: String,
+    pub log_format: LogFormat,
+    /// Whether `GET /metrics` is served.
+    pub metrics: bool,
     /// Said at start, once logging is on: settings given that the chosen storage ignores.
     pub ignored: Vec<&'static str>,
     /// Where stream encryption keys come from.
@@ -334,6 +348,8 @@ impl Settings {
                 _ => bail!("TLS needs both a certificate and a key"),
             },
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            log_format: parse_log_format(args.log_format.or(file.log_format).as_deref())?,
+            metrics: args.metrics.or(file.metrics).unwrap_or(true),
             users: Vec::new(),
             ignored,
             keys,
@@ -421,6 +437,21 @@ fn env_admin(account: &str) -> anyhow::Result<Option<tributary_auth::Credential>
     )))
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_log_format(s: Option<&str>) -> anyhow::Result<LogFormat> {
+    match s {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => bail!("log format must be `text` or `json`, got {other:?}"),
+    }
+}
+
 fn parse_durability(s: &str) -> anyhow::Result<Durability> {
     if s == "sync" {
         return Ok(Durability::Sync);
@@ -493,6 +524,16 @@ mod tests {
             Durability::Interval(Duration::from_millis(5))
         );
         assert!(parse_durability("never").is_err());
+    }
+
+    #[test]
+    fn parses_log_formats_and_the_metrics_switch() {
+        assert_eq!(parse_log_format(None).unwrap(), LogFormat::Text);
+        assert_eq!(parse_log_format(Some("json")).unwrap(), LogFormat::Json);
+        assert!(parse_log_format(Some("xml")).is_err());
+        let f: FileConfig = toml::from_str("log_format = \"json\"\nmetrics = false").unwrap();
+        assert_eq!(f.log_format.as_deref(), Some("json"));
+        assert_eq!(f.metrics, Some(false));
     }
 
     #[test]

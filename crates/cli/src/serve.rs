@@ -10,17 +10,22 @@ use tributary_server::tls::CertSource;
 use tributary_server::AppState;
 use tributary_storage::{FjallMeta, MetaStore, SegmentLog, SegmentOptions, ShardLog};
 
-use crate::config::{Settings, Storage};
+use crate::config::{LogFormat, Settings, Storage};
 use crate::nats::NatsSettings;
 
 pub fn run(s: Settings) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&s.log).unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match s.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One object per line, fields at the top level, for log shippers.
+        LogFormat::Json => logs.json().flatten_event(true).with_ansi(false).init(),
+    }
     if !s.bind.ip().is_loopback() && s.users.is_empty() {
         if !s.insecure_no_auth {
             bail!(
@@ -143,6 +148,8 @@ async fn serve(mut s: Settings) -> anyhow::Result<()> {
         cors: s.cors,
         kms: keys.local,
         keys: keys.service,
+        metrics_endpoint: s.metrics,
+        requests: Default::default(),
     });
     tributary_server::serve(
         listener,

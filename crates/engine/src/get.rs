@@ -111,6 +111,7 @@ impl Engine {
         ctx: &RequestContext,
         input: GetRecordsInput,
     ) -> Result<GetRecordsOutput, GetRecordsError> {
+        let started = std::time::Instant::now();
         let it = ShardIterator::open(&self.sealer, &input.shard_iterator)
             .ok_or_else(|| Failure::InvalidArgument(msg::INVALID_SHARD_ITERATOR.to_owned()))?;
         let now = now_ms();
@@ -162,7 +163,10 @@ impl Engine {
         if input.dry_run.unwrap_or(false) {
             return Err(Failure::dry_run().into());
         }
-        self.throttle_read(&entry, &runtime)?;
+        if let Err(throttled) = self.throttle_read(&entry, &runtime) {
+            entry.read_throttled(&runtime);
+            return Err(throttled.into());
+        }
         let limit = input
             .limit
             .map_or(DEFAULT_LIMIT, |l| (l.max(1) as usize).min(DEFAULT_LIMIT));
@@ -180,7 +184,16 @@ impl Engine {
             )
             .await?
             .ok_or_else(missing)?;
-        self.charge_read(&runtime, records_bytes(&batch.records));
+        let age_ms = match batch.records.last() {
+            Some(r) => r
+                .approximate_arrival_timestamp
+                .map_or(0, |t| (now - t.millis()).max(0)),
+            None => batch.millis_behind_latest,
+        };
+        let bytes = crate::metrics::records_size(&batch.records);
+        self.charge_read(&runtime, bytes as usize);
+        let n = batch.records.len() as u64;
+        entry.get_records_done(&runtime, n, bytes, age_ms, started.elapsed());
         let next_shard_iterator = match batch.children {
             Some(_) => None,
             None => Some(
@@ -405,14 +418,6 @@ impl Engine {
             children: (sealed && caught_up).then(|| view.children()),
         }))
     }
-}
-
-/// The bytes of records as the read limits count them (data and partition key).
-pub(crate) fn records_bytes(records: &[Record]) -> usize {
-    records
-        .iter()
-        .map(|r| r.data.len() + r.partition_key.as_ref().map_or(0, String::len))
-        .sum()
 }
 
 /// What [`Engine::read_batch`] found.

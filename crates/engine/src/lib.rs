@@ -42,6 +42,7 @@
 //! | `wire` | conversions between stored records and the generated wire shapes |
 //! | `clock`, `startup` | time helpers; loading the MetaStore at open |
 //! | `follow` | the MetaStore's change feed: other nodes' writes, lost races, closing parents everywhere |
+//! | `metrics` | stream- and shard-level metrics named after CloudWatch's, their Prometheus exposition |
 //! | `messages`, `error` | AWS's messages and the shared failure type |
 //!
 //! Formats and the state machine are described in `docs/engine.md`.
@@ -67,6 +68,7 @@ mod lifecycle;
 mod limits;
 mod messages;
 mod meta;
+mod metrics;
 mod payload;
 mod policy;
 mod put;

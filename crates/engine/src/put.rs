@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use bytes::Bytes;
 use tributary_model::types::*;
@@ -24,6 +25,7 @@ use crate::encryption::stream_keys;
 use crate::error::{Failure, Outcome, INTERNAL_MESSAGE};
 use crate::messages::{self as msg, canonical_shard_id};
 use crate::meta::{Distribution, Mode, Status};
+use crate::metrics::record_size;
 use crate::payload;
 use crate::routing::{parse_hash_key, partition_hash};
 use crate::seqnum::{self, OrderingCheck, SeqNum};
@@ -71,6 +73,7 @@ impl Engine {
         ctx: &RequestContext,
         input: PutRecordInput,
     ) -> Result<PutRecordOutput, PutRecordError> {
+        let started = Instant::now();
         let entry = self.resolve(
             ctx,
             input.stream_name.as_deref(),
@@ -111,6 +114,8 @@ impl Engine {
             ))
             .into());
         };
+        let size = record_size(input.data.len(), input.partition_key.as_deref());
+        entry.put_record_done(size, started.elapsed());
         Ok(PutRecordOutput {
             shard_id,
             sequence_number,
@@ -123,6 +128,7 @@ impl Engine {
         ctx: &RequestContext,
         input: PutRecordsInput,
     ) -> Result<PutRecordsOutput, PutRecordsError> {
+        let started = Instant::now();
         let entry = self.resolve(
             ctx,
             input.stream_name.as_deref(),
@@ -193,6 +199,12 @@ impl Engine {
             Err(other) => return Err(other.into()),
         };
         let failed = results.iter().filter(|r| r.error_code.is_some()).count();
+        let sizes = input
+            .records
+            .iter()
+            .map(|r| record_size(r.data.len(), r.partition_key.as_deref()));
+        let codes = results.iter().map(|r| r.error_code.as_deref());
+        entry.put_records_done(codes.zip(sizes), started.elapsed());
         Ok(PutRecordsOutput {
             failed_record_count: Some(failed as i32),
             records: results,
@@ -375,8 +387,14 @@ impl Engine {
             let mut admitted = Vec::with_capacity(appends.len());
             for ((a, rt), sizes) in appends.iter_mut().zip(&runtimes).zip(&sizes) {
                 let verdict = self.throttle_write(op, entry, on_demand, rt, sizes);
+                if verdict.throttled > 0 {
+                    entry.write_throttled(rt, verdict.throttled as u64);
+                }
                 a.payloads.truncate(verdict.admitted);
-                admitted.push(verdict.admitted);
+                admitted.push((
+                    verdict.admitted,
+                    sizes[..verdict.admitted].iter().sum::<usize>(),
+                ));
             }
             let guards: Vec<_> = runtimes.iter().map(|rt| rt.begin_append()).collect();
             (appends, slots, guards, admitted)
@@ -384,7 +402,7 @@ impl Engine {
 
         let shards: Vec<u32> = appends.iter().map(|a| a.shard.shard).collect();
         // Shards that refused every record of the request get no append.
-        let kept: Vec<usize> = (0..appends.len()).filter(|&g| admitted[g] > 0).collect();
+        let kept: Vec<usize> = (0..appends.len()).filter(|&g| admitted[g].0 > 0).collect();
         let appends: Vec<ShardAppend> = appends
             .into_iter()
             .filter(|a| !a.payloads.is_empty())
@@ -393,6 +411,12 @@ impl Engine {
             true => Ok(Vec::new()),
             false => self.log.append(appends).await,
         };
+        if appended.as_ref().is_ok_and(|a| a.len() == kept.len()) {
+            for &g in &kept {
+                let (n, bytes) = admitted[g];
+                guards[g].shard().metrics.incoming(n as u64, bytes as u64);
+            }
+        }
         // Resharding may now seal these shards. Subscribers learn of the records from the
         // log itself, once they are durable (also when this future is cancelled).
         drop(guards);
@@ -418,7 +442,7 @@ impl Engine {
             .into_iter()
             .map(|(g, i)| Placed {
                 shard: shards[g],
-                sequence_number: answer[g].filter(|_| i < admitted[g]).map(|k| {
+                sequence_number: answer[g].filter(|_| i < admitted[g].0).map(|k| {
                     SeqNum::new(
                         entry.id,
                         shards[g],

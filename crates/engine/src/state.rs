@@ -51,6 +51,8 @@ pub(crate) struct ShardRuntime {
     sealed_wake: tokio::sync::Notify,
     /// Its throughput buckets (`throttle`).
     pub(crate) buckets: Mutex<ShardBuckets>,
+    /// Shard-level metrics, always counted, exported when enabled (`metrics`).
+    pub metrics: crate::metrics::ShardMetrics,
 }
 
 impl ShardRuntime {
@@ -64,6 +66,7 @@ impl ShardRuntime {
             closing: AtomicBool::new(false),
             sealed_wake: tokio::sync::Notify::new(),
             buckets: Mutex::default(),
+            metrics: Default::default(),
         }
     }
 
@@ -119,6 +122,13 @@ impl ShardRuntime {
 
 /// See [`ShardRuntime::begin_append`].
 pub(crate) struct AppendGuard(Arc<ShardRuntime>);
+
+impl AppendGuard {
+    /// The shard the append is counted on.
+    pub(crate) fn shard(&self) -> &ShardRuntime {
+        &self.0
+    }
+}
 
 impl Drop for AppendGuard {
     fn drop(&mut self) {
@@ -229,6 +239,8 @@ pub(crate) struct StreamEntry {
     /// When UpdateShardCount last changed it (ms), for AWS's calls per rolling 24 hours
     /// (in memory: a restart forgets them).
     pub scalings: Mutex<Vec<i64>>,
+    /// Stream-level metrics (`metrics`); they go with the entry when the stream is deleted.
+    pub metrics: crate::metrics::StreamMetrics,
 }
 
 impl StreamEntry {
@@ -245,6 +257,7 @@ impl StreamEntry {
             retired: Mutex::new(HashMap::new()),
             writes: Mutex::default(),
             scalings: Mutex::default(),
+            metrics: Default::default(),
         })
     }
 

@@ -39,7 +39,7 @@ use tributary_storage::{ReadFrom, StorageError};
 use crate::clock::now_ms;
 use crate::encryption::stream_keys;
 use crate::error::{Failure, Outcome};
-use crate::get::{records_bytes, ReadView, Reader, DEFAULT_LIMIT};
+use crate::get::{ReadView, Reader, DEFAULT_LIMIT};
 use crate::iterator::Position;
 use crate::messages::{self as msg, canonical_shard_id};
 use crate::meta::{ConsumerPhase, Status};
@@ -78,7 +78,10 @@ impl Engine {
             ))
         })?;
         let shard_id = canonical_shard_id(index);
-        self.throttle_subscribe(&entry, arn, index)?;
+        if let Err(throttled) = self.throttle_subscribe(&entry, arn, index) {
+            entry.subscribe_rate_exceeded();
+            return Err(throttled);
+        }
         let (status, runtime) = {
             let st = entry.state.read();
             let rt = st
@@ -146,6 +149,8 @@ impl Engine {
         let slot =
             self.subscriptions
                 .claim(key.clone(), self.config.subscription_takeover, || {
+                    // Refused: CloudWatch counts it as SubscribeToShard.RateExceeded.
+                    entry.subscribe_rate_exceeded();
                     msg::another_subscription(
                         &entry.account,
                         &entry.name,
@@ -153,6 +158,7 @@ impl Engine {
                         &consumer.rec.name,
                     )
                 })?;
+        entry.metrics.subscribe_success.inc();
         let now = Instant::now();
         Ok(Subscription {
             engine: self.me.clone(),
@@ -324,7 +330,10 @@ impl Subscription {
             let heartbeat_due = self.last_sent.is_none_or(|t| t.elapsed() >= self.heartbeat);
             if !batch.records.is_empty() || batch.children.is_some() || heartbeat_due {
                 self.last_sent = Some(Instant::now());
-                self.pace.sent(records_bytes(&batch.records));
+                let bytes = crate::metrics::records_size(&batch.records);
+                let n = batch.records.len() as u64;
+                self.pace.sent(bytes as usize);
+                self.entry.event_sent(n, bytes, batch.millis_behind_latest);
                 let end = batch.children.is_some();
                 return Ok(Some(SubscribeToShardEvent {
                     records: batch.records,

@@ -8,6 +8,8 @@
 //! - [`auth`]: SigV4 authentication and IAM-style authorization (or, with no credentials
 //!   configured, the form checks AWS makes before it verifies anything).
 //! - [`dispatch`]: the exhaustive `Operation` match that calls the engine.
+//! - [`observe`]: `GET /metrics`, `/health/live`, `/health/ready` and the request latency
+//!   histograms; one debug log line per request (`pipeline`).
 //! - [`kms`]: the built-in key service's `TrentService` API on the same endpoint.
 //! - [`cors`]: the CORS preflight and headers AWS serves to browser clients.
 //! - [`respond`]: response building, the single place where an [`ApiError`] becomes HTTP.
@@ -21,6 +23,7 @@ pub mod cors;
 pub mod dispatch;
 pub mod kms;
 pub mod listener;
+pub mod observe;
 pub mod pipeline;
 pub mod respond;
 pub mod subscribe;
@@ -48,6 +51,10 @@ pub struct AppState {
     /// The key service the engine encrypts through, for the key policies data-plane
     /// authorization reads.
     pub keys: Option<Arc<dyn tributary_kms::KeyService>>,
+    /// Serve `GET /metrics` (`observe.rs`); off, a GET there is refused like any other.
+    pub metrics_endpoint: bool,
+    /// Request latency by operation and outcome, for `/metrics`.
+    pub requests: observe::RequestMetrics,
 }
 
 pub use listener::serve;

@@ -4,6 +4,7 @@
 //! chooses for it (XML-ish, JSON, the legacy JSON envelope or CBOR).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
@@ -15,26 +16,89 @@ use tributary_protocol::Format;
 
 use crate::auth::{self, ConnInfo};
 use crate::respond::{self, Body, Refusal};
-use crate::{cors, dispatch, AppState};
+use crate::{cors, dispatch, observe, AppState};
 
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
     // Before the method, credentials or anything else: browsers send no credentials on a
     // preflight, and AWS answers it the same with and without them.
     if state.cors && cors::is_preflight(req.method(), req.headers()) {
         return cors::preflight(req.headers());
     }
     let (parts, body) = req.into_parts();
-    let mut resp = answer(&state, &parts, body).await;
+    // Metrics and health probes come without credentials, and before the front door's
+    // refusal of every GET.
+    if let Some(resp) = observe::endpoint(&state, &parts).await {
+        return resp;
+    }
+    let mut note = Note {
+        stream: None,
+        wanted: tracing::enabled!(target: "tributary::request", tracing::Level::DEBUG),
+    };
+    let mut resp = answer(&state, &parts, body, &mut note).await;
     if state.cors {
         cors::decorate(&parts.headers, &mut resp);
     }
+    record(&state, &parts, &resp, note, started.elapsed());
     resp
+}
+
+/// What the request log line needs from inside the pipeline: the stream the request names,
+/// only looked up when debug logging is on.
+struct Note {
+    stream: Option<String>,
+    wanted: bool,
+}
+
+/// The request's latency histogram and its debug log line: request id (as sent in
+/// `x-amzn-RequestId`), operation, stream, status, latency. Requests that name no Kinesis
+/// operation (KMS, refused at the front door) are logged with the target header instead.
+fn record(
+    state: &AppState,
+    parts: &http::request::Parts,
+    resp: &Response<Body>,
+    note: Note,
+    latency: std::time::Duration,
+) {
+    let header = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok());
+    let op = match target::parse(header) {
+        Target::Known(op) => Some(op),
+        _ => None,
+    };
+    if let Some(op) = op {
+        let outcome = observe::Outcome::of(resp.status());
+        state.requests.record(op, outcome, latency);
+    }
+    if note.wanted {
+        let request_id = resp
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        tracing::debug!(
+            target: "tributary::request",
+            request_id,
+            operation = op.map_or(header.unwrap_or_default(), |o| o.name()),
+            stream = note.stream.as_deref().unwrap_or_default(),
+            status = resp.status().as_u16(),
+            latency_ms = latency.as_secs_f64() * 1e3,
+            "request"
+        );
+    }
 }
 
 /// Everything but the preflight. Each front-door answer below is AWS's, recorded in
 /// kinesalite's test/connection.js (run against AWS; its index.js states the same order of
 /// checks); the test names are quoted beside each.
-async fn answer(state: &AppState, parts: &http::request::Parts, body: Incoming) -> Response<Body> {
+async fn answer(
+    state: &AppState,
+    parts: &http::request::Parts,
+    body: Incoming,
+    note: &mut Note,
+) -> Response<Body> {
     // "should return AccessDeniedException if GET" / "... if PUT" / "... if DELETE".
     if parts.method != Method::POST {
         return respond::refuse(Refusal::NoOperation);
@@ -102,7 +166,7 @@ async fn answer(state: &AppState, parts: &http::request::Parts, body: Incoming) 
             }
         }
     };
-    match serve(state, format, target, parts, body).await {
+    match serve(state, format, target, parts, body, note).await {
         Ok(resp) => resp,
         Err(e) => respond::error(format, &e),
     }
@@ -114,6 +178,7 @@ async fn serve(
     target: Target,
     parts: &http::request::Parts,
     body: Bytes,
+    note: &mut Note,
 ) -> Result<Response<Body>, ApiError> {
     let op = match target {
         Target::Known(op) => Some(op),
@@ -133,6 +198,14 @@ async fn serve(
         });
     let caller = auth::authenticate(&state.auth, auth::Service::Kinesis, parts, &body, &conn)?;
     let input = parsed.check(op, format)?;
+    if note.wanted {
+        let r = input.resources();
+        // A stream's name, or the name at the end of its ARN.
+        note.stream = r
+            .stream_name
+            .or_else(|| r.stream_arn.and_then(|a| a.rsplit('/').next()))
+            .map(str::to_owned);
+    }
     let account_id = caller.account(&state.account_id).to_string();
     let key_access = auth::authorize(
         &state.engine,

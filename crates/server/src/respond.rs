@@ -49,6 +49,24 @@ pub fn kms_body(status: StatusCode, body: Bytes) -> Response<Body> {
     with_headers(status, Some("application/x-amz-json-1.1"), full(body))
 }
 
+/// A plain-text answer of the observability endpoints (`observe.rs`).
+pub fn plain(status: StatusCode, text: String) -> Response<Body> {
+    with_headers(
+        status,
+        Some("text/plain; charset=utf-8"),
+        full(Bytes::from(text)),
+    )
+}
+
+/// `GET /metrics`: Prometheus' text exposition format.
+pub fn exposition(text: String) -> Response<Body> {
+    with_headers(
+        StatusCode::OK,
+        Some(tributary_telemetry::CONTENT_TYPE),
+        full(Bytes::from(text)),
+    )
+}
+
 /// Requests AWS's front door refuses before the protocol layer knows the request's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {

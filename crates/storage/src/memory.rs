@@ -246,6 +246,25 @@ impl ShardLog for MemoryShardLog {
             Ok(end)
         })
     }
+
+    /// Unwritable exactly while the test fails appends (`fail_appends`).
+    fn health(&self) -> BoxFuture<'_, StorageResult<()>> {
+        let result = match self.fail_appends.load(Ordering::SeqCst) {
+            true => Err(StorageError::Unavailable(
+                "appends disabled by the test".into(),
+            )),
+            false => Ok(()),
+        };
+        Box::pin(std::future::ready(result))
+    }
+
+    /// An in-memory log has no disk, journal or connection to report.
+    fn write_metrics<'a>(
+        &'a self,
+        _out: &'a mut tributary_telemetry::Exposition,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 impl MemoryShardLog {

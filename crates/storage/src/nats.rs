@@ -23,6 +23,7 @@
 
 mod api;
 mod follow;
+mod health;
 mod log;
 mod meta;
 mod read;

@@ -12,6 +12,8 @@
 //! - `checkpoint`: the checkpoint file and the thread that writes it.
 //! - `writer`: the writer thread: group commit (encode, write, roll back on error).
 //! - `syncer`: the fsync thread: makes group commits durable, then publishes and answers them.
+//! - `health`: writability probe and the series `/metrics` shows (fsync latency, backlog,
+//!   disk use).
 //! - `log`: the `ShardLog` implementation (control operations); `read`: reads.
 //! - `recovery` and `replay`: opening a directory, replaying the WAL after a crash.
 //!
@@ -31,6 +33,7 @@ mod checkpoint;
 mod encode;
 mod files;
 mod format;
+mod health;
 mod log;
 mod read;
 mod recovery;
@@ -309,6 +312,8 @@ struct Shared {
     /// A checkpoint was requested and has not started yet (avoids flooding its channel).
     ckpt_requested: AtomicBool,
     stats: Stats,
+    /// The last writability probe and disk measurement (`health`).
+    health: health::Cache,
     /// Tests hold this to stall the syncer just before it fsyncs.
     #[cfg(test)]
     sync_gate: Mutex<()>,

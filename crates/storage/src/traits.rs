@@ -128,6 +128,17 @@ pub trait ShardLog: Send + Sync + 'static {
     /// survives a reopen is the store's choice (the engine closes its closed shards again at
     /// open); a deleted and re-created shard starts open.
     fn close_shard(&self, shard: ShardKey) -> BoxFuture<'_, StorageResult<u64>>;
+    /// Whether appends can be made durable now: `Err` with the reason when they cannot (a
+    /// full or read-only disk, a failed fsync, a lost cluster connection). For readiness
+    /// probes: bounded in time, cheap enough to run every few seconds, and never on the
+    /// append path.
+    fn health(&self) -> BoxFuture<'_, StorageResult<()>>;
+    /// Writes the store's own metric families (fsync latency, backlog, disk use, cluster
+    /// connection...) into `out`. Bounded in time like `health`.
+    fn write_metrics<'a>(
+        &'a self,
+        out: &'a mut tributary_telemetry::Exposition,
+    ) -> BoxFuture<'a, ()>;
 }
 
 /// What a [`MetaStore`] write resolves to.

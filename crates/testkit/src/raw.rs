@@ -57,6 +57,14 @@ pub fn request(
     b.body(Full::new(body.into())).expect("request")
 }
 
+/// A GET of `path` with nothing but `host`: what scrapers and health probes send.
+pub fn get(path: &str) -> Request<Full<Bytes>> {
+    Request::get(path)
+        .header("host", "localhost")
+        .body(Full::new(Bytes::new()))
+        .expect("request")
+}
+
 /// The headers [`kinesis_request`] signs with: a well-formed `Authorization` and its date.
 pub const AUTH_HEADERS: [(&str, &str); 2] = [
     ("x-amz-date", "20240101T000000Z"),
@@ -156,7 +164,9 @@ where
                     .expect("h2 handshake");
             tokio::spawn(conn);
             let (mut parts, body) = req.into_parts();
-            parts.uri = format!("http://{addr}/").parse().expect("uri");
+            // HTTP/2 needs scheme and authority; the request's own path is kept.
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            parts.uri = format!("http://{addr}{path}").parse().expect("uri");
             sender
                 .send_request(Request::from_parts(parts, body))
                 .await

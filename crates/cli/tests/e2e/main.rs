@@ -12,6 +12,7 @@ mod encryption;
 mod fidelity;
 mod front_door;
 mod limits;
+mod metrics;
 mod more;
 mod nats;
 mod nats_faults;

@@ -542,3 +542,48 @@ async fn faults_throttle_and_fail_on_their_schedule() {
     assert!(h.engine.inject_internal_failure("DescribeStream"));
     assert!(!h.engine.inject_internal_failure("ListStreams"));
 }
+
+#[tokio::test]
+async fn throttles_are_counted_in_the_metrics() {
+    use tributary_telemetry::Exposition;
+    let (config, _clock) = limited(only(|r| {
+        r.write_records_per_sec = 2;
+        r.read_calls_per_sec = 1;
+    }));
+    let h = Harness::with_config(config).await;
+    h.create("s", 2).await;
+    let out = put_records(&h, "s", vec![entry("x", "0"); 3]).await;
+    assert_eq!(out.failed_record_count, Some(1));
+    let it = h
+        .iterator(
+            "s",
+            "shardId-000000000000",
+            ShardIteratorType::TrimHorizon,
+            None,
+        )
+        .await;
+    get_records(&h, &it).await.unwrap();
+    assert!(get_records(&h, &it).await.is_err());
+
+    let mut text = Exposition::new();
+    h.engine.write_metrics(&mut text);
+    let text = text.finish();
+    let value = |name: &str| {
+        let series = format!("{name}{{account=\"{ACCOUNT}\",region=\"{REGION}\",stream=\"s\"}}");
+        text.lines()
+            .find_map(|l| l.rsplit_once(' ').filter(|(s, _)| *s == series))
+            .map(|(_, v)| v.parse::<f64>().unwrap())
+    };
+    assert_eq!(
+        value("tributary_put_records_throttled_records_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        value("tributary_read_provisioned_throughput_exceeded_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        value("tributary_write_provisioned_throughput_exceeded_total"),
+        Some(1.0)
+    );
+}

@@ -11,6 +11,7 @@ mod fixture;
 mod iterators;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod records;
 mod reshard;
 mod restart;

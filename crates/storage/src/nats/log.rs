@@ -54,7 +54,7 @@ pub struct NatsLog {
     prefix: String,
     replicas: usize,
     pub(super) timeout: Duration,
-    shards: Mutex<HashMap<ShardKey, Arc<ShardState>>>,
+    pub(super) shards: Mutex<HashMap<ShardKey, Arc<ShardState>>>,
 }
 
 /// What this node knows of one shard.
@@ -90,6 +90,15 @@ struct Fence {
 pub(super) struct StreamInfo {
     pub config: serde_json::Map<String, serde_json::Value>,
     pub state: StreamState,
+    /// The replica group, on a clustered server (`health`).
+    #[serde(default)]
+    pub cluster: Option<ClusterInfo>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ClusterInfo {
+    #[serde(default)]
+    pub leader: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -661,5 +670,16 @@ impl ShardLog for NatsLog {
 
     fn close_shard(&self, key: ShardKey) -> BoxFuture<'_, StorageResult<u64>> {
         Box::pin(self.close(key))
+    }
+
+    fn health(&self) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(self.check_health())
+    }
+
+    fn write_metrics<'a>(
+        &'a self,
+        out: &'a mut tributary_telemetry::Exposition,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(self.write_health_metrics(out))
     }
 }

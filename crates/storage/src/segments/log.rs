@@ -107,6 +107,22 @@ impl ShardLog for SegmentLog {
             }
         })
     }
+
+    fn health(&self) -> BoxFuture<'_, StorageResult<()>> {
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || super::health::check(&shared))
+                .await
+                .map_err(|e| StorageError::Io(format!("health task failed: {e}")))?
+        })
+    }
+
+    fn write_metrics<'a>(
+        &'a self,
+        out: &'a mut tributary_telemetry::Exposition,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(super::health::write_metrics(self, out))
+    }
 }
 
 /// How often a close waiting for an fsync checks whether the log was poisoned meanwhile.

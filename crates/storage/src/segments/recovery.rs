@@ -148,6 +148,7 @@ pub(super) fn open(
         ckpt_tx,
         ckpt_requested: AtomicBool::new(false),
         stats: super::Stats::default(),
+        health: Default::default(),
         #[cfg(test)]
         sync_gate: Mutex::new(()),
         _dir_lock: dir_lock,

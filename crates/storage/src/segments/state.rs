@@ -113,6 +113,8 @@ pub(super) struct Stats {
     pub direct_bytes: AtomicU64,
     pub segments_created: AtomicU64,
     pub segments_deleted: AtomicU64,
+    /// Duration of each fsync round of the syncer thread.
+    pub fsync: tributary_telemetry::Histogram,
 }
 
 impl Stats {

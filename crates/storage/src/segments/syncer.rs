@@ -154,6 +154,7 @@ fn sync_all(shared: &Shared, targets: &[Target]) -> StorageResult<()> {
     shared.poisoned()?;
     #[cfg(test)]
     let _gate = shared.sync_gate.lock();
+    let started = Instant::now();
     // At most PARALLEL_FSYNCS at once: enough to keep the device busy, few threads.
     let per = targets.len().div_ceil(PARALLEL_FSYNCS).max(1);
     let results: Vec<std::io::Result<()>> = std::thread::scope(|s| {
@@ -172,6 +173,7 @@ fn sync_all(shared: &Shared, targets: &[Target]) -> StorageResult<()> {
         out
     });
     Stats::add(&shared.stats.syncs, 1);
+    shared.stats.fsync.observe(started.elapsed());
     match results.into_iter().find_map(Result::err) {
         Some(e) => Err(shared.poison("fsync", &e)),
         None => Ok(()),
