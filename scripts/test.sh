@@ -38,6 +38,9 @@ section "4/8 model drift (scripts/gen_model.py --check)"
 python3 scripts/gen_model.py --check
 
 section "5/8 cargo nextest"
+# CI shows the head and the tail of a failing run: without a backtrace after it, a failing
+# test's panic message is in that tail. TRIBUTARY_TEST_BACKTRACE=1 brings backtraces back.
+export RUST_BACKTRACE=${TRIBUTARY_TEST_BACKTRACE:-0}
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "cargo-nextest is missing: installing it from crates.io"
   cargo install --locked cargo-nextest

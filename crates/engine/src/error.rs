@@ -148,7 +148,8 @@ impl From<tributary_storage::StorageError> for Failure {
             | E::Unavailable(_)
             | E::Corrupt(_)
             | E::Io(_)
-            | E::Closed(_)) => Failure::internal("shard log operation failed", e),
+            | E::Closed(_)
+            | E::Partial(_)) => Failure::internal("shard log operation failed", e),
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tributary_model::types::*;
 use tributary_model::*;
-use tributary_storage::{ShardAppend, ShardKey, StorageError};
+use tributary_storage::{Appended, ShardAppend, ShardKey, StorageError};
 
 use crate::clock::now_ms;
 use crate::encryption::stream_keys;
@@ -36,6 +36,7 @@ use crate::{Engine, KeyAccess, KeyUsage, RequestContext};
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
 /// One record of a request, validated.
+#[derive(Clone, Copy)]
 struct Outgoing<'a> {
     partition_key: Option<&'a str>,
     hash: Option<u128>,
@@ -270,26 +271,42 @@ impl Engine {
         payloads: &[Bytes],
         dry_run: bool,
     ) -> Outcome<Vec<Placed>> {
-        let mut attempt = 1;
-        loop {
-            match self.write_once(op, entry, records, payloads, dry_run).await {
-                // Under throughput limits, the closed shard's bucket was charged for records
-                // that were not stored; its children start full. Rare (a reshard on another
-                // node mid-request), so not refunded.
-                Err(Moved(shard)) if attempt < CLOSED_ATTEMPTS => {
-                    attempt += 1;
-                    self.follow_reshard(entry, shard).await?;
-                }
-                Err(Moved(shard)) => {
-                    return Err(Failure::internal(
-                        "append",
-                        format!("shard {shard:?} stayed closed through {attempt} attempts"),
-                    ))
-                }
-                Err(Failed(f)) => return Err(f),
-                Ok(placed) => return Ok(placed),
+        let mut attempt = self
+            .write_once(op, entry, records, payloads, dry_run)
+            .await?;
+        let mut tries = 1;
+        while let Some(shard) = attempt.moved {
+            // Under throughput limits, the closed shard's bucket was charged for records
+            // that were not stored; its children start full. Rare (a reshard on another
+            // node mid-request), so not refunded.
+            if tries == CLOSED_ATTEMPTS {
+                return Err(Failure::internal(
+                    "append",
+                    format!("shard {shard:?} stayed closed through {tries} attempts"),
+                ));
             }
+            tries += 1;
+            self.follow_reshard(entry, shard).await?;
+            // Only the records routed to a moved shard go again: the others are stored, and
+            // writing them again would store them twice.
+            let todo: Vec<usize> = (0..attempt.placed.len())
+                .filter(|&i| attempt.placed[i].is_none())
+                .collect();
+            let again: Vec<Outgoing> = todo.iter().map(|&i| records[i]).collect();
+            let again_payloads: Vec<Bytes> = todo.iter().map(|&i| payloads[i].clone()).collect();
+            let next = self
+                .write_once(op, entry, &again, &again_payloads, dry_run)
+                .await?;
+            for (i, p) in todo.into_iter().zip(next.placed) {
+                attempt.placed[i] = p;
+            }
+            attempt.moved = next.moved;
         }
+        attempt
+            .placed
+            .into_iter()
+            .collect::<Option<Vec<Placed>>>()
+            .ok_or_else(|| Failure::internal("append", "a record was left unplaced"))
     }
 
     /// After an append found `shard` closed or gone: refreshes the stream's record from the
@@ -327,21 +344,21 @@ impl Engine {
         records: &[Outgoing<'_>],
         payloads: &[Bytes],
         dry_run: bool,
-    ) -> Result<Vec<Placed>, WriteFailure> {
+    ) -> Outcome<Attempt> {
         let (appends, slots, guards, admitted) = {
             let st = entry.state.read();
             if matches!(st.rec.status, Status::Creating | Status::Deleting) {
-                return Err(Failed(Failure::NotFound(msg::stream_not_found(
+                return Err(Failure::NotFound(msg::stream_not_found(
                     &entry.name,
                     &entry.account,
-                ))));
+                )));
             }
             let routes = st.routes.routes();
             if routes.is_empty() {
-                return Err(Failed(Failure::internal(
+                return Err(Failure::internal(
                     "routing",
                     "an active stream has no open shard",
-                )));
+                ));
             }
             let mut group_of: HashMap<usize, usize> =
                 HashMap::with_capacity(records.len().min(routes.len()));
@@ -372,7 +389,7 @@ impl Engine {
                 sizes[g].push(r.data.len() + r.partition_key.map_or(0, str::len));
             }
             if dry_run {
-                return Err(Failed(Failure::dry_run()));
+                return Err(Failure::dry_run());
             }
             let runtimes: Vec<_> = appends
                 .iter()
@@ -411,8 +428,43 @@ impl Engine {
             true => Ok(Vec::new()),
             false => self.log.append(appends).await,
         };
-        if appended.as_ref().is_ok_and(|a| a.len() == kept.len()) {
-            for &g in &kept {
+        // Each group's answer when it was stored; a moved shard stored nothing, so its
+        // records may go again (after the stream's record shows the move).
+        let mut answer: Vec<Option<Appended>> = vec![None; shards.len()];
+        let mut moved = None;
+        match appended {
+            Ok(each) if each.len() == kept.len() => {
+                for (&g, a) in kept.iter().zip(each) {
+                    answer[g] = Some(a);
+                }
+            }
+            Err(StorageError::Partial(each)) if each.len() == kept.len() => {
+                for (&g, outcome) in kept.iter().zip(each) {
+                    match outcome {
+                        Ok(a) => answer[g] = Some(a),
+                        Err(StorageError::Closed(shard) | StorageError::NoSuchShard(shard)) => {
+                            moved = Some(shard)
+                        }
+                        // Records that may or may not be stored can be neither acknowledged
+                        // nor written again: the call fails, as AWS's does, and the caller's
+                        // retry decides.
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Ok(_) | Err(StorageError::Partial(_)) => {
+                return Err(Failure::internal(
+                    "append",
+                    "the log answered for a different number of shards",
+                ))
+            }
+            Err(StorageError::Closed(shard) | StorageError::NoSuchShard(shard)) => {
+                moved = Some(shard)
+            }
+            Err(e) => return Err(e.into()),
+        }
+        for (g, a) in answer.iter().enumerate() {
+            if a.is_some() {
                 let (n, bytes) = admitted[g];
                 guards[g].shard().metrics.incoming(n as u64, bytes as u64);
             }
@@ -420,61 +472,49 @@ impl Engine {
         // Resharding may now seal these shards. Subscribers learn of the records from the
         // log itself, once they are durable (also when this future is cancelled).
         drop(guards);
-        let appended = match appended {
-            Ok(a) => a,
-            Err(StorageError::Closed(shard) | StorageError::NoSuchShard(shard)) => {
-                return Err(Moved(shard))
-            }
-            Err(e) => return Err(Failed(e.into())),
-        };
-        if appended.len() != kept.len() {
-            return Err(Failed(Failure::internal(
-                "append",
-                "the log answered for a different number of shards",
-            )));
-        }
-        // Group `g`'s answer, when it was appended.
-        let mut answer = vec![None; shards.len()];
-        for (k, &g) in kept.iter().enumerate() {
-            answer[g] = Some(k);
-        }
-        Ok(slots
+        let placed = slots
             .into_iter()
-            .map(|(g, i)| Placed {
-                shard: shards[g],
-                sequence_number: answer[g].filter(|_| i < admitted[g].0).map(|k| {
-                    SeqNum::new(
-                        entry.id,
-                        shards[g],
-                        appended[k].first_offset + i as u64,
-                        appended[k].arrival_ms,
-                    )
-                    .encode()
-                }),
+            .map(|(g, i)| {
+                // A refused record has no sequence number; a record of a moved shard no place.
+                let stored = i < admitted[g].0;
+                match answer[g] {
+                    Some(a) => Some(Placed {
+                        shard: shards[g],
+                        sequence_number: stored.then(|| {
+                            SeqNum::new(
+                                entry.id,
+                                shards[g],
+                                a.first_offset + i as u64,
+                                a.arrival_ms,
+                            )
+                            .encode()
+                        }),
+                    }),
+                    None if stored => None,
+                    None => Some(Placed {
+                        shard: shards[g],
+                        sequence_number: None,
+                    }),
+                }
             })
-            .collect())
+            .collect();
+        Ok(Attempt { placed, moved })
     }
+}
+
+/// What one attempt of [`Engine::write`] did.
+struct Attempt {
+    /// Per record: where it landed, or `None` when its shard moved and it was not stored.
+    placed: Vec<Option<Placed>>,
+    /// A shard that refused its records because it was closed (by a reshard on another node)
+    /// or deleted (with its stream, on another node).
+    moved: Option<ShardKey>,
 }
 
 /// How often one request meets a closed shard before it fails.
 const CLOSED_ATTEMPTS: usize = 4;
 /// Pause before trying again when the store does not show the close yet.
 const CLOSED_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
-
-/// Why one attempt of [`Engine::write`] failed.
-enum WriteFailure {
-    /// The log refused the append: this shard was closed (by a reshard on another node) or
-    /// deleted (with its stream, on another node).
-    Moved(ShardKey),
-    Failed(Failure),
-}
-use WriteFailure::{Failed, Moved};
-
-impl From<Failure> for WriteFailure {
-    fn from(f: Failure) -> Self {
-        Failed(f)
-    }
-}
 
 /// The stream settings a write is checked against, read once per request.
 struct Rules {

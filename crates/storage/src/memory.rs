@@ -61,6 +61,8 @@ pub struct MemoryShardLog {
     shards: Mutex<HashMap<ShardKey, ShardData>>,
     clock_offset_ms: AtomicI64,
     fail_appends: AtomicBool,
+    /// See [`MemoryShardLog::refuse_next_append_to`].
+    refuse_once: Mutex<Option<ShardKey>>,
     append_calls: AtomicUsize,
     /// While true, appends are written but neither published nor answered.
     held: watch::Sender<bool>,
@@ -72,6 +74,7 @@ impl Default for MemoryShardLog {
             shards: Mutex::default(),
             clock_offset_ms: AtomicI64::default(),
             fail_appends: AtomicBool::default(),
+            refuse_once: Mutex::default(),
             append_calls: AtomicUsize::default(),
             held: watch::channel(false).0,
         }
@@ -91,6 +94,13 @@ impl MemoryShardLog {
     /// Makes every append fail with `StorageError::Unavailable` until turned off.
     pub fn fail_appends(&self, fail: bool) {
         self.fail_appends.store(fail, Ordering::SeqCst);
+    }
+
+    /// The next append naming `shard` stores nothing there and answers `NoSuchShard` for it,
+    /// while storing the other shards it names ([`StorageError::Partial`]): a replicated store
+    /// whose shard's stream is briefly unknown (JetStream during a leader change).
+    pub fn refuse_next_append_to(&self, shard: ShardKey) {
+        *self.refuse_once.lock() = Some(shard);
     }
 
     /// While held, appends are written but stay invisible and unanswered, like appends
@@ -126,11 +136,28 @@ impl MemoryShardLog {
         crate::clock::now_ms() + self.clock_offset_ms.load(Ordering::SeqCst)
     }
 
-    fn append_now(&self, appends: Vec<ShardAppend>) -> StorageResult<Vec<Appended>> {
+    fn append_now(&self, mut appends: Vec<ShardAppend>) -> StorageResult<Vec<Appended>> {
         if self.fail_appends.load(Ordering::SeqCst) {
             return Err(StorageError::Unavailable(
                 "appends disabled by the test".into(),
             ));
+        }
+        let refused = {
+            let mut once = self.refuse_once.lock();
+            let at = once.and_then(|k| appends.iter().position(|a| a.shard == k));
+            at.inspect(|_| *once = None)
+        };
+        if let Some(at) = refused {
+            let shard = appends.remove(at).shard;
+            if appends.is_empty() {
+                return Err(StorageError::NoSuchShard(shard));
+            }
+            let mut each: Vec<StorageResult<Appended>> = match self.append_now(appends) {
+                Ok(stored) => stored.into_iter().map(Ok).collect(),
+                Err(e) => return Err(e),
+            };
+            each.insert(at, Err(StorageError::NoSuchShard(shard)));
+            return Err(StorageError::Partial(each));
         }
         let held = *self.held.borrow();
         let mut shards = self.shards.lock();

@@ -26,6 +26,7 @@ mod follow;
 mod health;
 mod log;
 mod meta;
+mod outcome;
 mod read;
 
 use std::time::Duration;

@@ -71,6 +71,12 @@ pub enum StorageError {
     /// in the failed call was written (to any shard).
     #[error("shard {0:?} is closed")]
     Closed(ShardKey),
+    /// An append to several shards that a store which cannot write them together (JetStream:
+    /// a stream per shard) wrote to some of them only: each shard's outcome, in the order of
+    /// the call. A `Closed` or `NoSuchShard` outcome wrote nothing to its shard; any other
+    /// error may or may not have.
+    #[error("appended to some shards only: {0:?}")]
+    Partial(Vec<StorageResult<Appended>>),
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -80,8 +86,12 @@ pub type StorageResult<T> = Result<T, StorageError>;
 /// Contract (checked by the contract suite):
 /// - `append` returns only once every payload in the call is on stable storage (or as the
 ///   engine's configured durability says); offsets in a shard are dense and start at 0.
-/// - One `append` call may touch several shards; it is atomic per shard, and shards are
-///   persisted together (one group commit).
+/// - One `append` call may touch several shards; it is atomic per shard. A local store
+///   persists the shards together (one group commit); a store that cannot answers a call it
+///   wrote to some shards only with [`StorageError::Partial`], never with an error that
+///   claims nothing was written.
+/// - `Closed` and `NoSuchShard` mean nothing of the call was written: the engine then writes
+///   the records again elsewhere, so a store that does not know must answer `Unavailable`.
 /// - Reads never return a record below the trim point set by `trim_before`.
 ///
 /// Every method is async: a local store runs its disk work (fsyncs, page-cache reads) off the

@@ -296,6 +296,63 @@ async fn storage_failures_fail_every_record() {
     h.put("s", "a", "ok").await;
 }
 
+/// A replicated store may store an append to several shards in some of them only, and
+/// refuse another as unknown for a moment (JetStream during a leader change). The engine
+/// writes again the records of the refused shard, and only those: each record is stored
+/// once, and the answer gives each its place.
+#[tokio::test]
+async fn a_partial_append_writes_again_only_the_refused_shards_records() {
+    let h = Harness::new().await;
+    let Some(mem) = h.hooks() else {
+        return; // a hook of the in-memory log
+    };
+    h.create("s", 2).await;
+    // Shard 0, then shard 1 (the top of the hash range), in turn.
+    let entries = [Some("0"), Some(TOP), Some("0"), Some(TOP)]
+        .iter()
+        .enumerate()
+        .map(|(i, hash)| entry(&format!("k{i}"), &format!("r{i}"), *hash))
+        .collect();
+    mem.refuse_next_append_to(tributary_storage::ShardKey {
+        stream: 1,
+        shard: 1,
+    });
+    let calls = mem.append_calls();
+    let out = h
+        .engine
+        .put_records(&h.ctx, records_input("s", entries))
+        .await
+        .unwrap();
+    assert_eq!(out.failed_record_count, Some(0), "{out:?}");
+    assert_eq!(
+        mem.append_calls(),
+        calls + 2,
+        "one partial append, one retry"
+    );
+    let shard_of: Vec<_> = out.records.iter().map(|r| r.shard_id.clone()).collect();
+    assert_eq!(
+        shard_of,
+        [0, 1, 0, 1].map(|s| Some(format!("shardId-00000000000{s}")))
+    );
+    assert_eq!(h.drain("s", "shardId-000000000000").await.0, ["r0", "r2"]);
+    assert_eq!(h.drain("s", "shardId-000000000001").await.0, ["r1", "r3"]);
+    for (shard, r) in [(0, &out.records[2]), (1, &out.records[3])] {
+        let it = h
+            .iterator(
+                "s",
+                &format!("shardId-00000000000{shard}"),
+                ShardIteratorType::AtSequenceNumber,
+                r.sequence_number.as_deref(),
+            )
+            .await;
+        assert_eq!(
+            data_str(&h.get(&it).await.records[0]),
+            ["r2", "r3"][shard],
+            "the answer's sequence numbers are where the records are"
+        );
+    }
+}
+
 #[tokio::test]
 async fn auto_distribution_spreads_records_without_keys() {
     let h = Harness::new().await;

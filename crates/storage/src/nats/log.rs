@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, RequestErrorKind};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
@@ -20,6 +20,7 @@ use serde_json::json;
 use tokio::sync::{oneshot, watch};
 
 use super::api::{self, decode_answer, ApiError};
+use super::outcome::{combine, Publish};
 use super::{unavailable, NatsOptions, NATS_FORMAT_VERSION, NATS_MAX_RECORD};
 use crate::{
     Appended, Bounds, ReadFrom, ShardAppend, ShardKey, ShardLog, StorageError, StorageResult,
@@ -388,15 +389,22 @@ impl NatsLog {
                     tokio::time::sleep(Duration::from_millis(1 + attempt as u64 % 5)).await;
                 }
                 Err(Publish::Fenced(None)) => fence.known = false,
-                Err(Publish::Failed(e)) => {
-                    // The batch may or may not be stored: learn the end again before the next.
-                    // A shard closed or deleted by another node says so.
+                Err(Publish::Refused(e)) => {
+                    // Nothing was stored. A shard closed or deleted by another node says so,
+                    // and the engine writes the records again where they now belong.
                     fence.known = false;
                     return Err(match self.info(key).await {
                         Err(StorageError::NoSuchShard(k)) => StorageError::NoSuchShard(k),
                         Ok(info) if self.is_closed(key, &info) => StorageError::Closed(key),
                         _ => e,
                     });
+                }
+                Err(Publish::Failed(e)) => {
+                    // The batch may or may not be stored: learn the end again before the next,
+                    // and say "unavailable" whatever the shard's state now, since "closed"
+                    // would have the engine store the records a second time.
+                    fence.known = false;
+                    return Err(e);
                 }
             }
         }
@@ -427,10 +435,11 @@ impl NatsLog {
                 headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
             }
             if i + 1 < n {
+                // Without its commit, a batch is never stored.
                 self.client
                     .publish_with_headers(subject.clone(), headers, payload.clone())
                     .await
-                    .map_err(|e| Publish::Failed(unavailable("publish", e)))?;
+                    .map_err(|e| Publish::Refused(unavailable("publish", e)))?;
                 continue;
             }
             if n > 1 {
@@ -443,13 +452,25 @@ impl NatsLog {
             )
             .await
             .map_err(|_| Publish::Failed(unavailable("publish", "no acknowledgement in time")))?
-            .map_err(|e| Publish::Failed(unavailable("publish", e)))?;
+            .map_err(|e| match e.kind() {
+                // No stream listens on the subject (closed, deleted, or no leader yet), or
+                // the request never left.
+                RequestErrorKind::NoResponders
+                | RequestErrorKind::InvalidSubject
+                | RequestErrorKind::MaxPayloadExceeded => {
+                    Publish::Refused(unavailable("publish", e))
+                }
+                RequestErrorKind::TimedOut | RequestErrorKind::Other => {
+                    Publish::Failed(unavailable("publish", e))
+                }
+            })?;
             let ack: PubAck = match decode_answer(&reply.payload) {
                 Ok(ack) => ack,
                 Err(e) if e.code() == Some(WRONG_LAST_SEQUENCE) => {
                     return Err(Publish::Fenced(e.trailing_number()))
                 }
-                Err(e) => return Err(Publish::Failed(unavailable("publish", e))),
+                // JetStream answered with an error: it stored nothing.
+                Err(e) => return Err(Publish::Refused(unavailable("publish", e))),
             };
             if ack.count.unwrap_or(1) != n as u64 {
                 return Err(Publish::Failed(StorageError::Corrupt(format!(
@@ -530,13 +551,6 @@ fn take_group(queue: &mut VecDeque<Waiting>) -> Vec<Waiting> {
 struct Waiting {
     payloads: Vec<Bytes>,
     reply: oneshot::Sender<StorageResult<Appended>>,
-}
-
-enum Publish {
-    /// Another writer appended first; nothing of this batch was stored. JetStream's answer
-    /// names the end it checked against ("wrong last sequence: N").
-    Fenced(Option<u64>),
-    Failed(StorageError),
 }
 
 impl ShardLog for NatsLog {
@@ -625,10 +639,7 @@ impl ShardLog for NatsLog {
                 .into_iter()
                 .zip(states)
                 .map(|(a, st)| self.append_one(a.shard, st, a.payloads));
-            futures::future::join_all(writes)
-                .await
-                .into_iter()
-                .collect()
+            combine(futures::future::join_all(writes).await)
         })
     }
 
