@@ -1,0 +1,724 @@
+package tributary;
+
+import java.io.FileInputStream;
+import java.io.InputStream;
+import java.math.BigInteger;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyStore;
+import java.security.MessageDigest;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.SdkBytes;
+import software.amazon.awssdk.core.interceptor.Context;
+import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
+import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
+import software.amazon.awssdk.core.interceptor.SdkExecutionAttribute;
+import software.amazon.awssdk.http.Http2Metric;
+import software.amazon.awssdk.http.Protocol;
+import software.amazon.awssdk.metrics.MetricCollection;
+import software.amazon.awssdk.metrics.MetricPublisher;
+import software.amazon.awssdk.http.ProtocolNegotiation;
+import software.amazon.awssdk.http.apache.ApacheHttpClient;
+import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.kinesis.KinesisAsyncClient;
+import software.amazon.awssdk.services.kinesis.KinesisClient;
+import software.amazon.awssdk.services.kinesis.model.*;
+
+/**
+ * The AWS SDK for Java v2 driving Tributary.
+ *
+ * <p>Usage: {@code Scenario ENDPOINT [TLS_ENDPOINT CA_PEM]}. ENDPOINT is a cleartext server
+ * (http://127.0.0.1:PORT) that verifies signatures made with AKIDEXAMPLE/secret; TLS_ENDPOINT
+ * (https://localhost:PORT) a TLS server with the same key whose certificate CA_PEM signed.
+ *
+ * <ol>
+ *   <li>sync client (Apache, HTTP/1.1), CBOR on, then CBOR off (aws.cborEnabled=false): the
+ *       round trip, tags, delete;
+ *   <li>async client (Netty, HTTP/2 prior knowledge on http://): the round trip, then enhanced
+ *       fan-out with SubscribeToShard ended by a SplitShard;
+ *   <li>async client over TLS (h2 by ALPN): the round trip and SubscribeToShard.
+ * </ol>
+ *
+ * One line per check; the last line is "java: N checks passed". Exits 1 at the first failure.
+ */
+public final class Scenario {
+  static final String KEY = "AKIDEXAMPLE";
+  static final String SECRET = "secret";
+  static final Region REGION = Region.US_EAST_1;
+  static final String CBOR = "application/x-amz-cbor-1.1";
+  static final String JSON = "application/x-amz-json-1.1";
+  static final BigInteger MAX_HASH = BigInteger.ONE.shiftLeft(128).subtract(BigInteger.ONE);
+
+  static int passed = 0;
+  static final Random RNG = new Random(Long.getLong("scenario.seed", System.nanoTime()));
+
+  static void check(boolean cond, String what) {
+    if (!cond) {
+      throw new CheckFailed(what);
+    }
+    passed++;
+    System.out.println("ok " + passed + " " + what);
+  }
+
+  static final class CheckFailed extends RuntimeException {
+    CheckFailed(String what) {
+      super(what);
+    }
+  }
+
+  /**
+   * Records the operation and Content-Type of every request and response, to prove which wire
+   * format ran, and (as the client's metric publisher) which HTTP version each call used: the
+   * Netty client reports Http2Metric values only for calls made on an HTTP/2 stream.
+   */
+  static final class WireLog implements ExecutionInterceptor, MetricPublisher {
+    final List<String> requestTypes = new CopyOnWriteArrayList<>();
+    final List<String> responseTypes = new CopyOnWriteArrayList<>();
+    final List<String> versions = new CopyOnWriteArrayList<>();
+
+    static String op(ExecutionAttributes attrs) {
+      return attrs.getAttribute(SdkExecutionAttribute.OPERATION_NAME);
+    }
+
+    @Override
+    public void beforeTransmission(Context.BeforeTransmission ctx, ExecutionAttributes attrs) {
+      requestTypes.add(op(attrs) + " " + ctx.httpRequest().firstMatchingHeader("Content-Type").orElse("(none)"));
+    }
+
+    @Override
+    public void afterTransmission(Context.AfterTransmission ctx, ExecutionAttributes attrs) {
+      responseTypes.add(op(attrs) + " " + ctx.httpResponse().firstMatchingHeader("Content-Type").orElse("(none)"));
+    }
+
+    @Override
+    public void publish(MetricCollection call) {
+      versions.add(hasHttp2(call) ? "h2" : "http/1.1");
+    }
+
+    static boolean hasHttp2(MetricCollection c) {
+      if (!c.metricValues(Http2Metric.LOCAL_STREAM_WINDOW_SIZE_IN_BYTES).isEmpty()) {
+        return true;
+      }
+      for (MetricCollection child : c.children()) {
+        if (hasHttp2(child)) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  /** One API over the sync and the async client: every async call is joined. */
+  static final class Api {
+    final String label;
+    final KinesisClient sync;
+    final KinesisAsyncClient async;
+    final WireLog wire;
+
+    Api(String label, KinesisClient sync, KinesisAsyncClient async, WireLog wire) {
+      this.label = label;
+      this.sync = sync;
+      this.async = async;
+      this.wire = wire;
+    }
+
+    <T> T call(Supplier<T> syncCall, Supplier<CompletableFuture<T>> asyncCall) {
+      if (sync != null) {
+        return syncCall.get();
+      }
+      try {
+        return asyncCall.get().get(60, TimeUnit.SECONDS);
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof RuntimeException r) {
+          throw r;
+        }
+        throw new RuntimeException(e.getCause());
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    }
+
+    CreateStreamResponse createStream(CreateStreamRequest r) {
+      return call(() -> sync.createStream(r), () -> async.createStream(r));
+    }
+
+    DescribeStreamSummaryResponse describeStreamSummary(String stream) {
+      var r = DescribeStreamSummaryRequest.builder().streamName(stream).build();
+      return call(() -> sync.describeStreamSummary(r), () -> async.describeStreamSummary(r));
+    }
+
+    ListShardsResponse listShards(ListShardsRequest r) {
+      return call(() -> sync.listShards(r), () -> async.listShards(r));
+    }
+
+    PutRecordResponse putRecord(PutRecordRequest r) {
+      return call(() -> sync.putRecord(r), () -> async.putRecord(r));
+    }
+
+    PutRecordsResponse putRecords(PutRecordsRequest r) {
+      return call(() -> sync.putRecords(r), () -> async.putRecords(r));
+    }
+
+    GetShardIteratorResponse getShardIterator(GetShardIteratorRequest r) {
+      return call(() -> sync.getShardIterator(r), () -> async.getShardIterator(r));
+    }
+
+    GetRecordsResponse getRecords(GetRecordsRequest r) {
+      return call(() -> sync.getRecords(r), () -> async.getRecords(r));
+    }
+
+    AddTagsToStreamResponse addTagsToStream(AddTagsToStreamRequest r) {
+      return call(() -> sync.addTagsToStream(r), () -> async.addTagsToStream(r));
+    }
+
+    ListTagsForStreamResponse listTagsForStream(ListTagsForStreamRequest r) {
+      return call(() -> sync.listTagsForStream(r), () -> async.listTagsForStream(r));
+    }
+
+    DeleteStreamResponse deleteStream(String stream) {
+      var r = DeleteStreamRequest.builder().streamName(stream).build();
+      return call(() -> sync.deleteStream(r), () -> async.deleteStream(r));
+    }
+  }
+
+  // ---- clients ---------------------------------------------------------------------------
+
+  static StaticCredentialsProvider creds(String secret) {
+    return StaticCredentialsProvider.create(AwsBasicCredentials.create(KEY, secret));
+  }
+
+  /** Sync client on Apache (HTTP/1.1). CBOR follows the aws.cborEnabled system property. */
+  static KinesisClient syncClient(String endpoint, String secret, WireLog wire) {
+    return KinesisClient.builder()
+        .endpointOverride(URI.create(endpoint))
+        .region(REGION)
+        .credentialsProvider(creds(secret))
+        .httpClientBuilder(ApacheHttpClient.builder())
+        // No retries but throttling: a server error must never be hidden.
+        .overrideConfiguration(o -> o.retryStrategy(b -> b.maxAttempts(1))
+            .addExecutionInterceptor(wire).addMetricPublisher(wire))
+        .build();
+  }
+
+  /** Async client on Netty with HTTP/2: h2c prior knowledge on http://, h2 by ALPN on https://. */
+  static KinesisAsyncClient asyncClient(String endpoint, TrustManager[] trust, WireLog wire) {
+    var http = NettyNioAsyncHttpClient.builder()
+        .protocol(Protocol.HTTP2)
+        .connectionAcquisitionTimeout(Duration.ofSeconds(30));
+    if (trust != null) {
+      http.protocolNegotiation(ProtocolNegotiation.ALPN).tlsTrustManagersProvider(() -> trust);
+    }
+    return KinesisAsyncClient.builder()
+        .endpointOverride(URI.create(endpoint))
+        .region(REGION)
+        .credentialsProvider(creds(SECRET))
+        .httpClientBuilder(http)
+        .overrideConfiguration(o -> o.retryStrategy(b -> b.maxAttempts(1)).addExecutionInterceptor(wire).addMetricPublisher(wire))
+        .build();
+  }
+
+  static TrustManager[] trustOnly(String caPem) throws Exception {
+    KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
+    ks.load(null, null);
+    try (InputStream in = new FileInputStream(caPem)) {
+      int i = 0;
+      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+        ks.setCertificateEntry("ca" + i++, c);
+      }
+    }
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(ks);
+    return tmf.getTrustManagers();
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  static String name(String what) {
+    return "java-" + what + "-" + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  static Throwable unwrap(Throwable t) {
+    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      throw new RuntimeException(e);
+    }
+  }
+
+  static BigInteger md5(String key) throws Exception {
+    return new BigInteger(1, MessageDigest.getInstance("MD5").digest(key.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  static String shardFor(List<Shard> shards, BigInteger hash) {
+    for (Shard s : shards) {
+      BigInteger lo = new BigInteger(s.hashKeyRange().startingHashKey());
+      BigInteger hi = new BigInteger(s.hashKeyRange().endingHashKey());
+      if (lo.compareTo(hash) <= 0 && hash.compareTo(hi) <= 0) {
+        return s.shardId();
+      }
+    }
+    return "(no shard)";
+  }
+
+  static byte[] payload(int i) {
+    // Record 0 holds every byte value; the others random bytes of random length.
+    if (i == 0) {
+      byte[] all = new byte[256];
+      for (int b = 0; b < 256; b++) {
+        all[b] = (byte) b;
+      }
+      return all;
+    }
+    byte[] data = new byte[1 + RNG.nextInt(600)];
+    RNG.nextBytes(data);
+    return data;
+  }
+
+  /** A record as sent or as read: what must come back exactly. */
+  record Rec(String shard, String seq, String key, byte[] data) {
+    boolean same(Rec o) {
+      return shard.equals(o.shard) && seq.equals(o.seq) && key.equals(o.key) && Arrays.equals(data, o.data);
+    }
+
+    @Override
+    public String toString() {
+      return shard + "/" + seq + "/" + key + "/" + data.length + "B";
+    }
+  }
+
+  static void waitActive(Api api, String stream) {
+    for (int i = 0; i < 300; i++) {
+      var s = api.describeStreamSummary(stream).streamDescriptionSummary();
+      if (s.streamStatus() == StreamStatus.ACTIVE) {
+        return;
+      }
+      sleep(100);
+    }
+    throw new CheckFailed(stream + " did not become ACTIVE in 30 s");
+  }
+
+  static void checkExpected(Map<String, List<Rec>> want, Map<String, List<Rec>> got, String where) {
+    for (var e : want.entrySet()) {
+      List<Rec> w = e.getValue();
+      List<Rec> g = got.getOrDefault(e.getKey(), List.of());
+      boolean same = w.size() == g.size();
+      for (int i = 0; same && i < w.size(); i++) {
+        same = w.get(i).same(g.get(i));
+      }
+      check(same, where + ": " + e.getKey() + " gives back its " + w.size() + " records exactly, in order"
+          + (same ? "" : " (got " + g.size() + ": first difference at " + firstDiff(w, g) + ")"));
+    }
+    int total = got.values().stream().mapToInt(List::size).sum();
+    int sent = want.values().stream().mapToInt(List::size).sum();
+    check(total == sent, where + ": " + total + " records read back, " + sent + " sent");
+  }
+
+  static String firstDiff(List<Rec> w, List<Rec> g) {
+    for (int i = 0; i < Math.max(w.size(), g.size()); i++) {
+      Rec a = i < w.size() ? w.get(i) : null;
+      Rec b = i < g.size() ? g.get(i) : null;
+      if (a == null || b == null || !a.same(b)) {
+        return "#" + i + " sent " + a + " read " + b;
+      }
+    }
+    return "none";
+  }
+
+  // ---- the round trip ----------------------------------------------------------------------
+
+  /**
+   * CreateStream (2 shards), ACTIVE, ListShards, PutRecord x10, PutRecords x40 (two with an
+   * ExplicitHashKey), read every shard from TRIM_HORIZON to its tip. Returns the stream's name.
+   */
+  static String roundTrip(Api api) throws Exception {
+    String p = "[" + api.label + "] ";
+    String stream = name("rt");
+    api.createStream(CreateStreamRequest.builder().streamName(stream).shardCount(2).build());
+    waitActive(api, stream);
+    var summary = api.describeStreamSummary(stream).streamDescriptionSummary();
+    check(summary.streamName().equals(stream) && summary.openShardCount() == 2
+        && summary.streamARN().endsWith(":stream/" + stream),
+        p + "DescribeStreamSummary: ACTIVE, 2 open shards, ARN " + summary.streamARN());
+    Instant created = summary.streamCreationTimestamp();
+    check(created != null && Math.abs(Duration.between(created, Instant.now()).toSeconds()) < 300,
+        p + "StreamCreationTimestamp is now: " + created);
+
+    List<Shard> shards = api.listShards(ListShardsRequest.builder().streamName(stream).build()).shards();
+    check(shards.size() == 2 && shards.get(0).shardId().equals("shardId-000000000000")
+        && shards.get(1).shardId().equals("shardId-000000000001")
+        && shards.get(0).hashKeyRange().startingHashKey().equals("0")
+        && new BigInteger(shards.get(1).hashKeyRange().endingHashKey()).equals(MAX_HASH)
+        && new BigInteger(shards.get(0).hashKeyRange().endingHashKey()).add(BigInteger.ONE)
+            .equals(new BigInteger(shards.get(1).hashKeyRange().startingHashKey())),
+        p + "ListShards: two shards covering the hash key space");
+
+    Map<String, List<Rec>> want = new TreeMap<>();
+    int routed = 0;
+    int n = 0;
+    for (int i = 0; i < 10; i++, n++) {
+      String key = "pk-" + i + "-" + RNG.nextInt(1000000);
+      byte[] data = payload(n);
+      var out = api.putRecord(PutRecordRequest.builder().streamName(stream).partitionKey(key)
+          .data(SdkBytes.fromByteArray(data)).build());
+      if (out.shardId().equals(shardFor(shards, md5(key)))) {
+        routed++;
+      }
+      want.computeIfAbsent(out.shardId(), k -> new ArrayList<>()).add(new Rec(out.shardId(), out.sequenceNumber(), key, data));
+    }
+    check(routed == 10, p + "PutRecord x10: each routed to the shard of MD5(partition key) (" + routed + "/10)");
+
+    List<PutRecordsRequestEntry> entries = new ArrayList<>();
+    List<Rec> sent = new ArrayList<>();
+    List<BigInteger> hashes = new ArrayList<>();
+    for (int i = 0; i < 40; i++, n++) {
+      String key = "batch-" + i + "-" + RNG.nextInt(1000000);
+      byte[] data = payload(n);
+      var e = PutRecordsRequestEntry.builder().partitionKey(key).data(SdkBytes.fromByteArray(data));
+      BigInteger hash = md5(key);
+      // Two entries name their hash key: the first shard's lowest and the last shard's highest.
+      if (i == 7) {
+        e.explicitHashKey("0");
+        hash = BigInteger.ZERO;
+      } else if (i == 8) {
+        e.explicitHashKey(MAX_HASH.toString());
+        hash = MAX_HASH;
+      }
+      entries.add(e.build());
+      hashes.add(hash);
+      sent.add(new Rec(null, null, key, data));
+    }
+    var batch = api.putRecords(PutRecordsRequest.builder().streamName(stream).records(entries).build());
+    check(batch.failedRecordCount() == 0 && batch.records().size() == 40,
+        p + "PutRecords x40: FailedRecordCount " + batch.failedRecordCount() + ", " + batch.records().size() + " results");
+    routed = 0;
+    for (int i = 0; i < 40; i++) {
+      var r = batch.records().get(i);
+      if (r.shardId() != null && r.shardId().equals(shardFor(shards, hashes.get(i)))) {
+        routed++;
+      }
+      Rec s = sent.get(i);
+      want.computeIfAbsent(r.shardId(), k -> new ArrayList<>()).add(new Rec(r.shardId(), r.sequenceNumber(), s.key(), s.data()));
+    }
+    check(routed == 40, p + "PutRecords: each entry routed by MD5 or its ExplicitHashKey (" + routed + "/40)");
+    check(batch.records().get(7).shardId().equals("shardId-000000000000")
+        && batch.records().get(8).shardId().equals("shardId-000000000001"),
+        p + "ExplicitHashKey 0 -> shard 0, 2^128-1 -> shard 1");
+    check(want.size() == 2, p + "records landed in both shards: " + want.keySet());
+    // Sequence numbers grow within a shard in the order the records were sent.
+    boolean growing = true;
+    for (List<Rec> l : want.values()) {
+      for (int i = 1; i < l.size(); i++) {
+        growing &= new BigInteger(l.get(i - 1).seq()).compareTo(new BigInteger(l.get(i).seq())) < 0;
+      }
+    }
+    check(growing, p + "sequence numbers grow in sending order within each shard");
+
+    Map<String, List<Rec>> got = new TreeMap<>();
+    Instant before = Instant.now().minusSeconds(300);
+    Instant after = Instant.now().plusSeconds(300);
+    boolean stamped = true;
+    for (Shard s : shards) {
+      String it = api.getShardIterator(GetShardIteratorRequest.builder().streamName(stream).shardId(s.shardId())
+          .shardIteratorType(ShardIteratorType.TRIM_HORIZON).build()).shardIterator();
+      for (int calls = 0; it != null && calls < 100; calls++) {
+        var out = api.getRecords(GetRecordsRequest.builder().shardIterator(it).limit(7).build());
+        for (var r : out.records()) {
+          got.computeIfAbsent(s.shardId(), k -> new ArrayList<>())
+              .add(new Rec(s.shardId(), r.sequenceNumber(), r.partitionKey(), r.data().asByteArray()));
+          Instant at = r.approximateArrivalTimestamp();
+          stamped &= at != null && at.isAfter(before) && at.isBefore(after);
+        }
+        it = out.nextShardIterator();
+        if (out.records().isEmpty() && out.millisBehindLatest() != null && out.millisBehindLatest() == 0) {
+          break;
+        }
+      }
+    }
+    checkExpected(want, got, p + "GetRecords from TRIM_HORIZON");
+    check(stamped, p + "every record's ApproximateArrivalTimestamp is now");
+    return stream;
+  }
+
+  static void tagsAndDelete(Api api, String stream) {
+    String p = "[" + api.label + "] ";
+    api.addTagsToStream(AddTagsToStreamRequest.builder().streamName(stream)
+        .tags(Map.of("team", "streams", "cost-center", "42", "empty", "")).build());
+    var tags = api.listTagsForStream(ListTagsForStreamRequest.builder().streamName(stream).build());
+    Map<String, String> got = new TreeMap<>();
+    tags.tags().forEach(t -> got.put(t.key(), t.value()));
+    check(got.equals(new TreeMap<>(Map.of("team", "streams", "cost-center", "42", "empty", "")))
+        && !tags.hasMoreTags(), p + "AddTagsToStream then ListTagsForStream: " + got);
+    api.deleteStream(stream);
+    String gone = null;
+    for (int i = 0; i < 300 && gone == null; i++) {
+      try {
+        api.describeStreamSummary(stream);
+        sleep(100);
+      } catch (ResourceNotFoundException e) {
+        gone = e.awsErrorDetails().errorCode() + ": " + e.awsErrorDetails().errorMessage();
+      }
+    }
+    check(gone != null && gone.startsWith("ResourceNotFoundException") && gone.contains(stream),
+        p + "DeleteStream: the stream is gone (" + gone + ")");
+  }
+
+  static void missingStream(Api api) {
+    String p = "[" + api.label + "] ";
+    String missing = name("missing");
+    String got = "no error";
+    try {
+      api.describeStreamSummary(missing);
+    } catch (ResourceNotFoundException e) {
+      got = e.statusCode() + " " + e.awsErrorDetails().errorCode() + ": " + e.awsErrorDetails().errorMessage();
+    }
+    check(got.startsWith("400 ResourceNotFoundException") && got.contains(missing),
+        p + "a missing stream answers " + got);
+  }
+
+  /**
+   * Every request and response was in the format {@code want}, but SubscribeToShard: the SDK
+   * sends it as JSON whatever aws.cborEnabled says, and its answer is an event stream. Every
+   * call went over {@code version}.
+   */
+  static void checkWire(Api api, String want, String version) {
+    List<String> bad = new ArrayList<>();
+    int subscribes = 0;
+    for (String t : api.wire.requestTypes) {
+      boolean subscribe = t.startsWith("SubscribeToShard ");
+      subscribes += subscribe ? 1 : 0;
+      if (!t.endsWith(" " + (subscribe ? JSON : want))) {
+        bad.add("request " + t);
+      }
+    }
+    for (String t : api.wire.responseTypes) {
+      if (!t.contains(" " + (t.startsWith("SubscribeToShard ") ? "application/vnd.amazon.eventstream" : want))) {
+        bad.add("response " + t);
+      }
+    }
+    check(bad.isEmpty() && !api.wire.requestTypes.isEmpty(), "[" + api.label + "] all "
+        + api.wire.requestTypes.size() + " requests and responses were " + want
+        + (subscribes > 0 ? " (SubscribeToShard: JSON request, event-stream answer)" : "") + " " + bad);
+    List<String> versions = new ArrayList<>(api.wire.versions);
+    long other = versions.stream().filter(v -> !v.equals(version)).count();
+    check(other == 0 && versions.size() + 2 >= api.wire.requestTypes.size(), "[" + api.label + "] "
+        + versions.size() + " calls' metrics, all over " + version + (other == 0 ? "" : ": " + versions));
+  }
+
+  static void wrongSecretRefused(String endpoint) {
+    var wire = new WireLog();
+    try (KinesisClient c = syncClient(endpoint, "not-the-secret", wire)) {
+      String got = "no error";
+      try {
+        c.listStreams();
+      } catch (KinesisException e) {
+        got = e.statusCode() + " " + e.awsErrorDetails().errorCode();
+      }
+      check(got.startsWith("400 ") && got.contains("Signature"),
+          "[sync, wrong secret] the server verifies signatures: " + got);
+    }
+  }
+
+  // ---- enhanced fan-out ---------------------------------------------------------------------
+
+  /**
+   * A one-shard stream, a consumer, records written before and while subscribed from
+   * TRIM_HORIZON pushed exactly as sent, then SplitShard: the subscription's last event names
+   * the two children.
+   */
+  static void fanOut(Api api) throws Exception {
+    String p = "[" + api.label + "] ";
+    KinesisAsyncClient c = api.async;
+    String stream = name("efo");
+    api.createStream(CreateStreamRequest.builder().streamName(stream).shardCount(1).build());
+    waitActive(api, stream);
+    String arn = api.describeStreamSummary(stream).streamDescriptionSummary().streamARN();
+    var consumer = c.registerStreamConsumer(b -> b.streamARN(arn).consumerName("java-reader")).get(30, TimeUnit.SECONDS).consumer();
+    String consumerArn = consumer.consumerARN();
+    check(consumerArn.startsWith(arn + "/consumer/java-reader:"), p + "RegisterStreamConsumer: " + consumerArn);
+    for (int i = 0; i < 300; i++) {
+      var d = c.describeStreamConsumer(b -> b.consumerARN(consumerArn)).get(30, TimeUnit.SECONDS).consumerDescription();
+      if (d.consumerStatus() == ConsumerStatus.ACTIVE) {
+        break;
+      }
+      sleep(100);
+    }
+
+    String shard = "shardId-000000000000";
+    List<Rec> want = new ArrayList<>();
+    int n = 0;
+    for (int i = 0; i < 10; i++, n++) {
+      String key = "efo-" + i;
+      byte[] data = payload(n);
+      var out = api.putRecord(PutRecordRequest.builder().streamName(stream).partitionKey(key).data(SdkBytes.fromByteArray(data)).build());
+      want.add(new Rec(out.shardId(), out.sequenceNumber(), key, data));
+    }
+
+    List<SubscribeToShardEvent> events = new CopyOnWriteArrayList<>();
+    List<String> others = new CopyOnWriteArrayList<>();
+    List<Rec> got = new CopyOnWriteArrayList<>();
+    var handler = SubscribeToShardResponseHandler.builder()
+        .subscriber(SubscribeToShardResponseHandler.Visitor.builder()
+            .onSubscribeToShardEvent(e -> {
+              events.add(e);
+              for (var r : e.records()) {
+                got.add(new Rec(shard, r.sequenceNumber(), r.partitionKey(), r.data().asByteArray()));
+              }
+            })
+            .onDefault(e -> others.add(String.valueOf(e)))
+            .build())
+        .build();
+    CompletableFuture<Void> sub = c.subscribeToShard(b -> b.consumerARN(consumerArn).shardId(shard)
+        .startingPosition(sp -> sp.type(ShardIteratorType.TRIM_HORIZON)), handler);
+
+    // Ten more while subscribed: pushed as they arrive.
+    for (int i = 10; i < 20; i++, n++) {
+      String key = "efo-" + i;
+      byte[] data = payload(n);
+      var out = api.putRecord(PutRecordRequest.builder().streamName(stream).partitionKey(key).data(SdkBytes.fromByteArray(data)).build());
+      want.add(new Rec(out.shardId(), out.sequenceNumber(), key, data));
+    }
+    for (int i = 0; i < 300 && got.size() < want.size() && !sub.isDone(); i++) {
+      sleep(100);
+    }
+    checkExpected(Map.of(shard, want), Map.of(shard, new ArrayList<>(got)), p + "SubscribeToShard");
+
+    // Split at the middle of the hash key space while subscribed.
+    String mid = BigInteger.ONE.shiftLeft(127).toString();
+    c.splitShard(b -> b.streamName(stream).shardToSplit(shard).newStartingHashKey(mid)).get(30, TimeUnit.SECONDS);
+    String ended;
+    try {
+      sub.get(30, TimeUnit.SECONDS);
+      ended = "completed";
+    } catch (ExecutionException e) {
+      ended = "failed: " + unwrap(e);
+    }
+    check(ended.equals("completed"), p + "the subscription ends after the split: " + ended);
+    check(others.isEmpty(), p + "only SubscribeToShardEvent events: " + others);
+    SubscribeToShardEvent last = events.isEmpty() ? null : events.get(events.size() - 1);
+    List<String> children = new ArrayList<>();
+    if (last != null && last.hasChildShards()) {
+      for (ChildShard ch : last.childShards()) {
+        children.add(ch.shardId() + "<-" + ch.parentShards() + "@" + ch.hashKeyRange().startingHashKey());
+      }
+    }
+    Collections.sort(children);
+    check(children.equals(List.of("shardId-000000000001<-[shardId-000000000000]@0",
+        "shardId-000000000002<-[shardId-000000000000]@" + mid)),
+        p + "the last event's ChildShards name both children: " + children);
+    check(last != null && last.continuationSequenceNumber() == null,
+        p + "the last event has no ContinuationSequenceNumber (shard end): "
+            + (last == null ? "no event" : last.continuationSequenceNumber()));
+    c.deregisterStreamConsumer(b -> b.consumerARN(consumerArn)).get(30, TimeUnit.SECONDS);
+    api.deleteStream(stream);
+  }
+
+  // ---- main --------------------------------------------------------------------------------
+
+  public static void main(String[] args) throws Exception {
+    if (args.length != 1 && args.length != 3) {
+      System.err.println("usage: Scenario ENDPOINT [TLS_ENDPOINT CA_PEM]");
+      System.exit(2);
+    }
+    long started = System.nanoTime();
+    try {
+      run(args);
+    } catch (CheckFailed e) {
+      System.out.println("FAIL " + e.getMessage());
+      System.out.println("java: " + passed + " checks passed, then a failure");
+      System.exit(1);
+    } catch (Throwable t) {
+      Throwable u = unwrap(t);
+      System.out.println("FAIL unexpected " + u);
+      u.printStackTrace(System.out);
+      System.out.println("java: " + passed + " checks passed, then an error");
+      System.exit(1);
+    }
+    System.out.printf("java: %d checks passed (%.1f s)%n", passed, (System.nanoTime() - started) / 1e9);
+    System.exit(0);
+  }
+
+  static void run(String[] args) throws Exception {
+    String endpoint = args[0];
+
+    // 1. Sync client on Apache (HTTP/1.1): CBOR (the SDK's default), then JSON.
+    System.clearProperty("aws.cborEnabled");
+    var wire = new WireLog();
+    try (KinesisClient c = syncClient(endpoint, SECRET, wire)) {
+      Api api = new Api("sync cbor", c, null, wire);
+      missingStream(api);
+      String stream = roundTrip(api);
+      tagsAndDelete(api, stream);
+      checkWire(api, CBOR, "http/1.1");
+    }
+    // Read when a client is built (AwsCborProtocolFactory.Builder): the next clients speak JSON.
+    System.setProperty("aws.cborEnabled", "false");
+    wire = new WireLog();
+    try (KinesisClient c = syncClient(endpoint, SECRET, wire)) {
+      Api api = new Api("sync json", c, null, wire);
+      missingStream(api);
+      String stream = roundTrip(api);
+      tagsAndDelete(api, stream);
+      checkWire(api, JSON, "http/1.1");
+    }
+    System.clearProperty("aws.cborEnabled");
+    wrongSecretRefused(endpoint);
+
+    // 2. Async client on Netty, HTTP/2 with prior knowledge (h2c).
+    wire = new WireLog();
+    try (KinesisAsyncClient c = asyncClient(endpoint, null, wire)) {
+      Api api = new Api("async h2c cbor", null, c, wire);
+      missingStream(api);
+      String stream = roundTrip(api);
+      api.deleteStream(stream);
+      fanOut(api);
+      checkWire(api, CBOR, "h2");
+    }
+
+    // 3. The same async client over TLS: h2 negotiated by ALPN, trusting only the CA.
+    if (args.length == 3) {
+      wire = new WireLog();
+      try (KinesisAsyncClient c = asyncClient(args[1], trustOnly(args[2]), wire)) {
+        Api api = new Api("async h2 tls cbor", null, c, wire);
+        String stream = roundTrip(api);
+        api.deleteStream(stream);
+        fanOut(api);
+        checkWire(api, CBOR, "h2");
+      }
+    } else {
+      System.out.println("(no TLS endpoint given: part 3 skipped)");
+    }
+  }
+}
