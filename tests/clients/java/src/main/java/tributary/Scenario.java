@@ -357,6 +357,31 @@ public final class Scenario {
     return "none";
   }
 
+  /** What GetRecords gave from one iterator to the shard's tip or end. */
+  record Read(List<Rec> recs, List<Instant> arrivals, GetRecordsResponse last) {}
+
+  static Read readShard(Api api, String stream, String shard,
+      java.util.function.Consumer<GetShardIteratorRequest.Builder> position) {
+    var req = GetShardIteratorRequest.builder().streamName(stream).shardId(shard);
+    position.accept(req);
+    String it = api.getShardIterator(req.build()).shardIterator();
+    List<Rec> recs = new ArrayList<>();
+    List<Instant> arrivals = new ArrayList<>();
+    GetRecordsResponse out = null;
+    for (int calls = 0; it != null && calls < 200; calls++) {
+      out = api.getRecords(GetRecordsRequest.builder().shardIterator(it).limit(7).build());
+      for (var r : out.records()) {
+        recs.add(new Rec(shard, r.sequenceNumber(), r.partitionKey(), r.data().asByteArray()));
+        arrivals.add(r.approximateArrivalTimestamp());
+      }
+      it = out.nextShardIterator();
+      if (out.records().isEmpty() && out.millisBehindLatest() != null && out.millisBehindLatest() == 0 && it != null) {
+        break;
+      }
+    }
+    return new Read(recs, arrivals, out);
+  }
+
   // ---- the round trip ----------------------------------------------------------------------
 
   /**
@@ -447,28 +472,76 @@ public final class Scenario {
     check(growing, p + "sequence numbers grow in sending order within each shard");
 
     Map<String, List<Rec>> got = new TreeMap<>();
+    Map<String, Read> reads = new TreeMap<>();
     Instant before = Instant.now().minusSeconds(300);
     Instant after = Instant.now().plusSeconds(300);
     boolean stamped = true;
     for (Shard s : shards) {
-      String it = api.getShardIterator(GetShardIteratorRequest.builder().streamName(stream).shardId(s.shardId())
-          .shardIteratorType(ShardIteratorType.TRIM_HORIZON).build()).shardIterator();
-      for (int calls = 0; it != null && calls < 100; calls++) {
-        var out = api.getRecords(GetRecordsRequest.builder().shardIterator(it).limit(7).build());
-        for (var r : out.records()) {
-          got.computeIfAbsent(s.shardId(), k -> new ArrayList<>())
-              .add(new Rec(s.shardId(), r.sequenceNumber(), r.partitionKey(), r.data().asByteArray()));
-          Instant at = r.approximateArrivalTimestamp();
-          stamped &= at != null && at.isAfter(before) && at.isBefore(after);
-        }
-        it = out.nextShardIterator();
-        if (out.records().isEmpty() && out.millisBehindLatest() != null && out.millisBehindLatest() == 0) {
-          break;
-        }
+      Read r = readShard(api, stream, s.shardId(), b -> b.shardIteratorType(ShardIteratorType.TRIM_HORIZON));
+      reads.put(s.shardId(), r);
+      got.put(s.shardId(), r.recs());
+      for (Instant at : r.arrivals()) {
+        stamped &= at != null && at.isAfter(before) && at.isBefore(after);
       }
     }
     checkExpected(want, got, p + "GetRecords from TRIM_HORIZON");
     check(stamped, p + "every record's ApproximateArrivalTimestamp is now");
+
+    // The other starting positions, on the shard with more records. The SDK sends the
+    // timestamp in its own encoding (CBOR or JSON): AT_TIMESTAMP at a record's own arrival
+    // time (milliseconds) must start at the first record that arrived at or after it.
+    String big = want.entrySet().stream().max((x, y) -> x.getValue().size() - y.getValue().size()).get().getKey();
+    List<Rec> all = want.get(big);
+    Read full = reads.get(big);
+    int k = all.size() / 2;
+    String seq = all.get(k).seq();
+    Read at = readShard(api, stream, big, b -> b.shardIteratorType(ShardIteratorType.AT_SEQUENCE_NUMBER).startingSequenceNumber(seq));
+    checkExpected(Map.of(big, all.subList(k, all.size())), Map.of(big, at.recs()), p + "AT_SEQUENCE_NUMBER #" + k);
+    Read afterSeq = readShard(api, stream, big, b -> b.shardIteratorType(ShardIteratorType.AFTER_SEQUENCE_NUMBER).startingSequenceNumber(seq));
+    checkExpected(Map.of(big, all.subList(k + 1, all.size())), Map.of(big, afterSeq.recs()), p + "AFTER_SEQUENCE_NUMBER #" + k);
+    // The latest record that arrived strictly after the one before it (a PutRecords batch
+    // shares one arrival time), so that a timestamp off by a millisecond gives other records.
+    List<Instant> arr = full.arrivals();
+    int kt = 0;
+    for (int i = 1; i < arr.size(); i++) {
+      if (arr.get(i - 1).isBefore(arr.get(i))) {
+        kt = i;
+      }
+    }
+    Instant when = arr.get(kt);
+    Read atTime = readShard(api, stream, big, b -> b.shardIteratorType(ShardIteratorType.AT_TIMESTAMP).timestamp(when));
+    checkExpected(Map.of(big, all.subList(kt, all.size())), Map.of(big, atTime.recs()),
+        p + "AT_TIMESTAMP " + when + " (record #" + kt + " on)");
+    Instant justAfter = when.plusMillis(1);
+    int from = kt;
+    while (from < arr.size() && !arr.get(from).isAfter(when)) {
+      from++;
+    }
+    Read atTime2 = readShard(api, stream, big, b -> b.shardIteratorType(ShardIteratorType.AT_TIMESTAMP).timestamp(justAfter));
+    checkExpected(Map.of(big, all.subList(from, all.size())), Map.of(big, atTime2.recs()),
+        p + "AT_TIMESTAMP " + justAfter + " (record #" + from + " on)");
+    Read past = readShard(api, stream, big, b -> b.shardIteratorType(ShardIteratorType.AT_TIMESTAMP).timestamp(Instant.now().minusSeconds(3600)));
+    checkExpected(Map.of(big, all), Map.of(big, past.recs()), p + "AT_TIMESTAMP an hour ago");
+    String bad = "no error";
+    try {
+      api.getShardIterator(GetShardIteratorRequest.builder().streamName(stream).shardId(big)
+          .shardIteratorType(ShardIteratorType.AT_SEQUENCE_NUMBER).startingSequenceNumber("12345").build());
+    } catch (InvalidArgumentException e) {
+      bad = e.statusCode() + " " + e.awsErrorDetails().errorCode();
+    }
+    check(bad.equals("400 InvalidArgumentException"), p + "a malformed sequence number is refused: " + bad);
+
+    // ListShards one at a time, following NextToken.
+    List<String> paged = new ArrayList<>();
+    var page = api.listShards(ListShardsRequest.builder().streamName(stream).maxResults(1).build());
+    paged.add(page.shards().get(0).shardId());
+    for (int i = 0; i < 5 && page.nextToken() != null; i++) {
+      String token = page.nextToken();
+      page = api.listShards(ListShardsRequest.builder().nextToken(token).maxResults(1).build());
+      page.shards().forEach(sh -> paged.add(sh.shardId()));
+    }
+    check(paged.equals(List.of("shardId-000000000000", "shardId-000000000001")),
+        p + "ListShards MaxResults=1 following NextToken: " + paged);
     return stream;
   }
 
@@ -641,6 +714,18 @@ public final class Scenario {
     check(last != null && last.continuationSequenceNumber() == null,
         p + "the last event has no ContinuationSequenceNumber (shard end): "
             + (last == null ? "no event" : last.continuationSequenceNumber()));
+    // The closed parent read with GetRecords: everything, then no NextShardIterator and the
+    // children in the last answer.
+    Read parent = readShard(api, stream, shard, b -> b.shardIteratorType(ShardIteratorType.TRIM_HORIZON));
+    checkExpected(Map.of(shard, want), Map.of(shard, parent.recs()), p + "GetRecords on the split parent");
+    List<String> kids = new ArrayList<>();
+    if (parent.last() != null && parent.last().hasChildShards()) {
+      parent.last().childShards().forEach(ch -> kids.add(ch.shardId()));
+    }
+    Collections.sort(kids);
+    check(parent.last() != null && parent.last().nextShardIterator() == null
+        && kids.equals(List.of("shardId-000000000001", "shardId-000000000002")),
+        p + "the parent's last GetRecords: no NextShardIterator, ChildShards " + kids);
     c.deregisterStreamConsumer(b -> b.consumerARN(consumerArn)).get(30, TimeUnit.SECONDS);
     api.deleteStream(stream);
   }
