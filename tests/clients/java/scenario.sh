@@ -20,8 +20,6 @@ if [[ -z $ENDPOINT ]]; then
   exit 2
 fi
 
-(cd "$HERE" && mvn -q -B -o -Dmaven.repo.local="$M2" compile)
-
 WORK=$(mktemp -d -t tributary-java.XXXXXX)
 TLS_PID=""
 cleanup() {
@@ -37,6 +35,14 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# Offline: install.sh fetched everything. (Debian's Maven prints colour resets even with -q:
+# its output is shown only when it fails.)
+if ! (cd "$HERE" && mvn -q -B -o -Dmaven.repo.local="$M2" compile) >"$WORK/mvn.log" 2>&1; then
+  echo "FAIL: mvn -o compile in $HERE (run tests/clients/install.sh first):"
+  cat "$WORK/mvn.log"
+  exit 1
+fi
 
 # Part 3's server: TLS with a certificate from `tributary cert`, the same user, so every
 # signature is verified there too.
