@@ -545,6 +545,81 @@ public final class Scenario {
     return stream;
   }
 
+  /**
+   * Large bodies and, on the async client, many calls at once (one HTTP/2 connection
+   * multiplexes them): four records of 1 MiB in one PutRecords (4 MiB request), 150 PutRecord
+   * calls in flight together, everything read back with GetRecords answers of several MiB.
+   */
+  static void bulk(Api api) throws Exception {
+    String p = "[" + api.label + "] ";
+    String stream = name("bulk");
+    api.createStream(CreateStreamRequest.builder().streamName(stream).shardCount(2).build());
+    waitActive(api, stream);
+    Map<String, List<Rec>> want = new TreeMap<>();
+    List<PutRecordsRequestEntry> big = new ArrayList<>();
+    List<Rec> bigSent = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      String key = "big-" + i;
+      byte[] data = new byte[1024 * 1024 - key.length()]; // a record's limit: data + key <= 1 MiB
+      RNG.nextBytes(data);
+      big.add(PutRecordsRequestEntry.builder().partitionKey(key).data(SdkBytes.fromByteArray(data)).build());
+      bigSent.add(new Rec(null, null, key, data));
+    }
+    var out = api.putRecords(PutRecordsRequest.builder().streamName(stream).records(big).build());
+    check(out.failedRecordCount() == 0, p + "PutRecords of 4 records of 1 MiB: FailedRecordCount " + out.failedRecordCount());
+    for (int i = 0; i < 4; i++) {
+      var r = out.records().get(i);
+      want.computeIfAbsent(r.shardId(), k -> new ArrayList<>())
+          .add(new Rec(r.shardId(), r.sequenceNumber(), bigSent.get(i).key(), bigSent.get(i).data()));
+    }
+    int many = api.async != null ? 150 : 0;
+    if (many > 0) {
+      List<CompletableFuture<PutRecordResponse>> inFlight = new ArrayList<>();
+      List<Rec> sent = new ArrayList<>();
+      for (int i = 0; i < many; i++) {
+        String key = "many-" + i;
+        byte[] data = payload(1 + i);
+        sent.add(new Rec(null, null, key, data));
+        inFlight.add(api.async.putRecord(PutRecordRequest.builder().streamName(stream).partitionKey(key)
+            .data(SdkBytes.fromByteArray(data)).build()));
+      }
+      List<String> errors = new ArrayList<>();
+      for (int i = 0; i < many; i++) {
+        try {
+          var r = inFlight.get(i).get(60, TimeUnit.SECONDS);
+          want.computeIfAbsent(r.shardId(), k -> new ArrayList<>())
+              .add(new Rec(r.shardId(), r.sequenceNumber(), sent.get(i).key(), sent.get(i).data()));
+        } catch (ExecutionException e) {
+          errors.add(String.valueOf(unwrap(e)));
+        }
+      }
+      check(errors.isEmpty(), p + many + " PutRecord calls at once all succeed" + (errors.isEmpty() ? "" : ": " + errors.get(0)));
+      // Sent concurrently: a shard's order is its sequence numbers' order.
+      for (List<Rec> l : want.values()) {
+        l.sort((x, y) -> new BigInteger(x.seq()).compareTo(new BigInteger(y.seq())));
+      }
+    }
+    Map<String, List<Rec>> got = new TreeMap<>();
+    for (String shard : List.of("shardId-000000000000", "shardId-000000000001")) {
+      var it = api.getShardIterator(GetShardIteratorRequest.builder().streamName(stream).shardId(shard)
+          .shardIteratorType(ShardIteratorType.TRIM_HORIZON).build()).shardIterator();
+      List<Rec> recs = new ArrayList<>();
+      for (int calls = 0; it != null && calls < 50; calls++) {
+        var r = api.getRecords(GetRecordsRequest.builder().shardIterator(it).build());
+        r.records().forEach(x -> recs.add(new Rec(shard, x.sequenceNumber(), x.partitionKey(), x.data().asByteArray())));
+        it = r.nextShardIterator();
+        if (r.records().isEmpty() && r.millisBehindLatest() == 0) {
+          break;
+        }
+      }
+      if (!recs.isEmpty()) {
+        got.put(shard, recs);
+      }
+    }
+    checkExpected(want, got, p + "GetRecords (no Limit) after the 1 MiB records" + (many > 0 ? " and the concurrent puts" : ""));
+    api.deleteStream(stream);
+  }
+
   static void tagsAndDelete(Api api, String stream) {
     String p = "[" + api.label + "] ";
     api.addTagsToStream(AddTagsToStreamRequest.builder().streamName(stream)
@@ -597,13 +672,17 @@ public final class Scenario {
       }
     }
     for (String t : api.wire.responseTypes) {
-      if (!t.contains(" " + (t.startsWith("SubscribeToShard ") ? "application/vnd.amazon.eventstream" : want))) {
+      boolean ok = t.startsWith("SubscribeToShard ")
+          // An event stream, or an error in the request's format (JSON).
+          ? t.contains(" application/vnd.amazon.eventstream") || t.contains(" " + JSON)
+          : t.contains(" " + want);
+      if (!ok) {
         bad.add("response " + t);
       }
     }
     check(bad.isEmpty() && !api.wire.requestTypes.isEmpty(), "[" + api.label + "] all "
         + api.wire.requestTypes.size() + " requests and responses were " + want
-        + (subscribes > 0 ? " (SubscribeToShard: JSON request, event-stream answer)" : "") + " " + bad);
+        + (subscribes > 0 ? " (SubscribeToShard: JSON request, event-stream or JSON error answer)" : "") + " " + bad);
     List<String> versions = new ArrayList<>(api.wire.versions);
     long other = versions.stream().filter(v -> !v.equals(version)).count();
     check(other == 0 && versions.size() + 2 >= api.wire.requestTypes.size(), "[" + api.label + "] "
@@ -683,10 +762,33 @@ public final class Scenario {
       var out = api.putRecord(PutRecordRequest.builder().streamName(stream).partitionKey(key).data(SdkBytes.fromByteArray(data)).build());
       want.add(new Rec(out.shardId(), out.sequenceNumber(), key, data));
     }
+    // And three of 1 MiB: each pushed event then carries megabytes (base64 in JSON).
+    for (int i = 20; i < 23; i++) {
+      String key = "efo-big-" + i;
+      byte[] data = new byte[1024 * 1024 - key.length()];
+      RNG.nextBytes(data);
+      var out = api.putRecord(PutRecordRequest.builder().streamName(stream).partitionKey(key).data(SdkBytes.fromByteArray(data)).build());
+      want.add(new Rec(out.shardId(), out.sequenceNumber(), key, data));
+    }
     for (int i = 0; i < 300 && got.size() < want.size() && !sub.isDone(); i++) {
       sleep(100);
     }
     checkExpected(Map.of(shard, want), Map.of(shard, new ArrayList<>(got)), p + "SubscribeToShard");
+
+    // A second subscription of the same consumer to the same shard is refused while the
+    // first is on (ResourceInUseException, in the HTTP answer before any event).
+    String second;
+    try {
+      c.subscribeToShard(b -> b.consumerARN(consumerArn).shardId(shard)
+          .startingPosition(sp -> sp.type(ShardIteratorType.LATEST)),
+          SubscribeToShardResponseHandler.builder().subscriber(e -> {}).build()).get(30, TimeUnit.SECONDS);
+      second = "accepted";
+    } catch (ExecutionException e) {
+      Throwable u = unwrap(e);
+      second = u instanceof ResourceInUseException r ? r.statusCode() + " " + r.awsErrorDetails().errorCode() : String.valueOf(u);
+    }
+    check(second.equals("400 ResourceInUseException") && !sub.isDone(),
+        p + "a second SubscribeToShard while the first is on: " + second);
 
     // Split at the middle of the hash key space while subscribed.
     String mid = BigInteger.ONE.shiftLeft(127).toString();
@@ -766,6 +868,7 @@ public final class Scenario {
       missingStream(api);
       String stream = roundTrip(api);
       tagsAndDelete(api, stream);
+      bulk(api);
       checkWire(api, CBOR, "http/1.1");
     }
     // Read when a client is built (AwsCborProtocolFactory.Builder): the next clients speak JSON.
@@ -776,6 +879,7 @@ public final class Scenario {
       missingStream(api);
       String stream = roundTrip(api);
       tagsAndDelete(api, stream);
+      bulk(api);
       checkWire(api, JSON, "http/1.1");
     }
     System.clearProperty("aws.cborEnabled");
@@ -788,6 +892,7 @@ public final class Scenario {
       missingStream(api);
       String stream = roundTrip(api);
       api.deleteStream(stream);
+      bulk(api);
       fanOut(api);
       checkWire(api, CBOR, "h2");
     }
@@ -799,6 +904,7 @@ public final class Scenario {
         Api api = new Api("async h2 tls cbor", null, c, wire);
         String stream = roundTrip(api);
         api.deleteStream(stream);
+        bulk(api);
         fanOut(api);
         checkWire(api, CBOR, "h2");
       }
