@@ -55,8 +55,8 @@ import software.amazon.awssdk.services.kinesis.model.*;
  * (https://localhost:PORT) a TLS server with the same key whose certificate CA_PEM signed.
  *
  * <ol>
- *   <li>sync client (Apache, HTTP/1.1), CBOR on, then CBOR off (aws.cborEnabled=false): the
- *       round trip, tags, delete;
+ *   <li>sync client (Apache, HTTP/1.1), CBOR on, then CBOR off (aws.cborEnabled=false; the
+ *       environment variable would be CBOR_ENABLED=false): the round trip, tags, delete;
  *   <li>async client (Netty, HTTP/2 prior knowledge on http://): the round trip, then enhanced
  *       fan-out with SubscribeToShard ended by a SplitShard;
  *   <li>async client over TLS (h2 by ALPN): the round trip and SubscribeToShard.
@@ -73,7 +73,8 @@ public final class Scenario {
   static final BigInteger MAX_HASH = BigInteger.ONE.shiftLeft(128).subtract(BigInteger.ONE);
 
   static int passed = 0;
-  static final Random RNG = new Random(Long.getLong("scenario.seed", System.nanoTime()));
+  static final long SEED = Long.getLong("scenario.seed", System.nanoTime());
+  static final Random RNG = new Random(SEED);
 
   static void check(boolean cond, String what) {
     if (!cond) {
@@ -840,6 +841,7 @@ public final class Scenario {
       System.exit(2);
     }
     long started = System.nanoTime();
+    System.out.println("seed " + SEED + " (replay with -Dscenario.seed=" + SEED + ")");
     try {
       run(args);
     } catch (CheckFailed e) {
