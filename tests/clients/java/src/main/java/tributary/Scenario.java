@@ -779,6 +779,18 @@ public final class Scenario {
     }
     check(got.startsWith("400 ResourceNotFoundException") && got.contains(missing),
         p + "a missing stream answers " + got);
+    // A constraint of the model broken: AWS answers ValidationException ("1 validation error
+    // detected: Value ... at 'partitionKey' failed to satisfy constraint: Member must have
+    // length less than or equal to 256"); the SDK does not check lengths itself.
+    String longKey = "k".repeat(257);
+    String invalid = "no error";
+    try {
+      api.putRecord(PutRecordRequest.builder().streamName(missing).partitionKey(longKey).data(SdkBytes.fromUtf8String("x")).build());
+    } catch (KinesisException e) {
+      invalid = e.statusCode() + " " + e.awsErrorDetails().errorCode() + ": " + e.awsErrorDetails().errorMessage();
+    }
+    check(invalid.startsWith("400 ValidationException") && invalid.contains("partitionKey") && invalid.contains("256"),
+        p + "a 257-character partition key answers " + invalid.replace(longKey, "k{257}"));
   }
 
   /**
@@ -896,6 +908,14 @@ public final class Scenario {
       }
       sleep(100);
     }
+
+    var listed = c.listStreamConsumers(b -> b.streamARN(arn)).get(30, TimeUnit.SECONDS).consumers();
+    var described = c.describeStreamConsumer(b -> b.streamARN(arn).consumerName("java-reader")).get(30, TimeUnit.SECONDS).consumerDescription();
+    check(listed.size() == 1 && listed.get(0).consumerARN().equals(consumerArn) && listed.get(0).consumerStatus() == ConsumerStatus.ACTIVE
+        && Math.abs(Duration.between(listed.get(0).consumerCreationTimestamp(), Instant.now()).toSeconds()) < 300
+        && described.consumerARN().equals(consumerArn) && described.streamARN().equals(arn)
+        && described.consumerCreationTimestamp().equals(listed.get(0).consumerCreationTimestamp()),
+        p + "ListStreamConsumers and DescribeStreamConsumer (by name): ACTIVE, created " + described.consumerCreationTimestamp());
 
     String shard = "shardId-000000000000";
     List<Rec> want = new ArrayList<>();
