@@ -57,10 +57,12 @@ import software.amazon.awssdk.services.kinesis.model.*;
  *
  * <ol>
  *   <li>sync client (Apache, HTTP/1.1), CBOR on, then CBOR off (aws.cborEnabled=false; the
- *       environment variable would be CBOR_ENABLED=false): the round trip, tags, delete;
- *   <li>async client (Netty, HTTP/2 prior knowledge on http://): the round trip, then enhanced
- *       fan-out with SubscribeToShard ended by a SplitShard;
- *   <li>async client over TLS (h2 by ALPN): the round trip and SubscribeToShard.
+ *       environment variable would be CBOR_ENABLED=false): errors, the round trip, tags,
+ *       delete, 1 MiB records, the rest of the stream API; a wrong secret refused;
+ *   <li>async client (Netty, HTTP/2 prior knowledge on http://): errors, the round trip, 1 MiB
+ *       records and 150 calls at once, then enhanced fan-out with SubscribeToShard (refused,
+ *       taken over, ended by a SplitShard);
+ *   <li>the async client over TLS (h2 by ALPN): the same as part 2.
  * </ol>
  *
  * One line per check; the last line is "java: N checks passed". Exits 1 at the first failure.
@@ -230,6 +232,10 @@ public final class Scenario {
 
   /** Async client on Netty with HTTP/2: h2c prior knowledge on http://, h2 by ALPN on https://. */
   static KinesisAsyncClient asyncClient(String endpoint, TrustManager[] trust, WireLog wire) {
+    return asyncClient(endpoint, trust, wire, SECRET);
+  }
+
+  static KinesisAsyncClient asyncClient(String endpoint, TrustManager[] trust, WireLog wire, String secret) {
     var http = NettyNioAsyncHttpClient.builder()
         .protocol(Protocol.HTTP2)
         .connectionAcquisitionTimeout(Duration.ofSeconds(30));
@@ -239,7 +245,7 @@ public final class Scenario {
     return KinesisAsyncClient.builder()
         .endpointOverride(URI.create(endpoint))
         .region(REGION)
-        .credentialsProvider(creds(SECRET))
+        .credentialsProvider(creds(secret))
         .httpClientBuilder(http)
         .overrideConfiguration(o -> o.retryStrategy(b -> b.maxAttempts(1)).addExecutionInterceptor(wire).addMetricPublisher(wire))
         .build();
@@ -887,9 +893,10 @@ public final class Scenario {
   }
 
   /**
-   * A one-shard stream, a consumer, records written before and while subscribed from
-   * TRIM_HORIZON pushed exactly as sent, then SplitShard: the subscription's last event names
-   * the two children.
+   * A one-shard stream and a consumer; records written before and while subscribed from
+   * TRIM_HORIZON are pushed exactly as sent; a second subscription at once is refused, one 5 s
+   * later takes over from the last ContinuationSequenceNumber; then SplitShard: the last
+   * event names the two children, and GetRecords on the parent ends with them too.
    */
   static void fanOut(Api api) throws Exception {
     String p = "[" + api.label + "] ";
@@ -1105,16 +1112,28 @@ public final class Scenario {
       checkWire(api, CBOR, "h2");
     }
 
-    // 3. The same async client over TLS: h2 negotiated by ALPN, trusting only the CA.
+    // 3. The async client over TLS: h2 negotiated by ALPN, trusting only the CA.
     if (args.length == 3) {
       wire = new WireLog();
       try (KinesisAsyncClient c = asyncClient(args[1], trustOnly(args[2]), wire)) {
         Api api = new Api("async h2 tls cbor", null, c, wire);
+        missingStream(api);
         String stream = roundTrip(api);
         api.deleteStream(stream);
         bulk(api);
         fanOut(api);
         checkWire(api, CBOR, "h2");
+      }
+      // The TLS server verifies signatures too, over HTTP/2.
+      try (KinesisAsyncClient c = asyncClient(args[1], trustOnly(args[2]), new WireLog(), "not-the-secret")) {
+        String got = "no error";
+        try {
+          c.listStreams().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+          Throwable u = unwrap(e);
+          got = u instanceof AwsServiceException a ? a.statusCode() + " " + a.awsErrorDetails().errorCode() : String.valueOf(u);
+        }
+        check(got.equals("400 InvalidSignatureException"), "[async h2 tls, wrong secret] the server verifies signatures: " + got);
       }
     } else {
       System.out.println("(no TLS endpoint given: part 3 skipped)");
