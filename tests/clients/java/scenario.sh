@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The AWS SDK for Java v2 scenario (Scenario.java): compiles it (offline, from the Maven
-# repository install.sh filled), starts a second Tributary server with TLS for part 3, and
-# runs the scenario in a JVM of its own.
+# The AWS SDK for Java v2 scenario (src/main/java/tributary/, main in Scenario.java):
+# compiles it (offline, from the Maven repository install.sh filled), starts a second
+# Tributary server with TLS for part 3, and runs the scenario in a JVM of its own.
 #
 # Usage: TRIBUTARY_BIN=BINARY tests/clients/java/scenario.sh ENDPOINT
 #   ENDPOINT: a running cleartext server that verifies AKIDEXAMPLE/secret signatures
