@@ -6,8 +6,12 @@
 #                                    (nats-server: .venv/bin/nats-server, for crates/natskit)
 #   tests/clients/node/node_modules  AWS SDK for JavaScript v3, `npm ci` from package-lock.json
 #   tests/clients/browser/node_modules  the same SDK plus esbuild and playwright-core, `npm ci`
-# and one thing outside it: Debian's `chromium` package (/usr/bin/chromium), for
-# the browser scenario, installed with apt-get when it is missing.
+#   $HOME/.cache/tributary/m2        the AWS SDK for Java v2 and the Maven plugins of
+#                                    java/pom.xml (TRIBUTARY_M2 overrides the folder), fetched by
+#                                    compiling the java scenario once per pom.xml
+# and outside it: Debian's `chromium` package (/usr/bin/chromium), for the browser
+# scenario, and `openjdk-17-jdk-headless` and `maven` for the java scenario, each
+# installed with apt-get when it is missing.
 # Idempotent and quick when nothing changed: each part keeps a stamp with the
 # hash of the file it was installed from and is redone only when that changes
 # (or the install is broken).
@@ -91,3 +95,60 @@ if [[ ! -x $CHROMIUM ]]; then
   fi
 fi
 echo "  $("$CHROMIUM" --version 2>/dev/null || echo "chromium at $CHROMIUM (--version failed)")"
+
+# ---- Java scenario: a JDK and Maven, then the pom's dependencies ----------
+# apt_install WHAT PACKAGE...: Debian packages, as root or through `sudo -n`, bounded by
+# timeout (a stuck mirror or dpkg lock fails the run instead of hanging CI). CI runs as
+# root with no stdin; elsewhere sudo must work without a password prompt, or install them
+# by hand.
+apt_install() {
+  local what=$1
+  shift
+  local as_root=()
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then
+      as_root=(sudo -n)
+    else
+      echo "install.sh: need root (or sudo) to apt-get install $*; install it by hand: apt-get install $*" >&2
+      return 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install.sh: no apt-get here; install $what by hand" >&2
+    return 1
+  fi
+  if ! timeout 300 "${as_root[@]}" apt-get update -q </dev/null ||
+    ! timeout 900 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q --no-install-recommends "$@" </dev/null; then
+    echo "install.sh: FAILED to install $* (see apt-get output above)" >&2
+    return 1
+  fi
+}
+
+if ! command -v java >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+  echo "java: java, javac or mvn is missing, installing Debian's openjdk-17-jdk-headless and maven"
+  apt_install "a JDK (17 or later) and Maven" openjdk-17-jdk-headless maven || exit 1
+fi
+# The local Maven repository is kept between runs, next to CI's cargo cache. Compiling the
+# scenario once fetches everything it needs (the SDK, slf4j-nop, the Maven plugins and their
+# own dependencies); tests/clients/java/scenario.sh then compiles with `mvn -o`.
+JAVA_DIR=$HERE/java
+M2=${TRIBUTARY_M2:-$HOME/.cache/tributary/m2}
+want=$(stamp_of "$JAVA_DIR/pom.xml")-$(java -version 2>&1 | head -n1 | tr -dc 'A-Za-z0-9._-')
+if [[ -f $M2/.tributary-java-stamp && $(cat "$M2/.tributary-java-stamp") == "$want" ]]; then
+  echo "java deps: up to date ($M2)"
+else
+  echo "java deps: fetching the AWS SDK for Java v2 into $M2 (mvn compile in $JAVA_DIR)"
+  mkdir -p "$M2"
+  # Debian's Maven prints colour resets even with -q: its output is shown only on failure.
+  mvn_log=$(mktemp)
+  if ! (cd "$JAVA_DIR" && timeout 900 mvn -q -B -Dmaven.repo.local="$M2" compile </dev/null) >"$mvn_log" 2>&1; then
+    cat "$mvn_log"
+    rm -f "$mvn_log"
+    echo "install.sh: FAILED to fetch the java scenario's Maven dependencies (mvn compile in $JAVA_DIR)" >&2
+    exit 1
+  fi
+  rm -f "$mvn_log"
+  echo "$want" >"$M2/.tributary-java-stamp"
+fi
+echo "  $(java -version 2>&1 | head -n1), $(mvn -v 2>/dev/null | head -n1 | sed 's/\x1b\[[0-9;]*m//g'), AWS SDK for Java $(sed -n 's:.*<awssdk.version>\(.*\)</awssdk.version>.*:\1:p' "$JAVA_DIR/pom.xml")"

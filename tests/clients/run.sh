@@ -8,6 +8,8 @@
 #             (replicated: the first five against two nodes on a NATS cluster,
 #             tests/clients/replicated.sh)
 #             (default: all of them, in that order)
+#             java: the AWS SDK for Java v2 (tests/clients/java/scenario.sh; not in
+#             the default list yet, name it to run it)
 # Env:     SCENARIO_TIMEOUT  seconds per scenario (default 600; the CLI scenario
 #                            takes ~90 s on an idle machine, more on a busy one)
 #          CLIENT_TEST_LOGS  folder for server logs (default: a temp folder)
@@ -18,7 +20,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ $# -lt 1 ]]; then
-  echo "usage: $0 BINARY [boto3|node|awscli|efo|node-efo|secure|kms|throttle|metrics|browser|replicated ...]" >&2
+  echo "usage: $0 BINARY [boto3|node|awscli|efo|node-efo|secure|kms|throttle|metrics|browser|replicated|java ...]" >&2
   exit 2
 fi
 BIN=$1
@@ -109,6 +111,9 @@ scenario_command() {
     # GET /metrics parsed by prometheus_client's text-format parser, around boto3 traffic.
     metrics) CMD=("$HERE/.venv/bin/python" "$HERE/python/scenario_metrics.py") ;;
     replicated) CMD=(bash "$HERE/replicated.sh"); SELF_SERVED=1 ;;
+    # The AWS SDK for Java v2: parts 1 and 2 against this server (cleartext, HTTP/1.1 and
+    # h2c), part 3 against a TLS server of its own, started with the binary.
+    java) CMD=(env "TRIBUTARY_BIN=$BIN" bash "$HERE/java/scenario.sh") ;;
     *) return 1 ;;
   esac
 }
@@ -119,7 +124,7 @@ RESULTS=()
 for name in "${SCENARIOS[@]}"; do
   printf '\n---- client scenario: %s ----\n' "$name"
   if ! scenario_command "$name"; then
-    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure kms throttle metrics browser replicated)"
+    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure kms throttle metrics browser replicated java)"
     FAILED=$((FAILED + 1))
     RESULTS+=("FAIL  $name (unknown scenario)")
     continue
