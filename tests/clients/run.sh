@@ -4,12 +4,12 @@
 # data directory, so scenarios cannot disturb one another.
 #
 # Usage: tests/clients/run.sh BINARY [SCENARIO...]
-#   SCENARIO: boto3, node, awscli, efo, node-efo, secure, kms, throttle, metrics, browser, replicated
-#             (replicated: the first five against two nodes on a NATS cluster,
+#   SCENARIO: boto3, node, awscli, efo, node-efo, secure, kms, throttle, metrics, browser, java,
+#             replicated
+#             (java: the AWS SDK for Java v2, tests/clients/java/scenario.sh;
+#             replicated: the first five against two nodes on a NATS cluster,
 #             tests/clients/replicated.sh)
 #             (default: all of them, in that order)
-#             java: the AWS SDK for Java v2 (tests/clients/java/scenario.sh; not in
-#             the default list yet, name it to run it)
 # Env:     SCENARIO_TIMEOUT  seconds per scenario (default 600; the CLI scenario
 #                            takes ~90 s on an idle machine, more on a busy one)
 #          CLIENT_TEST_LOGS  folder for server logs (default: a temp folder)
@@ -20,7 +20,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ $# -lt 1 ]]; then
-  echo "usage: $0 BINARY [boto3|node|awscli|efo|node-efo|secure|kms|throttle|metrics|browser|replicated|java ...]" >&2
+  echo "usage: $0 BINARY [boto3|node|awscli|efo|node-efo|secure|kms|throttle|metrics|browser|java|replicated ...]" >&2
   exit 2
 fi
 BIN=$1
@@ -31,7 +31,7 @@ if [[ ! -x $BIN ]]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 SCENARIOS=("$@")
-if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo node-efo secure kms throttle metrics browser replicated); fi
+if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo node-efo secure kms throttle metrics browser java replicated); fi
 TIMEOUT=${SCENARIO_TIMEOUT:-600}
 LOGS=${CLIENT_TEST_LOGS:-$(mktemp -d -t tributary-client-logs.XXXXXX)}
 mkdir -p "$LOGS"
@@ -124,7 +124,7 @@ RESULTS=()
 for name in "${SCENARIOS[@]}"; do
   printf '\n---- client scenario: %s ----\n' "$name"
   if ! scenario_command "$name"; then
-    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure kms throttle metrics browser replicated java)"
+    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure kms throttle metrics browser java replicated)"
     FAILED=$((FAILED + 1))
     RESULTS+=("FAIL  $name (unknown scenario)")
     continue
