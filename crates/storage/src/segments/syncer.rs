@@ -222,9 +222,11 @@ pub(super) fn answer(shared: &Shared, replies: Vec<Reply>, result: &StorageResul
     Stats::add(&shared.stats.appends, ok);
     Stats::add(&shared.stats.records, records);
     for (tx, permit, outcome) in answers {
+        // Released before the answer, so a caller that has its answer no longer counts in
+        // the backlog `/metrics` shows.
+        drop(permit);
         // The caller may have stopped waiting; its records stay written.
         let _ = tx.send(outcome);
-        drop(permit);
     }
 }
 
