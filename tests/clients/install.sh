@@ -64,39 +64,6 @@ else
 fi
 echo "  playwright-core $(node -p "require('$BROWSER_DIR/node_modules/playwright-core/package.json').version"), esbuild $(node -p "require('$BROWSER_DIR/node_modules/esbuild/package.json').version")"
 
-# Playwright's own browser downloads are not used (and may be unreachable): the
-# scenario drives the distribution's build. CI runs as root with no stdin;
-# elsewhere sudo must work without a password prompt, or install it by hand.
-CHROMIUM=/usr/bin/chromium
-if [[ ! -x $CHROMIUM ]]; then
-  echo "chromium: $CHROMIUM is missing, installing Debian's chromium package"
-  if [[ $(id -u) -eq 0 ]]; then
-    AS_ROOT=()
-  elif command -v sudo >/dev/null 2>&1; then
-    AS_ROOT=(sudo -n)
-  else
-    echo "install.sh: need root (or sudo) to apt-get install chromium; install it by hand: apt-get install chromium" >&2
-    exit 1
-  fi
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install.sh: no apt-get here; install Chromium so that $CHROMIUM exists" >&2
-    exit 1
-  fi
-  # Bounded: a stuck mirror or dpkg lock fails the run instead of hanging CI.
-  if ! timeout 300 "${AS_ROOT[@]}" apt-get update -q </dev/null ||
-    ! timeout 900 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y -q --no-install-recommends chromium </dev/null; then
-    echo "install.sh: FAILED to install Debian's chromium package (see apt-get output above)" >&2
-    exit 1
-  fi
-  if [[ ! -x $CHROMIUM ]]; then
-    echo "install.sh: apt-get installed chromium but $CHROMIUM is still missing" >&2
-    exit 1
-  fi
-fi
-echo "  $("$CHROMIUM" --version 2>/dev/null || echo "chromium at $CHROMIUM (--version failed)")"
-
-# ---- Java scenario: a JDK and Maven, then the pom's dependencies ----------
 # apt_install WHAT PACKAGE...: Debian packages, as root or through `sudo -n`, bounded by
 # timeout (a stuck mirror or dpkg lock fails the run instead of hanging CI). CI runs as
 # root with no stdin; elsewhere sudo must work without a password prompt, or install them
@@ -125,6 +92,20 @@ apt_install() {
   fi
 }
 
+# Playwright's own browser downloads are not used (and may be unreachable): the
+# scenario drives the distribution's build.
+CHROMIUM=/usr/bin/chromium
+if [[ ! -x $CHROMIUM ]]; then
+  echo "chromium: $CHROMIUM is missing, installing Debian's chromium package"
+  apt_install "Chromium (so that $CHROMIUM exists)" chromium || exit 1
+  if [[ ! -x $CHROMIUM ]]; then
+    echo "install.sh: apt-get installed chromium but $CHROMIUM is still missing" >&2
+    exit 1
+  fi
+fi
+echo "  $("$CHROMIUM" --version 2>/dev/null || echo "chromium at $CHROMIUM (--version failed)")"
+
+# ---- Java scenario: a JDK and Maven, then the pom's dependencies ----------
 if ! command -v java >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
   echo "java: java, javac or mvn is missing, installing Debian's openjdk-17-jdk-headless and maven"
   apt_install "a JDK (17 or later) and Maven" openjdk-17-jdk-headless maven || exit 1
