@@ -386,7 +386,7 @@ impl Engine {
                 });
                 slots.push((g, appends[g].payloads.len()));
                 appends[g].payloads.push(p);
-                sizes[g].push(r.data.len() + r.partition_key.map_or(0, str::len));
+                sizes[g].push(record_size(r.data.len(), r.partition_key) as usize);
             }
             if dry_run {
                 return Err(Failure::dry_run());
