@@ -1,0 +1,228 @@
+"""Drives a KCL 3.x worker (KclApp) against Tributary and checks what it processed.
+
+Usage: scenario.py KINESIS_URL DYNAMODB_URL WORKDIR [--mode polling|efo] [--compat2x]
+                   [--records N]
+
+Story: a 2-shard stream; N records put; worker 1 starts (TRIM_HORIZON) and must process all of
+them; shard 0 is split at its midpoint while the worker runs and N more records are put; worker 1
+must finish shard 0 (shardEnded) before any record of its children, and process every record;
+worker 1 stops gracefully; N/2 more records are put; worker 2 (same application name) starts and
+must process the new records, resuming after the checkpoints (reprocessed records are counted and
+reported). Prints `PASS`/`FAIL` lines and exits non-zero on any failure.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import boto3
+from botocore.config import Config
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAILS = []
+
+
+def check(cond, what):
+    print(("PASS " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILS.append(what)
+
+
+def read_events(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n").split(" ", 4) for line in f]
+
+
+def wait_for(path, pred, timeout, proc, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        ev = read_events(path)
+        if pred(ev):
+            return True
+        if proc.poll() is not None:
+            print(f"worker exited ({proc.returncode}) while waiting for {what}", flush=True)
+            return False
+        time.sleep(0.5)
+    print(f"timed out after {timeout}s waiting for {what}", flush=True)
+    return False
+
+
+def recs(ev):
+    return [e for e in ev if e[0] == "REC"]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("kinesis")
+    p.add_argument("dynamodb")
+    p.add_argument("workdir")
+    p.add_argument("--mode", default="polling")
+    p.add_argument("--compat2x", action="store_true")
+    p.add_argument("--records", type=int, default=200)
+    p.add_argument("--wait", type=int, default=180)
+    args = p.parse_args()
+    n = args.records
+    stream = f"kcl-{args.mode}"
+    app = f"kcl-app-{args.mode}"
+    kin = boto3.client(
+        "kinesis",
+        endpoint_url=args.kinesis,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    cp = open(os.path.join(HERE, "target", "classpath.txt")).read().strip()
+    java = [
+        "java",
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=" + os.environ.get("KCL_LOG", "info"),
+        "-Dorg.slf4j.simpleLogger.showDateTime=true",
+        "-cp",
+        os.path.join(HERE, "target", "classes") + ":" + cp,
+        "tributary.kcl.KclApp",
+        "--mode", args.mode, "--stream", stream, "--app", app,
+        "--kinesis", args.kinesis, "--dynamodb", args.dynamodb,
+    ]
+    if args.compat2x:
+        java.append("--compat2x")
+
+    def start_worker(i):
+        out = os.path.join(args.workdir, f"worker{i}.events")
+        stop = os.path.join(args.workdir, f"worker{i}.stop")
+        log = open(os.path.join(args.workdir, f"worker{i}.log"), "w")
+        proc = subprocess.Popen(
+            ["nice", "-n", "19"] + java + ["--out", out, "--stop-file", stop,
+                                           "--worker", f"worker-{i}"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        print(f"worker {i} pid {proc.pid}, events {out}", flush=True)
+        return proc, out, stop
+
+    def stop_worker(proc, stop):
+        open(stop, "w").close()
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            print("worker did not stop within 90 s: killed", flush=True)
+
+    def put(start, count):
+        sent = {}
+        for b in range(start, start + count, 250):
+            entries = [
+                {"PartitionKey": f"k{i}", "Data": f"r{i}".encode()}
+                for i in range(b, min(b + 250, start + count))
+            ]
+            r = kin.put_records(StreamName=stream, Records=entries)
+            assert r.get("FailedRecordCount", 0) == 0, r
+            for e, res in zip(entries, r["Records"]):
+                sent[e["Data"].decode()] = (res["ShardId"], res["SequenceNumber"])
+        return sent
+
+    kin.create_stream(StreamName=stream, ShardCount=2)
+    kin.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 1})
+    sent = put(0, n)
+    t0 = time.time()
+    proc, out1, stop1 = start_worker(1)
+    ok = wait_for(out1, lambda ev: len({e[4] for e in recs(ev)}) >= n, args.wait, proc,
+                  f"the first {n} records")
+    check(ok, f"worker 1 processed the first {n} records ({time.time() - t0:.1f}s after start)")
+    if not ok:
+        stop_worker(proc, stop1)
+        return finish()
+
+    # Reshard while the worker consumes.
+    shards = kin.list_shards(StreamName=stream)["Shards"]
+    parent = shards[0]
+    lo = int(parent["HashKeyRange"]["StartingHashKey"])
+    hi = int(parent["HashKeyRange"]["EndingHashKey"])
+    kin.split_shard(StreamName=stream, ShardToSplit=parent["ShardId"],
+                    NewStartingHashKey=str((lo + hi) // 2 + 1))
+    kin.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 1})
+    sent.update(put(n, n))
+    ok = wait_for(out1, lambda ev: len({e[4] for e in recs(ev)}) >= 2 * n, args.wait, proc,
+                  f"all {2 * n} records after the split")
+    check(ok, f"worker 1 processed all {2 * n} records after splitting {parent['ShardId']}")
+    wait_for(out1, lambda ev: any(e[0] == "END" and e[1] == parent["ShardId"] for e in ev), 30,
+             proc, "shardEnded of the parent")
+    stop_worker(proc, stop1)
+    ev1 = read_events(out1)
+    verify_run(ev1, sent, parent["ShardId"], "worker 1")
+
+    # Restart: new records, a new worker with the same application.
+    sent2 = put(2 * n, n // 2)
+    proc, out2, stop2 = start_worker(2)
+    ok = wait_for(out2, lambda ev: {k for k in sent2} <= {e[4] for e in recs(ev)}, args.wait,
+                  proc, f"the {n // 2} records put while no worker ran")
+    check(ok, f"worker 2 processed the {n // 2} records put while no worker ran")
+    time.sleep(3)
+    stop_worker(proc, stop2)
+    ev2 = read_events(out2)
+    again = [e for e in recs(ev2) if e[4] in sent]
+    print(f"worker 2: INIT lines: {[e[1:3] for e in ev2 if e[0] == 'INIT']}", flush=True)
+    check(len(again) == 0,
+          f"worker 2 reprocessed {len(again)} record(s) worker 1 had checkpointed"
+          + (f": {[e[4] for e in again][:10]}" if again else ""))
+    dup2 = len(recs(ev2)) - len({e[4] for e in recs(ev2)})
+    check(dup2 == 0, f"worker 2 saw {dup2} duplicate deliveries")
+    for i, ev in ((1, ev1), (2, ev2)):
+        calls = {}
+        for e in ev:
+            if e[0] == "CALL":
+                key = f"{e[1]} {e[2]} {e[3] if len(e) > 3 else ''}"
+                calls[key] = calls.get(key, 0) + 1
+        print(f"worker {i} SDK calls (service operation content-type: count):", flush=True)
+        for k in sorted(calls):
+            print(f"  {k}: {calls[k]}", flush=True)
+        fails = [" ".join(e) for e in ev if e[0] in ("FAIL", "CKPTFAIL", "ENDFAIL",
+                                                      "SHUTDOWNFAIL", "GRACEFULFAIL")]
+        print(f"worker {i}: {len(fails)} failed call(s)", flush=True)
+        for f in fails[:40]:
+            print("  " + f, flush=True)
+        cw = [e for e in ev if e[0] == "CLOUDWATCH_CALLS"]
+        check(bool(cw) and cw[-1][1] == "0",
+              f"worker {i}: no CloudWatch call with metrics off ({cw[-1][1] if cw else '?'})")
+    return finish()
+
+
+def verify_run(ev, sent, parent, who):
+    rs = recs(ev)
+    seen = [e[4] for e in rs]
+    dups = len(seen) - len(set(seen))
+    check(dups == 0, f"{who}: every record delivered exactly once ({dups} duplicate deliveries)")
+    missing = set(sent) - set(seen)
+    check(not missing, f"{who}: no record missing ({len(missing)} missing)")
+    wrong = [e for e in rs if e[4] in sent and sent[e[4]] != (e[1], e[2])]
+    check(not wrong, f"{who}: each record came from the shard and sequence number PutRecords "
+          f"answered ({len(wrong)} differ)")
+    by_shard = {}
+    for e in rs:
+        by_shard.setdefault(e[1], []).append(int(e[2]))
+    disorder = [s for s, seqs in by_shard.items() if seqs != sorted(seqs)]
+    check(not disorder, f"{who}: in order within each shard (out of order: {disorder})")
+    idx = {i: e for i, e in enumerate(ev)}
+    end_at = next((i for i, e in idx.items() if e[0] == "END" and e[1] == parent), None)
+    check(end_at is not None, f"{who}: shardEnded called for the parent {parent}")
+    children = {s for s in by_shard if s not in (parent,) and s > "shardId-000000000001"}
+    first_child = next((i for i, e in idx.items() if e[0] == "REC" and e[1] in children), None)
+    last_parent = max((i for i, e in idx.items() if e[0] == "REC" and e[1] == parent), default=None)
+    check(first_child is not None and last_parent is not None and last_parent < first_child
+          and (end_at is None or end_at < first_child),
+          f"{who}: parent {parent} fully processed (last record at event {last_parent}, "
+          f"shardEnded at {end_at}) before any child record (first at {first_child}, "
+          f"children {sorted(children)})")
+    print(f"{who}: records per shard: { {s: len(v) for s, v in sorted(by_shard.items())} }",
+          flush=True)
+
+
+def finish():
+    print(f"kcl: {'FAILED ' + str(len(FAILS)) if FAILS else 'all checks passed'}", flush=True)
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
