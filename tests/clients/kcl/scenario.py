@@ -186,7 +186,24 @@ def main():
         cw = [e for e in ev if e[0] == "CLOUDWATCH_CALLS"]
         check(bool(cw) and cw[-1][1] == "0",
               f"worker {i}: no CloudWatch call with metrics off ({cw[-1][1] if cw else '?'})")
+    describe_dynamodb(args.dynamodb)
     return finish()
+
+
+def describe_dynamodb(url):
+    """What the KCL left in the DynamoDB server: tables, their indexes and the kinds of items."""
+    ddb = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1",
+                       aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+    for t in ddb.list_tables()["TableNames"]:
+        d = ddb.describe_table(TableName=t)["Table"]
+        gsis = [(g["IndexName"], [k["AttributeName"] for k in g["KeySchema"]],
+                 g.get("IndexStatus")) for g in d.get("GlobalSecondaryIndexes", [])]
+        items = ddb.scan(TableName=t)["Items"]
+        keys = sorted(next(iter(i[k].values())) for i in items
+                      for k in (d["KeySchema"][0]["AttributeName"],) if k in i)
+        print(f"dynamodb table {t}: status {d['TableStatus']}, key "
+              f"{[k['AttributeName'] for k in d['KeySchema']]}, GSIs {gsis}, "
+              f"{len(items)} items: {keys}", flush=True)
 
 
 def verify_run(ev, sent, parent, who):
