@@ -6,6 +6,7 @@
 # and Tributary on free loopback ports, builds the Maven project, runs scenario.py bounded by
 # KCL_TIMEOUT seconds (default 600), and stops everything on exit. Logs stay in $KCL_LOGS
 # (default: a new temp folder). RUST_LOG defaults to info,tributary::request=debug.
+# TRIBUTARY_ARGS: more `serve` flags, e.g. "--subscription-lifetime-ms 15000".
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -48,7 +49,7 @@ case $DDB in
 esac
 PIDS+=($!)
 RUST_LOG=${RUST_LOG:-info,tributary::request=debug} nice -n 19 "$BIN" serve --bind 127.0.0.1:0 \
-  --data-dir "$DATA" >"$LOGS/tributary.stdout" 2>"$LOGS/tributary.log" </dev/null &
+  --data-dir "$DATA" ${TRIBUTARY_ARGS:-} >"$LOGS/tributary.stdout" 2>"$LOGS/tributary.log" </dev/null &
 PIDS+=($!)
 for _ in $(seq 300); do
   line=$(grep -m1 '^TRIBUTARY_LISTENING ' "$LOGS/tributary.stdout" || true)

@@ -64,6 +64,8 @@ def main():
     p.add_argument("--compat2x", action="store_true")
     p.add_argument("--records", type=int, default=200)
     p.add_argument("--wait", type=int, default=180)
+    p.add_argument("--soak", type=int, default=0,
+                   help="seconds of steady writes while worker 2 runs (10 records every 0.5 s)")
     args = p.parse_args()
     n = args.records
     stream = f"kcl-{args.mode}"
@@ -159,6 +161,18 @@ def main():
     ok = wait_for(out2, lambda ev: {k for k in sent2} <= {e[4] for e in recs(ev)}, args.wait,
                   proc, f"the {n // 2} records put while no worker ran")
     check(ok, f"worker 2 processed the {n // 2} records put while no worker ran")
+    if args.soak:
+        soak = {}
+        nxt = 2 * n + n // 2
+        end = time.time() + args.soak
+        while time.time() < end:
+            soak.update(put(nxt, 10))
+            nxt += 10
+            time.sleep(0.5)
+        ok = wait_for(out2, lambda ev: set(soak) <= {e[4] for e in recs(ev)}, args.wait, proc,
+                      f"the {len(soak)} records of the {args.soak} s soak")
+        check(ok, f"worker 2 processed the {len(soak)} records written during {args.soak} s")
+        sent2.update(soak)
     time.sleep(3)
     stop_worker(proc, stop2)
     ev2 = read_events(out2)
@@ -169,6 +183,14 @@ def main():
           + (f": {[e[4] for e in again][:10]}" if again else ""))
     dup2 = len(recs(ev2)) - len({e[4] for e in recs(ev2)})
     check(dup2 == 0, f"worker 2 saw {dup2} duplicate deliveries")
+    by_shard = {}
+    for e in recs(ev2):
+        by_shard.setdefault(e[1], []).append(int(e[2]))
+    disorder = [s for s, seqs in by_shard.items() if seqs != sorted(seqs)]
+    check(not disorder, f"worker 2: in order within each shard (out of order: {disorder})")
+    wrong = [e for e in recs(ev2) if e[4] in sent2 and sent2[e[4]] != (e[1], e[2])]
+    check(not wrong, f"worker 2: shard and sequence number as PutRecords answered "
+          f"({len(wrong)} differ)")
     for i, ev in ((1, ev1), (2, ev2)):
         calls = {}
         for e in ev:
