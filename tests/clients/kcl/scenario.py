@@ -194,10 +194,11 @@ def main():
     for i, ev in ((1, ev1), (2, ev2)):
         calls = {}
         for e in ev:
-            if e[0] == "CALL":
-                key = f"{e[1]} {e[2]} {e[3] if len(e) > 3 else ''}"
+            if e[0] in ("CALL", "RESP"):
+                key = " ".join(e)
                 calls[key] = calls.get(key, 0) + 1
-        print(f"worker {i} SDK calls (service operation content-type: count):", flush=True)
+        print(f"worker {i} SDK calls (CALL svc op content-type, RESP svc op status content-type):",
+              flush=True)
         for k in sorted(calls):
             print(f"  {k}: {calls[k]}", flush=True)
         fails = [" ".join(e) for e in ev if e[0] in ("FAIL", "CKPTFAIL", "ENDFAIL",

@@ -51,6 +51,7 @@ import software.amazon.kinesis.retrieval.polling.PollingConfig;
  *   CKPT shardId sequenceNumber
  *   END shardId / LOST shardId / SHUTDOWN shardId
  *   CALL service operation content-type       (every SDK request, from an interceptor)
+ *   RESP service operation status content-type (every SDK response)
  *   FAIL service operation exception           (every failed SDK request)
  * </pre>
  *
@@ -80,6 +81,13 @@ public final class KclApp {
       String op = attrs.getAttribute(SdkExecutionAttribute.OPERATION_NAME);
       String ct = ctx.httpRequest().firstMatchingHeader("Content-Type").orElse("-");
       emit("CALL " + service + " " + op + " " + ct);
+    }
+
+    @Override
+    public void afterTransmission(Context.AfterTransmission ctx, ExecutionAttributes attrs) {
+      String op = attrs.getAttribute(SdkExecutionAttribute.OPERATION_NAME);
+      String ct = ctx.httpResponse().firstMatchingHeader("Content-Type").orElse("-");
+      emit("RESP " + service + " " + op + " " + ctx.httpResponse().statusCode() + " " + ct);
     }
 
     @Override
