@@ -227,6 +227,11 @@ def describe_dynamodb(url):
         print(f"dynamodb table {t}: status {d['TableStatus']}, key "
               f"{[k['AttributeName'] for k in d['KeySchema']]}, GSIs {gsis}, "
               f"{len(items)} items: {keys}", flush=True)
+        for i in items:
+            if "checkpoint" in i:
+                print(f"  lease {i['leaseKey']['S']}: checkpoint {i['checkpoint']['S']}, owner "
+                      f"{i.get('leaseOwner', {}).get('S')}, counter "
+                      f"{i.get('leaseCounter', {}).get('N')}", flush=True)
 
 
 def verify_run(ev, sent, parent, who):
