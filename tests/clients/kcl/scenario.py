@@ -64,6 +64,8 @@ def main():
     p.add_argument("--compat2x", action="store_true")
     p.add_argument("--records", type=int, default=200)
     p.add_argument("--wait", type=int, default=180)
+    p.add_argument("--kill", action="store_true",
+                   help="SIGKILL worker 1 instead of stopping it gracefully")
     p.add_argument("--soak", type=int, default=0,
                    help="seconds of steady writes while worker 2 runs (10 records every 0.5 s)")
     args = p.parse_args()
@@ -151,7 +153,12 @@ def main():
     check(ok, f"worker 1 processed all {2 * n} records after splitting {parent['ShardId']}")
     wait_for(out1, lambda ev: any(e[0] == "END" and e[1] == parent["ShardId"] for e in ev), 30,
              proc, "shardEnded of the parent")
-    stop_worker(proc, stop1)
+    if args.kill:
+        proc.kill()
+        proc.wait()
+        print("worker 1 killed (SIGKILL)", flush=True)
+    else:
+        stop_worker(proc, stop1)
     ev1 = read_events(out1)
     verify_run(ev1, sent, parent["ShardId"], "worker 1")
 
@@ -178,9 +185,20 @@ def main():
     ev2 = read_events(out2)
     again = [e for e in recs(ev2) if e[4] in sent]
     print(f"worker 2: INIT lines: {[e[1:3] for e in ev2 if e[0] == 'INIT']}", flush=True)
-    check(len(again) == 0,
-          f"worker 2 reprocessed {len(again)} record(s) worker 1 had checkpointed"
-          + (f": {[e[4] for e in again][:10]}" if again else ""))
+    last_ckpt = {}
+    for e in ev1:
+        if e[0] == "CKPT":
+            last_ckpt[e[1]] = max(last_ckpt.get(e[1], 0), int(e[2]))
+    beyond = [e for e in again if int(e[2]) <= last_ckpt.get(e[1], -1)]
+    print(f"worker 2 reprocessed {len(again)} record(s) of worker 1"
+          + (f": {[(e[1], e[4]) for e in again][:10]}" if again else ""), flush=True)
+    if args.kill:
+        check(not beyond, f"worker 2 reprocessed no record at or before worker 1's last "
+              f"checkpoint of its shard ({len(beyond)} did)")
+    else:
+        check(len(again) == 0,
+              f"worker 2 reprocessed {len(again)} record(s) worker 1 had processed before a "
+              f"graceful stop")
     dup2 = len(recs(ev2)) - len({e[4] for e in recs(ev2)})
     check(dup2 == 0, f"worker 2 saw {dup2} duplicate deliveries")
     by_shard = {}
@@ -207,6 +225,8 @@ def main():
         for f in fails[:40]:
             print("  " + f, flush=True)
         cw = [e for e in ev if e[0] == "CLOUDWATCH_CALLS"]
+        if i == 1 and args.kill:
+            continue  # killed: no count printed
         check(bool(cw) and cw[-1][1] == "0",
               f"worker {i}: no CloudWatch call with metrics off ({cw[-1][1] if cw else '?'})")
     describe_dynamodb(args.dynamodb)
