@@ -64,6 +64,8 @@ def main():
     p.add_argument("--compat2x", action="store_true")
     p.add_argument("--records", type=int, default=200)
     p.add_argument("--wait", type=int, default=180)
+    p.add_argument("--reshard", choices=("split", "update"), default="split",
+                   help="SplitShard of shard 0, or UpdateShardCount 2 -> 4 (UNIFORM_SCALING)")
     p.add_argument("--kill", action="store_true",
                    help="SIGKILL worker 1 instead of stopping it gracefully")
     p.add_argument("--soak", type=int, default=0,
@@ -139,20 +141,32 @@ def main():
         stop_worker(proc, stop1)
         return finish()
 
-    # Reshard while the worker consumes.
+    # Reshard while the worker consumes: split shard 0 at its midpoint, or (--reshard update)
+    # UpdateShardCount 2 -> 4 with UNIFORM_SCALING.
     shards = kin.list_shards(StreamName=stream)["Shards"]
-    parent = shards[0]
-    lo = int(parent["HashKeyRange"]["StartingHashKey"])
-    hi = int(parent["HashKeyRange"]["EndingHashKey"])
-    kin.split_shard(StreamName=stream, ShardToSplit=parent["ShardId"],
-                    NewStartingHashKey=str((lo + hi) // 2 + 1))
+    if args.reshard == "split":
+        parent = shards[0]
+        lo = int(parent["HashKeyRange"]["StartingHashKey"])
+        hi = int(parent["HashKeyRange"]["EndingHashKey"])
+        kin.split_shard(StreamName=stream, ShardToSplit=parent["ShardId"],
+                        NewStartingHashKey=str((lo + hi) // 2 + 1))
+    else:
+        kin.update_shard_count(StreamName=stream, TargetShardCount=4,
+                               ScalingType="UNIFORM_SCALING")
     kin.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 1})
+    after = kin.list_shards(StreamName=stream)["Shards"]
+    # child -> parents, from ListShards
+    lineage = {sh["ShardId"]: [p for p in (sh.get("ParentShardId"),
+                                           sh.get("AdjacentParentShardId")) if p]
+               for sh in after if sh.get("ParentShardId")}
+    parents = sorted({p for ps in lineage.values() for p in ps})
+    print(f"reshard ({args.reshard}): children -> parents {lineage}", flush=True)
     sent.update(put(n, n))
     ok = wait_for(out1, lambda ev: len({e[4] for e in recs(ev)}) >= 2 * n, args.wait, proc,
-                  f"all {2 * n} records after the split")
-    check(ok, f"worker 1 processed all {2 * n} records after splitting {parent['ShardId']}")
-    wait_for(out1, lambda ev: any(e[0] == "END" and e[1] == parent["ShardId"] for e in ev), 30,
-             proc, "shardEnded of the parent")
+                  f"all {2 * n} records after the reshard")
+    check(ok, f"worker 1 processed all {2 * n} records after resharding (parents {parents})")
+    wait_for(out1, lambda ev: set(parents) <= {e[1] for e in ev if e[0] == "END"}, 30,
+             proc, "shardEnded of every parent")
     if args.kill:
         proc.kill()
         proc.wait()
@@ -160,7 +174,7 @@ def main():
     else:
         stop_worker(proc, stop1)
     ev1 = read_events(out1)
-    verify_run(ev1, sent, parent["ShardId"], "worker 1")
+    verify_run(ev1, sent, lineage, "worker 1")
 
     # Restart: new records, a new worker with the same application.
     sent2 = put(2 * n, n // 2)
@@ -254,7 +268,7 @@ def describe_dynamodb(url):
                       f"{i.get('leaseCounter', {}).get('N')}", flush=True)
 
 
-def verify_run(ev, sent, parent, who):
+def verify_run(ev, sent, lineage, who):
     rs = recs(ev)
     seen = [e[4] for e in rs]
     dups = len(seen) - len(set(seen))
@@ -270,16 +284,16 @@ def verify_run(ev, sent, parent, who):
     disorder = [s for s, seqs in by_shard.items() if seqs != sorted(seqs)]
     check(not disorder, f"{who}: in order within each shard (out of order: {disorder})")
     idx = {i: e for i, e in enumerate(ev)}
-    end_at = next((i for i, e in idx.items() if e[0] == "END" and e[1] == parent), None)
-    check(end_at is not None, f"{who}: shardEnded called for the parent {parent}")
-    children = {s for s in by_shard if s not in (parent,) and s > "shardId-000000000001"}
-    first_child = next((i for i, e in idx.items() if e[0] == "REC" and e[1] in children), None)
-    last_parent = max((i for i, e in idx.items() if e[0] == "REC" and e[1] == parent), default=None)
-    check(first_child is not None and last_parent is not None and last_parent < first_child
-          and (end_at is None or end_at < first_child),
-          f"{who}: parent {parent} fully processed (last record at event {last_parent}, "
-          f"shardEnded at {end_at}) before any child record (first at {first_child}, "
-          f"children {sorted(children)})")
+    for child, ps in sorted(lineage.items()):
+        first_child = next((i for i, e in idx.items() if e[0] == "REC" and e[1] == child), None)
+        for parent in ps:
+            end_at = next((i for i, e in idx.items() if e[0] == "END" and e[1] == parent), None)
+            last_parent = max((i for i, e in idx.items() if e[0] == "REC" and e[1] == parent),
+                              default=None)
+            check(end_at is not None and (first_child is None or end_at < first_child)
+                  and (last_parent is None or first_child is None or last_parent < first_child),
+                  f"{who}: parent {parent} fully processed (last record at event {last_parent}, "
+                  f"shardEnded at {end_at}) before child {child} (first record at {first_child})")
     print(f"{who}: records per shard: { {s: len(v) for s, v in sorted(by_shard.items())} }",
           flush=True)
 
