@@ -20,6 +20,15 @@ mkdir -p "$LOGS"
 PIDS=()
 DATA=$(mktemp -d -t kcl-data.XXXXXX)
 cleanup() {
+  # Workers scenario.py started (it writes their pids), in case the timeout ended it first.
+  for f in "$LOGS"/worker*.pid; do
+    [[ -f $f ]] || continue
+    p=$(cat "$f")
+    # Only if that pid is still a KclApp JVM (not a reused pid).
+    if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q tributary.kcl.KclApp; then
+      kill -KILL "$p" 2>/dev/null || true
+    fi
+  done
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$DATA"

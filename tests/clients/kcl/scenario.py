@@ -104,6 +104,8 @@ def main():
             ["nice", "-n", "19"] + java + ["--out", out, "--stop-file", stop,
                                            "--worker", f"worker-{i}"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        with open(os.path.join(args.workdir, f"worker{i}.pid"), "w") as f:
+            f.write(str(proc.pid))  # run.sh ends it if this script is ended first
         print(f"worker {i} pid {proc.pid}, events {out}", flush=True)
         return proc, out, stop
 
