@@ -25,7 +25,7 @@ cleanup() {
     [[ -f $f ]] || continue
     p=$(cat "$f")
     # Only if that pid is still a KclApp JVM (not a reused pid).
-    if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q tributary.kcl.KclApp; then
+    if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q tributary.kcl.KclApp; then
       kill -KILL "$p" 2>/dev/null || true
     fi
   done

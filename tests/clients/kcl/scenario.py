@@ -235,6 +235,11 @@ def main():
               flush=True)
         for k in sorted(calls):
             print(f"  {k}: {calls[k]}", flush=True)
+        starts = [" ".join(e) for e in ev if e[0] in ("SUB", "ITER")]
+        print(f"worker {i}: {len(starts)} read start(s) (SUB: SubscribeToShard, ITER: "
+              f"GetShardIterator)", flush=True)
+        for line in starts[:60]:
+            print("  " + line, flush=True)
         fails = [" ".join(e) for e in ev if e[0] in ("FAIL", "CKPTFAIL", "ENDFAIL",
                                                       "SHUTDOWNFAIL", "GRACEFULFAIL")]
         print(f"worker {i}: {len(fails)} failed call(s)", flush=True)

@@ -23,6 +23,8 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.cloudwatch.CloudWatchAsyncClient;
 import software.amazon.awssdk.services.dynamodb.DynamoDbAsyncClient;
 import software.amazon.awssdk.services.kinesis.KinesisAsyncClient;
+import software.amazon.awssdk.services.kinesis.model.GetShardIteratorRequest;
+import software.amazon.awssdk.services.kinesis.model.SubscribeToShardRequest;
 import software.amazon.kinesis.common.ConfigsBuilder;
 import software.amazon.kinesis.common.InitialPositionInStream;
 import software.amazon.kinesis.common.InitialPositionInStreamExtended;
@@ -52,6 +54,8 @@ import software.amazon.kinesis.retrieval.polling.PollingConfig;
  *   END shardId / LOST shardId / SHUTDOWN shardId
  *   CALL service operation content-type       (every SDK request, from an interceptor)
  *   RESP service operation status content-type (every SDK response)
+ *   SUB shardId startingPositionType sequenceNumber   (each SubscribeToShard)
+ *   ITER shardId shardIteratorType sequenceNumber     (each GetShardIterator)
  *   FAIL service operation exception           (every failed SDK request)
  * </pre>
  *
@@ -74,6 +78,19 @@ public final class KclApp {
 
     Wire(String service) {
       this.service = service;
+    }
+
+    @Override
+    public void beforeExecution(Context.BeforeExecution ctx, ExecutionAttributes attrs) {
+      // Where each read starts: the SubscribeToShard StartingPosition and the
+      // GetShardIterator type, as the KCL asks for them.
+      if (ctx.request() instanceof SubscribeToShardRequest r) {
+        emit("SUB " + r.shardId() + " " + r.startingPosition().typeAsString() + " "
+            + r.startingPosition().sequenceNumber());
+      } else if (ctx.request() instanceof GetShardIteratorRequest r) {
+        emit("ITER " + r.shardId() + " " + r.shardIteratorTypeAsString() + " "
+            + r.startingSequenceNumber());
+      }
     }
 
     @Override
