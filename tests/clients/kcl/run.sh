@@ -6,6 +6,7 @@
 # and Tributary on free loopback ports, builds the Maven project, runs scenario.py bounded by
 # KCL_TIMEOUT seconds (default 600), and stops everything on exit. Logs stay in $KCL_LOGS
 # (default: a new temp folder). RUST_LOG defaults to info,tributary::request=debug.
+# KCL_AUTH=1: Tributary verifies every signature (key AKIDEXAMPLE/secret).
 # TRIBUTARY_ARGS: more `serve` flags, e.g. "--subscription-lifetime-ms 15000".
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -57,7 +58,13 @@ case $DDB in
   *) echo "unknown DynamoDB server $DDB" >&2; exit 2 ;;
 esac
 PIDS+=($!)
-RUST_LOG=${RUST_LOG:-info,tributary::request=debug} nice -n 19 "$BIN" serve --bind 127.0.0.1:0 \
+# KCL_AUTH=1: Tributary gets the key the clients sign with (AKIDEXAMPLE/secret) and so verifies
+# every signature (as tests/clients/run.sh does); default 0: any key is accepted.
+AUTH_ENV=()
+if [[ ${KCL_AUTH:-0} == 1 ]]; then
+  AUTH_ENV=(TRIBUTARY_ACCESS_KEY_ID=AKIDEXAMPLE TRIBUTARY_SECRET_ACCESS_KEY=secret)
+fi
+env "${AUTH_ENV[@]}" RUST_LOG="${RUST_LOG:-info,tributary::request=debug}" nice -n 19 "$BIN" serve --bind 127.0.0.1:0 \
   --data-dir "$DATA" ${TRIBUTARY_ARGS:-} >"$LOGS/tributary.stdout" 2>"$LOGS/tributary.log" </dev/null &
 PIDS+=($!)
 for _ in $(seq 300); do
