@@ -6,11 +6,13 @@
 #                                    (nats-server: .venv/bin/nats-server, for crates/natskit)
 #   tests/clients/node/node_modules  AWS SDK for JavaScript v3, `npm ci` from package-lock.json
 #   tests/clients/browser/node_modules  the same SDK plus esbuild and playwright-core, `npm ci`
-#   $HOME/.cache/tributary/m2        the AWS SDK for Java v2 and the Maven plugins of
-#                                    java/pom.xml (TRIBUTARY_M2 overrides the folder), fetched by
-#                                    compiling the java scenario once per pom.xml
+#   tests/clients/kcl/.venv          moto's server (the KCL's DynamoDB) and boto3, from
+#                                    kcl/requirements.txt
+#   $HOME/.cache/tributary/m2        the AWS SDK for Java v2, the KCL and the Maven plugins of
+#                                    java/pom.xml and kcl/pom.xml (TRIBUTARY_M2 overrides the
+#                                    folder), fetched by compiling each project once per pom.xml
 # and outside it: Debian's `chromium` package (/usr/bin/chromium), for the browser
-# scenario, and `openjdk-17-jdk-headless` and `maven` for the java scenario, each
+# scenario, and `openjdk-17-jdk-headless` and `maven` for the java and kcl scenarios, each
 # installed with apt-get when it is missing.
 # Idempotent and quick when nothing changed: each part keeps a stamp with the
 # hash of the file it was installed from and is redone only when that changes
@@ -110,26 +112,49 @@ if ! command -v java >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1 || ! 
   echo "java: java, javac or mvn is missing, installing Debian's openjdk-17-jdk-headless and maven"
   apt_install "a JDK (17 or later) and Maven" openjdk-17-jdk-headless maven || exit 1
 fi
-# The local Maven repository is kept between runs, next to CI's cargo cache. Compiling the
-# scenario once fetches everything it needs (the SDK, slf4j-nop, the Maven plugins and their
-# own dependencies); tests/clients/java/scenario.sh then compiles with `mvn -o`.
-JAVA_DIR=$HERE/java
+# The local Maven repository is kept between runs, next to CI's cargo cache. Compiling a
+# project once fetches everything it needs (its libraries, the Maven plugins and their own
+# dependencies); the scenarios then compile with `mvn -o`.
 M2=${TRIBUTARY_M2:-$HOME/.cache/tributary/m2}
-want=$(stamp_of "$JAVA_DIR/pom.xml")-$(java -version 2>&1 | head -n1 | tr -dc 'A-Za-z0-9._-')
-if [[ -f $M2/.tributary-java-stamp && $(cat "$M2/.tributary-java-stamp") == "$want" ]]; then
-  echo "java deps: up to date ($M2)"
-else
-  echo "java deps: fetching the AWS SDK for Java v2 into $M2 (mvn compile in $JAVA_DIR)"
+JAVA_VERSION=$(java -version 2>&1 | head -n1 | tr -dc 'A-Za-z0-9._-')
+# maven_fetch NAME DIR WHAT: compiles DIR's pom.xml once per pom.xml (and JDK).
+maven_fetch() {
+  local name=$1 dir=$2 what=$3 want mvn_log
+  want=$(stamp_of "$dir/pom.xml")-$JAVA_VERSION
+  if [[ -f $M2/.tributary-$name-stamp && $(cat "$M2/.tributary-$name-stamp") == "$want" ]]; then
+    echo "$name deps: up to date ($M2)"
+    return 0
+  fi
+  echo "$name deps: fetching $what into $M2 (mvn compile in $dir)"
   mkdir -p "$M2"
   # Debian's Maven prints colour resets even with -q: its output is shown only on failure.
   mvn_log=$(mktemp)
-  if ! (cd "$JAVA_DIR" && timeout 900 mvn -q -B -Dmaven.repo.local="$M2" compile </dev/null) >"$mvn_log" 2>&1; then
+  if ! (cd "$dir" && timeout 900 mvn -q -B -Dmaven.repo.local="$M2" compile </dev/null) >"$mvn_log" 2>&1; then
     cat "$mvn_log"
     rm -f "$mvn_log"
-    echo "install.sh: FAILED to fetch the java scenario's Maven dependencies (mvn compile in $JAVA_DIR)" >&2
-    exit 1
+    echo "install.sh: FAILED to fetch the $name scenario's Maven dependencies (mvn compile in $dir)" >&2
+    return 1
   fi
   rm -f "$mvn_log"
-  echo "$want" >"$M2/.tributary-java-stamp"
-fi
+  echo "$want" >"$M2/.tributary-$name-stamp"
+}
+JAVA_DIR=$HERE/java
+maven_fetch java "$JAVA_DIR" "the AWS SDK for Java v2" || exit 1
+maven_fetch kcl "$HERE/kcl" "the Kinesis Client Library" || exit 1
 echo "  $(java -version 2>&1 | head -n1), $(mvn -v 2>/dev/null | head -n1 | sed 's/\x1b\[[0-9;]*m//g'), AWS SDK for Java $(sed -n 's:.*<awssdk.version>\(.*\)</awssdk.version>.*:\1:p' "$JAVA_DIR/pom.xml")"
+echo "  KCL $(sed -n 's:.*<kcl.version>\(.*\)</kcl.version>.*:\1:p' "$HERE/kcl/pom.xml")"
+
+# ---- KCL scenario: moto's DynamoDB server in a venv of its own -------------
+KCL_VENV=$HERE/kcl/.venv
+want=$(stamp_of "$HERE/kcl/requirements.txt")-$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')
+if [[ -f $KCL_VENV/.tributary-stamp && $(cat "$KCL_VENV/.tributary-stamp") == "$want" ]] &&
+  [[ -x $KCL_VENV/bin/moto_server ]] && "$KCL_VENV/bin/python" -c 'import boto3, moto, flask' 2>/dev/null; then
+  echo "kcl deps: up to date ($KCL_VENV)"
+else
+  echo "kcl deps: installing moto's server into $KCL_VENV"
+  rm -rf "$KCL_VENV"
+  "$PYTHON" -m venv "$KCL_VENV"
+  "$KCL_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$HERE/kcl/requirements.txt"
+  echo "$want" >"$KCL_VENV/.tributary-stamp"
+fi
+echo "  moto $("$KCL_VENV/bin/python" -c 'import moto; print(moto.__version__)')"

@@ -5,8 +5,9 @@
 #
 # Usage: tests/clients/run.sh BINARY [SCENARIO...]
 #   SCENARIO: boto3, node, awscli, efo, node-efo, secure, kms, throttle, metrics, browser, java,
-#             replicated
+#             kcl-polling, kcl-efo, replicated
 #             (java: the AWS SDK for Java v2, tests/clients/java/scenario.sh;
+#             kcl-polling, kcl-efo: the KCL 3.x with its leases in moto, tests/clients/kcl/run.sh;
 #             replicated: the first five against two nodes on a NATS cluster,
 #             tests/clients/replicated.sh)
 #             (default: all of them, in that order)
@@ -20,7 +21,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ $# -lt 1 ]]; then
-  echo "usage: $0 BINARY [boto3|node|awscli|efo|node-efo|secure|kms|throttle|metrics|browser|java|replicated ...]" >&2
+  echo "usage: $0 BINARY [boto3|node|awscli|efo|node-efo|secure|kms|throttle|metrics|browser|java|kcl-polling|kcl-efo|replicated ...]" >&2
   exit 2
 fi
 BIN=$1
@@ -31,7 +32,7 @@ if [[ ! -x $BIN ]]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 SCENARIOS=("$@")
-if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo node-efo secure kms throttle metrics browser java replicated); fi
+if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo node-efo secure kms throttle metrics browser java kcl-polling kcl-efo replicated); fi
 TIMEOUT=${SCENARIO_TIMEOUT:-600}
 LOGS=${CLIENT_TEST_LOGS:-$(mktemp -d -t tributary-client-logs.XXXXXX)}
 mkdir -p "$LOGS"
@@ -114,6 +115,10 @@ scenario_command() {
     # The AWS SDK for Java v2: parts 1 and 2 against this server (cleartext, HTTP/1.1 and
     # h2c), part 3 against a TLS server of its own, started with the binary.
     java) CMD=(env "TRIBUTARY_BIN=$BIN" bash "$HERE/java/scenario.sh") ;;
+    # The KCL 3.x (its own server and moto's DynamoDB): a split under polling retrieval, an
+    # UpdateShardCount under enhanced fan-out, each then a restart from the checkpoints.
+    kcl-polling) CMD=(env KCL_MODE=polling "KCL_FLAGS=--reshard split" bash "$HERE/kcl/run.sh"); SELF_SERVED=1 ;;
+    kcl-efo) CMD=(env KCL_MODE=efo "KCL_FLAGS=--reshard update" bash "$HERE/kcl/run.sh"); SELF_SERVED=1 ;;
     *) return 1 ;;
   esac
 }
@@ -124,7 +129,7 @@ RESULTS=()
 for name in "${SCENARIOS[@]}"; do
   printf '\n---- client scenario: %s ----\n' "$name"
   if ! scenario_command "$name"; then
-    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure kms throttle metrics browser java replicated)"
+    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure kms throttle metrics browser java kcl-polling kcl-efo replicated)"
     FAILED=$((FAILED + 1))
     RESULTS+=("FAIL  $name (unknown scenario)")
     continue
