@@ -8,6 +8,7 @@ mod crash;
 mod data;
 mod edge;
 mod efo;
+mod efo_cbor;
 mod encryption;
 mod fidelity;
 mod front_door;
