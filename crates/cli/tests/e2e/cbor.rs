@@ -113,7 +113,10 @@ fn subscribe_request(consumer: &str, shard: &str) -> Cbor {
     map(vec![
         ("ConsumerARN", text(consumer)),
         ("ShardId", text(shard)),
-        ("StartingPosition", map(vec![("Type", text("TRIM_HORIZON"))])),
+        (
+            "StartingPosition",
+            map(vec![("Type", text("TRIM_HORIZON"))]),
+        ),
     ])
 }
 
@@ -319,7 +322,12 @@ async fn cbor_subscription_errors_are_the_json_ones_in_cbor() {
     // ResourceNotFoundException for a missing shard or consumer: the SubscribeToShard API
     // reference lists it ("the requested resource could not be found").
     let cases = [
-        (carn.as_str(), "shardId-000000000009", 400, "ResourceNotFoundException"),
+        (
+            carn.as_str(),
+            "shardId-000000000009",
+            400,
+            "ResourceNotFoundException",
+        ),
         (ghost.as_str(), SHARD0, 400, "ResourceNotFoundException"),
     ];
     for (consumer, shard, status, code) in cases {
@@ -357,4 +365,127 @@ async fn cbor_subscription_errors_are_the_json_ones_in_cbor() {
             }
         }
     }
+}
+
+/// PutRecords in CBOR with injected throttles answers the partial failure the JSON request
+/// gets: the same FailedRecordCount, and entry by entry the same members, ShardId,
+/// ErrorCode and ErrorMessage. Two servers with the same fault seed see the same sequence of
+/// calls, so they throttle the same entries.
+#[tokio::test]
+async fn cbor_put_records_reports_partial_failures_as_json_does() {
+    let faults = ["--faults", "seed=7,PutRecords:throttle_every=2"];
+    let (for_cbor, for_json) = (server_with(&faults), server_with(&faults));
+    create(&for_cbor.sdk(), "pf", 2).await;
+    create(&for_json.sdk(), "pf", 2).await;
+    // Alternating shards by explicit hash key (the second shard starts at 2^127), so a
+    // throttle fails later entries of its own shard only (docs/limits.md: each shard admits
+    // its entries in request order).
+    let hash = |i: usize| {
+        if i.is_multiple_of(2) {
+            "0"
+        } else {
+            "170141183460469231731687303715884105728"
+        }
+    };
+    let data = |i: usize| vec![i as u8, 0xff, 0xfe];
+    let cbor_entries = (0..6)
+        .map(|i| {
+            map(vec![
+                ("Data", Cbor::Bytes(data(i))),
+                ("PartitionKey", text(&format!("k{i}"))),
+                ("ExplicitHashKey", text(hash(i))),
+            ])
+        })
+        .collect();
+    let json_entries: Vec<Json> = (0..6)
+        .map(|i| {
+            use base64::Engine as _;
+            json!({
+                "Data": base64::engine::general_purpose::STANDARD.encode(data(i)),
+                "PartitionKey": format!("k{i}"),
+                "ExplicitHashKey": hash(i),
+            })
+        })
+        .collect();
+    let r = raw(
+        for_cbor.addr,
+        Http::H1,
+        "PutRecords",
+        &map(vec![
+            ("StreamName", text("pf")),
+            ("Records", Cbor::Array(cbor_entries)),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.headers["content-type"], CBOR);
+    let v = decode(&r.body);
+    let j = send(
+        for_json.addr,
+        Http::H1,
+        kinesis_request(
+            Some("PutRecords"),
+            Some(JSON),
+            json!({"StreamName": "pf", "Records": json_entries}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(j.status, 200);
+    let j: Json = serde_json::from_slice(&j.body).unwrap();
+
+    let json_keys = |o: &Json| {
+        let mut k: Vec<String> = o.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&v), json_keys(&j));
+    let failed = get(&v, "FailedRecordCount").and_then(Cbor::as_integer);
+    assert_eq!(
+        failed.map(i128::from),
+        j["FailedRecordCount"].as_i64().map(i128::from)
+    );
+    let entries = get(&v, "Records")
+        .and_then(Cbor::as_array)
+        .expect("Records");
+    let json_entries = j["Records"].as_array().unwrap();
+    assert_eq!(entries.len(), 6);
+    let mut failures = 0;
+    for (i, (e, je)) in entries.iter().zip(json_entries).enumerate() {
+        assert_eq!(keys(e), json_keys(je), "entry {i}: {e:?} / {je}");
+        if je.get("ErrorCode").is_some() {
+            failures += 1;
+            // PutRecords API reference: a failed entry has ErrorCode and ErrorMessage and
+            // no SequenceNumber or ShardId; its example gives this message's form.
+            assert_eq!(keys(e), ["ErrorCode", "ErrorMessage"], "entry {i}");
+            assert_eq!(
+                get_text(e, "ErrorCode"),
+                "ProvisionedThroughputExceededException"
+            );
+            let shard = if i.is_multiple_of(2) {
+                SHARD0
+            } else {
+                "shardId-000000000001"
+            };
+            let message = format!(
+                "Rate exceeded for shard {shard} in stream pf under account {}.",
+                crate::ACCOUNT
+            );
+            assert_eq!(get_text(e, "ErrorMessage"), message);
+            assert_eq!(je["ErrorMessage"], message);
+        } else {
+            assert_eq!(keys(e), ["SequenceNumber", "ShardId"], "entry {i}");
+            assert_eq!(get_text(e, "ShardId"), je["ShardId"].as_str().unwrap());
+            assert!(!get_text(e, "SequenceNumber").is_empty());
+        }
+    }
+    assert_eq!(failed.map(i128::from), Some(failures));
+    // Which entries fail, from crates/engine (put.rs, throttle.rs): shards are asked in the
+    // order the request first routes to them, each shard's entries in request order, every
+    // second entry asked is throttled, and a shard refuses from its throttled entry on.
+    // First shard: entries 0, 2, 4; the 2nd asked (entry 2) fails, and entry 4 with it.
+    // Second shard: entries 1, 3, 5; the 4th asked (entry 3) fails, and entry 5 with it.
+    let failed_at: Vec<usize> = (0..6)
+        .filter(|&i| get(&entries[i], "ErrorCode").is_some())
+        .collect();
+    assert_eq!(failed_at, [2, 3, 4, 5]);
 }
