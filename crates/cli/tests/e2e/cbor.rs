@@ -489,3 +489,103 @@ async fn cbor_put_records_reports_partial_failures_as_json_does() {
         .collect();
     assert_eq!(failed_at, [2, 3, 4, 5]);
 }
+
+/// The body of a chunked HTTP/1.1 answer, once its last chunk is in `raw` (None before).
+fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line = raw.windows(2).position(|w| w == b"\r\n")?;
+        let size = usize::from_str_radix(std::str::from_utf8(&raw[..line]).ok()?, 16).ok()?;
+        let chunk = raw.get(line + 2..line + 2 + size + 2)?;
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(&chunk[..size]);
+        raw = &raw[line + 2 + size + 2..];
+    }
+}
+
+/// A subscription that fails after it started ends with an `exception` message whose
+/// payload is the error in CBOR. Over a hand-driven HTTP/1.1 connection: the stream is
+/// deleted only once the 200 has arrived, so the failure cannot come before the start.
+#[tokio::test]
+async fn cbor_subscription_failing_after_the_start_sends_a_cbor_exception() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = server();
+    let c = s.sdk();
+    create(&c, "gone", 1).await;
+    let carn = consumer(&c, "gone", "left").await;
+    let body = to_cbor(&subscribe_request(&carn, SHARD0));
+    let mut request = format!(
+        "POST / HTTP/1.1\r\nhost: localhost\r\nx-amz-target: Kinesis_20131202.SubscribeToShard\r\n\
+         content-type: {CBOR}\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in tributary_testkit::raw::AUTH_HEADERS {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    conn.write_all(request.as_bytes()).await.unwrap();
+    conn.write_all(&body).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the head");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&got[..head_end]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+
+    c.delete_stream()
+        .stream_name("gone")
+        .enforce_consumer_deletion(true)
+        .send()
+        .await
+        .unwrap();
+    // The subscription notices at its next wake-up: the log's deletion, or at the latest
+    // its 5-second heartbeat.
+    let events = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if let Some(events) = dechunk(&got[head_end..]) {
+                return events;
+            }
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the last chunk");
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the subscription ends once its stream is gone");
+
+    let mut rest = &events[..];
+    let mut last = None;
+    while !rest.is_empty() {
+        let (m, n) = decode_message(rest).unwrap().expect("whole frames");
+        rest = &rest[n..];
+        last = Some(m);
+    }
+    let last = last.expect("messages");
+    // Smithy event streams: a modeled error is a message of type `exception` naming its
+    // shape; its payload is the error body in the request's protocol. That a deleted stream
+    // ends the subscription with ResourceNotFoundException is reconstructed (the SubscribeToShard
+    // API reference lists it among the operation's errors).
+    assert_eq!(str_header(&last, ":message-type"), Some("exception"));
+    assert_eq!(
+        str_header(&last, ":exception-type"),
+        Some("ResourceNotFoundException")
+    );
+    assert_eq!(str_header(&last, ":content-type"), Some(CBOR));
+    let error = decode(last.payload());
+    assert_eq!(get_text(&error, "__type"), "ResourceNotFoundException");
+    // The wording of the stream-not-found error everywhere else (engine `msg`).
+    assert_eq!(
+        get_text(&error, "message"),
+        format!("Stream gone under account {} not found.", crate::ACCOUNT)
+    );
+}
