@@ -5,8 +5,9 @@
 //! speaks JSON only. Yet a CBOR SubscribeToShard is answered in CBOR, so raw requests do it
 //! here, and every check decodes the CBOR: a JSON answer under a CBOR header fails them.
 //!
-//! Subscriptions run on a server whose subscriptions last a short time, so the event stream
-//! ends and the whole body can be read (the split parent's ends by itself, on a default server).
+//! Most subscriptions run on a server whose subscriptions last a short time, so the event
+//! stream ends and the whole body can be read; the split parent's ends by itself, and the
+//! one failing after its start is read off a hand-driven HTTP/1.1 connection.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -216,11 +217,12 @@ async fn cbor_subscription_pushes_records_in_cbor() {
             assert_eq!(get(r, "Data"), Some(&Cbor::Bytes(data.clone())), "{r:?}");
             assert_eq!(get_text(r, "PartitionKey"), *key);
             assert_eq!(get_text(r, "SequenceNumber"), seq);
-            // Timestamps are tag 1 over epoch milliseconds, an integer: what the SDKs' CBOR
-            // writer sends (SdkCborGenerator: writeTag(1), writeNumber(date.getTime())) and
-            // their CBOR unmarshaller reads (epoch millis); that Kinesis answers in the same
-            // form is reconstructed from that. Milliseconds, not the RFC's seconds: the value
-            // lies between the clock read before and after the puts.
+            // Timestamps are tag 1 over epoch milliseconds, an integer: what the Java SDK's
+            // CBOR writer sends (v1 SdkCborGenerator: writeTag(1), writeNumber(getTime())),
+            // and what v2 reads in a CBOR payload (AwsCborProtocolFactory: "CBOR uses epoch
+            // millis for timestamps", UNIX_TIMESTAMP_MILLIS). That Kinesis answers with the
+            // tag too is reconstructed from the writer. Milliseconds, not the RFC's seconds:
+            // the value lies between the clock read before and after the puts.
             match get(r, "ApproximateArrivalTimestamp") {
                 Some(Cbor::Tag(1, inner)) => {
                     let ms = inner.as_integer().map(i128::from);
