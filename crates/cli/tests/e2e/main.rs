@@ -2,6 +2,7 @@
 //! directory, driven by the real `aws-sdk-kinesis` client and by raw requests for what SDKs
 //! refuse to send. One test binary (modules below) keeps link time down.
 
+mod cbor;
 mod connections;
 mod control;
 mod crash;
