@@ -37,7 +37,7 @@ cleanup() {
     p=$(cat "$f")
     if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q -E 'tributary\.(kcl\.KclApp|kpl\.KplApp)'; then
       # The KPL's native daemon is a child of its JVM: end it too.
-      pkill -KILL -P "$p" 2>/dev/null || true
+      for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do kill -KILL "$c" 2>/dev/null || true; done
       kill -KILL "$p" 2>/dev/null || true
     fi
   done
