@@ -6,11 +6,14 @@
 #        --shards N --wait S]
 # Starts moto (the KCL's lease table) and Tributary with TLS (certificate from `BINARY cert`)
 # and signature checks (AKIDEXAMPLE/secret) on free 127.0.0.1 ports, builds this project and
-# tests/clients/kcl (whose KclApp is the consumer), runs scenario.py bounded by KPL_TIMEOUT
-# seconds (default 480), stops everything on exit. Exit 0 only if every check passed.
-# Env: KPL_LOGS keep the logs there (default: a new temp folder); M2_REPO Maven repository
-# (default $HOME/.cache/tributary/m2); KPL_NATIVE_DIR where the KPL extracts its 89 MB native
-# daemon (default $HOME/.cache/tributary/kpl-native, reused across runs); RUST_LOG (default
+# tests/clients/kcl (whose KclApp is the consumer; moto and boto3 come from kcl/.venv), runs
+# scenario.py bounded by KPL_TIMEOUT seconds (default 480), stops everything on exit. Exit 0
+# only if every check passed.
+# Env: KPL_MODE, KPL_FLAGS mode and flags when not given as arguments (tests/clients/run.sh);
+# KPL_LOGS keep the logs there (default: a new temp folder); TRIBUTARY_M2 Maven repository
+# (default $HOME/.cache/tributary/m2; tests/clients/install.sh fills it, this compiles
+# offline); KPL_NATIVE_DIR where the KPL extracts its 89 MB native daemon (default
+# $HOME/.cache/tributary/kpl-native, reused across runs); RUST_LOG (default
 # info,tributary::request=debug); TRIBUTARY_ARGS more `serve` flags.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,11 +23,20 @@ if [[ $# -lt 1 ]]; then
   exit 2
 fi
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-MODE=${2:-polling}
-EXTRA=("${@:3}")
+MODE=${2:-${KPL_MODE:-polling}}
+if [[ $# -ge 3 ]]; then
+  EXTRA=("${@:3}")
+else
+  read -r -a EXTRA <<<"${KPL_FLAGS:-}"
+fi
+VENV=$KCL/.venv
+if [[ ! -x $VENV/bin/moto_server ]]; then
+  echo "run.sh: $VENV is missing; run tests/clients/install.sh first" >&2
+  exit 2
+fi
 TIMEOUT=${KPL_TIMEOUT:-480}
 LOGS=${KPL_LOGS:-$(mktemp -d -t kpl-logs.XXXXXX)}
-M2=${M2_REPO:-$HOME/.cache/tributary/m2}
+M2=${TRIBUTARY_M2:-$HOME/.cache/tributary/m2}
 NATIVE=${KPL_NATIVE_DIR:-$HOME/.cache/tributary/kpl-native}
 mkdir -p "$LOGS" "$NATIVE"
 PIDS=()
@@ -49,28 +61,24 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 t0=$SECONDS
-# Dependencies, each redone only when missing: the venv (boto3 + moto), both Maven projects.
-if [[ ! -x $HERE/.venv/bin/moto_server ]]; then
-  nice -n 10 python3 -m venv "$HERE/.venv"
-  nice -n 10 "$HERE/.venv/bin/pip" install -q -r "$HERE/requirements.txt"
-fi
+# Both projects compile offline from the repository tests/clients/install.sh filled.
 for d in "$HERE" "$KCL"; do
-  if ! (cd "$d" && nice -n 10 mvn -q -B -Dmaven.repo.local="$M2" compile) >"$LOGS/mvn.log" 2>&1; then
+  if ! (cd "$d" && mvn -o -q -B -Dmaven.repo.local="$M2" compile) >"$LOGS/mvn.log" 2>&1; then
     echo "FAIL: mvn compile in $d:"; cat "$LOGS/mvn.log"; exit 1
   fi
 done
-echo "dependencies and build: $((SECONDS - t0))s"
+echo "build: $((SECONDS - t0))s"
 
-free_port() { "$HERE/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 DPORT=$(free_port)
-nice -n 10 "$HERE/.venv/bin/moto_server" -H 127.0.0.1 -p "$DPORT" >"$LOGS/moto.log" 2>&1 &
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$DPORT" >"$LOGS/moto.log" 2>&1 &
 PIDS+=($!)
 
 # TLS: a CA and a server certificate for 127.0.0.1 (every client connects to the IP).
 "$BIN" cert --out "$LOGS/tls" --san 127.0.0.1 --san localhost >/dev/null
 # Users configured: Tributary verifies the SigV4 signature of every request.
 TRIBUTARY_ACCESS_KEY_ID=AKIDEXAMPLE TRIBUTARY_SECRET_ACCESS_KEY=secret \
-  RUST_LOG="${RUST_LOG:-info,tributary::request=debug}" nice -n 10 "$BIN" serve \
+  RUST_LOG="${RUST_LOG:-info,tributary::request=debug}" "$BIN" serve \
   --bind 127.0.0.1:0 --data-dir "$WORK/data" \
   --tls-cert "$LOGS/tls/server.pem" --tls-key "$LOGS/tls/server-key.pem" ${TRIBUTARY_ARGS:-} \
   >"$LOGS/tributary.stdout" 2>"$LOGS/tributary.log" </dev/null &
@@ -94,7 +102,7 @@ done
 echo "tributary $KINESIS, moto http://127.0.0.1:$DPORT, logs $LOGS"
 rc=0
 t1=$SECONDS
-timeout --kill-after=10 "$TIMEOUT" "$HERE/.venv/bin/python" "$HERE/scenario.py" \
+timeout --kill-after=10 "$TIMEOUT" "$VENV/bin/python" "$HERE/scenario.py" \
   "$KINESIS" "http://127.0.0.1:$DPORT" "$LOGS/tls/ca.pem" "$LOGS" \
   --kcl-dir "$KCL" --kpl-dir "$HERE" --native-dir "$NATIVE" --mode "$MODE" "${EXTRA[@]}" || rc=$?
 echo "scenario: $((SECONDS - t1))s, exit $rc; logs in $LOGS"

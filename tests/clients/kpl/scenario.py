@@ -139,7 +139,7 @@ def java(project, main, args, log, classpath_dirs):
         + [open(f"{d}/target/classpath.txt").read().strip() for d in classpath_dirs]
     )
     return subprocess.Popen(
-        ["nice", "-n", "10", "java", "-cp", cp, main, *args],
+        ["java", "-cp", cp, main, *args],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
