@@ -7,12 +7,13 @@
 #   tests/clients/node/node_modules  AWS SDK for JavaScript v3, `npm ci` from package-lock.json
 #   tests/clients/browser/node_modules  the same SDK plus esbuild and playwright-core, `npm ci`
 #   tests/clients/kcl/.venv          moto's server (the KCL's DynamoDB) and boto3, from
-#                                    kcl/requirements.txt
-#   $HOME/.cache/tributary/m2        the AWS SDK for Java v2, the KCL and the Maven plugins of
-#                                    java/pom.xml and kcl/pom.xml (TRIBUTARY_M2 overrides the
-#                                    folder), fetched by compiling each project once per pom.xml
+#                                    kcl/requirements.txt (the kcl and kpl scenarios)
+#   $HOME/.cache/tributary/m2        the AWS SDK for Java v2, the KCL, the KPL and the Maven
+#                                    plugins of java/, kcl/ and kpl/pom.xml (TRIBUTARY_M2
+#                                    overrides the folder), fetched by compiling each project
+#                                    once per pom.xml
 # and outside it: Debian's `chromium` package (/usr/bin/chromium), for the browser
-# scenario, and `openjdk-17-jdk-headless` and `maven` for the java and kcl scenarios, each
+# scenario, and `openjdk-17-jdk-headless` and `maven` for the java, kcl and kpl scenarios, each
 # installed with apt-get when it is missing.
 # Idempotent and quick when nothing changed: each part keeps a stamp with the
 # hash of the file it was installed from and is redone only when that changes
@@ -24,7 +25,9 @@ VENV=$HERE/.venv
 NODE_DIR=$HERE/node
 PYTHON=${PYTHON:-python3}
 
-stamp_of() { sha256sum "$@" | sha256sum | cut -d' ' -f1; }
+# The files' contents only, not their paths: a clone elsewhere (CI's fresh clones) still
+# finds the Maven repository's stamps up to date.
+stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 # ---- Python: venv + pinned requirements --------------------------------
 want=$(stamp_of "$HERE/requirements.txt")-$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')
@@ -141,8 +144,9 @@ maven_fetch() {
 JAVA_DIR=$HERE/java
 maven_fetch java "$JAVA_DIR" "the AWS SDK for Java v2" || exit 1
 maven_fetch kcl "$HERE/kcl" "the Kinesis Client Library" || exit 1
+maven_fetch kpl "$HERE/kpl" "the Kinesis Producer Library (its jar carries an 89 MB native daemon)" || exit 1
 echo "  $(java -version 2>&1 | head -n1), $(mvn -v 2>/dev/null | head -n1 | sed 's/\x1b\[[0-9;]*m//g'), AWS SDK for Java $(sed -n 's:.*<awssdk.version>\(.*\)</awssdk.version>.*:\1:p' "$JAVA_DIR/pom.xml")"
-echo "  KCL $(sed -n 's:.*<kcl.version>\(.*\)</kcl.version>.*:\1:p' "$HERE/kcl/pom.xml")"
+echo "  KCL $(sed -n 's:.*<kcl.version>\(.*\)</kcl.version>.*:\1:p' "$HERE/kcl/pom.xml"), KPL $(sed -n 's:.*<kpl.version>\(.*\)</kpl.version>.*:\1:p' "$HERE/kpl/pom.xml")"
 
 # ---- KCL scenario: moto's DynamoDB server in a venv of its own -------------
 KCL_VENV=$HERE/kcl/.venv

@@ -5,9 +5,10 @@
 #
 # Usage: tests/clients/run.sh BINARY [SCENARIO...]
 #   SCENARIO: boto3, node, awscli, efo, node-efo, secure, kms, throttle, metrics, browser, java,
-#             kcl-polling, kcl-efo, replicated
+#             kcl-polling, kcl-efo, kpl, replicated
 #             (java: the AWS SDK for Java v2, tests/clients/java/scenario.sh;
 #             kcl-polling, kcl-efo: the KCL 3.x with its leases in moto, tests/clients/kcl/run.sh;
+#             kpl: the KPL over TLS, read back by the KCL, tests/clients/kpl/run.sh;
 #             replicated: the first five against two nodes on a NATS cluster,
 #             tests/clients/replicated.sh)
 #             (default: all of them, in that order)
@@ -21,7 +22,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ $# -lt 1 ]]; then
-  echo "usage: $0 BINARY [boto3|node|awscli|efo|node-efo|secure|kms|throttle|metrics|browser|java|kcl-polling|kcl-efo|replicated ...]" >&2
+  echo "usage: $0 BINARY [boto3|node|awscli|efo|node-efo|secure|kms|throttle|metrics|browser|java|kcl-polling|kcl-efo|kpl|replicated ...]" >&2
   exit 2
 fi
 BIN=$1
@@ -32,7 +33,7 @@ if [[ ! -x $BIN ]]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 SCENARIOS=("$@")
-if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo node-efo secure kms throttle metrics browser java kcl-polling kcl-efo replicated); fi
+if [[ ${#SCENARIOS[@]} -eq 0 ]]; then SCENARIOS=(boto3 node awscli efo node-efo secure kms throttle metrics browser java kcl-polling kcl-efo kpl replicated); fi
 TIMEOUT=${SCENARIO_TIMEOUT:-600}
 LOGS=${CLIENT_TEST_LOGS:-$(mktemp -d -t tributary-client-logs.XXXXXX)}
 mkdir -p "$LOGS"
@@ -119,6 +120,9 @@ scenario_command() {
     # UpdateShardCount under enhanced fan-out, each then a restart from the checkpoints.
     kcl-polling) CMD=(env KCL_MODE=polling "KCL_FLAGS=--reshard split" bash "$HERE/kcl/run.sh"); SELF_SERVED=1 ;;
     kcl-efo) CMD=(env KCL_MODE=efo "KCL_FLAGS=--reshard update" bash "$HERE/kcl/run.sh"); SELF_SERVED=1 ;;
+    # The KPL writing aggregated records over TLS, the KCL (enhanced fan-out, h2 over TLS)
+    # de-aggregating them; its own TLS server, moto from the kcl venv.
+    kpl) CMD=(env KPL_MODE=efo bash "$HERE/kpl/run.sh"); SELF_SERVED=1 ;;
     *) return 1 ;;
   esac
 }
@@ -129,7 +133,7 @@ RESULTS=()
 for name in "${SCENARIOS[@]}"; do
   printf '\n---- client scenario: %s ----\n' "$name"
   if ! scenario_command "$name"; then
-    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure kms throttle metrics browser java kcl-polling kcl-efo replicated)"
+    echo "unknown scenario '$name' (known: boto3 node awscli efo node-efo secure kms throttle metrics browser java kcl-polling kcl-efo kpl replicated)"
     FAILED=$((FAILED + 1))
     RESULTS+=("FAIL  $name (unknown scenario)")
     continue

@@ -1,24 +1,36 @@
 package tributary.kcl;
 
 import com.sun.net.httpserver.HttpServer;
+import java.io.FileInputStream;
 import java.io.FileOutputStream;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.interceptor.Context;
 import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
 import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.core.interceptor.SdkExecutionAttribute;
+import software.amazon.awssdk.http.Protocol;
+import software.amazon.awssdk.http.ProtocolNegotiation;
+import software.amazon.awssdk.http.nio.netty.Http2Configuration;
+import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.cloudwatch.CloudWatchAsyncClient;
 import software.amazon.awssdk.services.dynamodb.DynamoDbAsyncClient;
@@ -57,15 +69,22 @@ import software.amazon.kinesis.retrieval.polling.PollingConfig;
  *   SUB shardId startingPositionType sequenceNumber   (each SubscribeToShard)
  *   ITER shardId shardIteratorType sequenceNumber     (each GetShardIterator)
  *   FAIL service operation exception           (every failed SDK request)
+ *   UREC shardId sequenceNumber subSequenceNumber partitionKey explicitHashKey aggregated data
+ *                                  (with --user-records, after each REC: the de-aggregated
+ *                                   user record's KPL fields; explicitHashKey "-" when none)
  * </pre>
  *
  * The worker stops gracefully when the --stop-file appears (or after --max-seconds).
  *
  * <p>Usage: KclApp --mode polling|efo --stream S --app A --kinesis URL --dynamodb URL --out FILE
- * --stop-file FILE [--compat2x] [--max-seconds N]
+ * --stop-file FILE [--compat2x] [--max-seconds N] [--ca PEM] [--user-records]
+ *
+ * <p>--ca PEM: the Kinesis endpoint is https:// with a certificate signed by that CA (e.g.
+ * {@code tributary cert}'s ca.pem); the Kinesis client trusts only it, negotiates h2 by ALPN.
  */
 public final class KclApp {
   static PrintStream out;
+  static boolean userRecords;
 
   static synchronized void emit(String line) {
     out.println(line);
@@ -147,6 +166,23 @@ public final class KclApp {
                 + r.partitionKey()
                 + " "
                 + new String(b, StandardCharsets.UTF_8));
+        if (userRecords) {
+          emit(
+              "UREC "
+                  + shardId
+                  + " "
+                  + r.sequenceNumber()
+                  + " "
+                  + r.subSequenceNumber()
+                  + " "
+                  + r.partitionKey()
+                  + " "
+                  + (r.explicitHashKey() == null ? "-" : r.explicitHashKey())
+                  + " "
+                  + r.aggregated()
+                  + " "
+                  + new String(b, StandardCharsets.UTF_8));
+        }
         last = r.sequenceNumber();
       }
       if (last != null) {
@@ -192,6 +228,8 @@ public final class KclApp {
     for (int i = 0; i < argv.length; i++) {
       if (argv[i].equals("--compat2x")) {
         a.put("compat2x", "1");
+      } else if (argv[i].equals("--user-records")) {
+        userRecords = true;
       } else {
         a.put(argv[i].substring(2), argv[++i]);
       }
@@ -221,13 +259,35 @@ public final class KclApp {
     Region region = Region.US_EAST_1;
     // KinesisClientUtil sets what the KCL wants of its client: Netty, HTTP/2 (h2c prior
     // knowledge on http://), more concurrent streams.
-    KinesisAsyncClient kinesis =
-        KinesisClientUtil.createKinesisAsyncClient(
-            KinesisAsyncClient.builder()
-                .endpointOverride(URI.create(a.get("kinesis")))
-                .region(region)
-                .credentialsProvider(creds)
-                .overrideConfiguration(o -> o.addExecutionInterceptor(new Wire("kinesis"))));
+    var kinesisBuilder =
+        KinesisAsyncClient.builder()
+            .endpointOverride(URI.create(a.get("kinesis")))
+            .region(region)
+            .credentialsProvider(creds)
+            .overrideConfiguration(o -> o.addExecutionInterceptor(new Wire("kinesis")));
+    KinesisAsyncClient kinesis;
+    if (a.containsKey("ca")) {
+      // KinesisClientUtil.adjustKinesisClientBuilder replaces any HTTP client builder, so the
+      // TLS case sets the same options itself (javap of KinesisClientUtil 3.5.1) and adds the
+      // trust of the given CA and ALPN (h2 over TLS).
+      TrustManager[] trust = trustOnly(a.get("ca"));
+      kinesis =
+          kinesisBuilder
+              .httpClientBuilder(
+                  NettyNioAsyncHttpClient.builder()
+                      .maxConcurrency(Integer.MAX_VALUE)
+                      .http2Configuration(
+                          Http2Configuration.builder()
+                              .initialWindowSize(512 * 1024)
+                              .healthCheckPingPeriod(Duration.ofMillis(60000))
+                              .build())
+                      .protocol(Protocol.HTTP2)
+                      .protocolNegotiation(ProtocolNegotiation.ALPN)
+                      .tlsTrustManagersProvider(() -> trust))
+              .build();
+    } else {
+      kinesis = KinesisClientUtil.createKinesisAsyncClient(kinesisBuilder);
+    }
     DynamoDbAsyncClient dynamo =
         DynamoDbAsyncClient.builder()
             .endpointOverride(URI.create(a.get("dynamodb")))
@@ -301,6 +361,22 @@ public final class KclApp {
     cw.stop(0);
     out.close();
     System.exit(0);
+  }
+
+  /** Trust managers that trust only the certificates of a PEM file. */
+  static TrustManager[] trustOnly(String caPem) throws Exception {
+    KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
+    ks.load(null, null);
+    try (InputStream in = new FileInputStream(caPem)) {
+      int i = 0;
+      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+        ks.setCertificateEntry("ca" + i++, c);
+      }
+    }
+    TrustManagerFactory tmf =
+        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(ks);
+    return tmf.getTrustManagers();
   }
 
   private KclApp() {}
