@@ -235,6 +235,15 @@ def main():
               flush=True)
         for k in sorted(calls):
             print(f"  {k}: {calls[k]}", flush=True)
+        # The wire: the KCL's SDK sends every Kinesis call as CBOR except SubscribeToShard,
+        # which its generated client always sends as JSON (FINDINGS.md, section 3); a change
+        # there would change which of Tributary's decoders the KCL exercises.
+        cbor, json_ = "application/x-amz-cbor-1.1", "application/x-amz-json-1.1"
+        kin = [e for e in ev if e[0] == "CALL" and e[1] == "kinesis"]
+        off = [" ".join(e) for e in kin if e[3] != (json_ if e[2] == "SubscribeToShard" else cbor)]
+        check(bool(kin) and not off,
+              f"worker {i}: {len(kin)} Kinesis calls in CBOR, SubscribeToShard in JSON "
+              f"(otherwise: {off[:5]})")
         starts = [" ".join(e) for e in ev if e[0] in ("SUB", "ITER")]
         print(f"worker {i}: {len(starts)} read start(s) (SUB: SubscribeToShard, ITER: "
               f"GetShardIterator)", flush=True)
