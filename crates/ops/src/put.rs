@@ -4,8 +4,9 @@
 //!
 //! Order: batches go one at a time, in input order. Entries the server refuses (throttled,
 //! internal failure) are sent again, alone and before any later input, until accepted or
-//! the attempts run out. So records of one partition key keep their input order, except
-//! that a refused record lands after the later records of its batch that were accepted.
+//! ten requests in a row get none of them accepted. So records of one partition key keep
+//! their input order, except that a refused record lands after the later records of its
+//! batch that were accepted.
 
 use std::io::BufRead;
 use std::time::Duration;
@@ -24,8 +25,10 @@ use crate::output::{aws, print_json, Progress};
 
 const MAX_ENTRIES: usize = 500;
 const MAX_BYTES: usize = 5 * 1024 * 1024;
-/// A refused entry is sent again at most this many times, with backoff up to 5 s between.
-const ATTEMPTS: u32 = 20;
+/// Refused entries are sent again as long as each request gets some of them accepted (a
+/// throttle lets part of a shard's entries through); only this many requests in a row that
+/// get none accepted, with backoff up to 5 s between, fail the command.
+const FUTILE_ATTEMPTS: u32 = 10;
 
 /// Write records read from stdin.
 #[derive(Debug, Clone, clap::Args)]
@@ -150,8 +153,10 @@ fn read_batches(
 
 /// Sends one batch, then again only its refused entries, until all are accepted.
 async fn send(c: &Client, stream: &str, mut entries: Vec<PutRecordsRequestEntry>) -> Result<()> {
-    let mut pause = Duration::from_millis(100);
-    for attempt in 1..=ATTEMPTS {
+    let first_pause = Duration::from_millis(100);
+    let mut pause = first_pause;
+    let mut futile = 0;
+    loop {
         let r = c
             .put_records()
             .stream_name(stream)
@@ -170,6 +175,7 @@ async fn send(c: &Client, stream: &str, mut entries: Vec<PutRecordsRequestEntry>
                 entries.len()
             );
         }
+        let sent = entries.len();
         let mut last = None;
         entries = entries
             .into_iter()
@@ -184,17 +190,22 @@ async fn send(c: &Client, stream: &str, mut entries: Vec<PutRecordsRequestEntry>
                 e
             })
             .collect();
-        if attempt == ATTEMPTS {
-            return Err(anyhow!(
-                "{} records refused {ATTEMPTS} times; last: {}",
-                entries.len(),
-                last.unwrap_or_default()
-            ));
+        if entries.len() < sent {
+            futile = 0;
+            pause = first_pause;
+        } else {
+            futile += 1;
+            if futile == FUTILE_ATTEMPTS {
+                return Err(anyhow!(
+                    "{} records refused {FUTILE_ATTEMPTS} times in a row; last: {}",
+                    entries.len(),
+                    last.unwrap_or_default()
+                ));
+            }
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(5));
     }
-    unreachable!("the last attempt returns")
 }
 
 /// Partition keys per --partition-key or --keys.

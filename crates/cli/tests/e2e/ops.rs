@@ -82,6 +82,20 @@ impl Ops {
         self.run_raw(&all, stdin, &[])
     }
 
+    /// Starts `tributary ARGS --endpoint-url …` in the background, stdout and stderr piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .args(args)
+            .args(["--endpoint-url", &self.endpoint])
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tributary")
+    }
+
     /// The same without `--endpoint-url`, with extra environment (`None`: removed).
     pub fn run_raw(&self, args: &[&str], stdin: &[u8], env: &[(&str, Option<&str>)]) -> Ran {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));

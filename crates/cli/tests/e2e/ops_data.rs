@@ -1,13 +1,12 @@
 //! `tributary put` and `tributary tail`: records through the real binary, byte for byte,
 //! across reshards.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 
 use crate::ops::Ops;
-use crate::server;
+use crate::{server, server_with};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -52,9 +51,14 @@ fn put_then_tail_round_trips_10000_records_byte_for_byte_across_a_reshard() {
         &lines(&records[..5000]),
     )
     .ok();
-    ops.run(&["stream", "reshard", "rt", "3", "--force"], b"")
-        .ok();
-    ops.run(&["put", "rt"], &lines(&records[5000..])).ok();
+    // The second half is written while the reshard runs: some of it lands in parents that
+    // are about to close, some in their children.
+    std::thread::scope(|t| {
+        let put = t.spawn(|| ops.run(&["put", "rt"], &lines(&records[5000..])).ok());
+        ops.run(&["stream", "reshard", "rt", "3", "--force"], b"")
+            .ok();
+        put.join().unwrap();
+    });
     let put_time = started.elapsed();
 
     let out = ops
@@ -117,6 +121,34 @@ fn tail_reads_parents_before_children_so_a_key_keeps_its_order() {
         )
         .ok();
     assert_eq!(split(&out.stdout), records);
+}
+
+#[test]
+fn a_running_tail_follows_a_reshard_into_the_children() {
+    let s = server();
+    let ops = Ops::new(&s);
+    ops.run(&["stream", "create", "live", "--wait"], b"").ok();
+    let child = ops.spawn(&[
+        "tail",
+        "live",
+        "--from",
+        "trim-horizon",
+        "--count",
+        "200",
+        "--idle-exit",
+        "60s",
+    ]);
+    let records: Vec<Vec<u8>> = (0..200).map(|i| format!("live{i}").into_bytes()).collect();
+    let put = |r: &[Vec<u8>]| {
+        ops.run(&["put", "live", "--partition-key", "k"], &lines(r))
+            .ok()
+    };
+    put(&records[..100]);
+    ops.run(&["stream", "reshard", "live", "3", "--force"], b"")
+        .ok();
+    put(&records[100..]);
+    let out = wait_output(child, Duration::from_secs(60));
+    assert_eq!(split(&out), records);
 }
 
 #[test]
@@ -229,20 +261,49 @@ fn tail_from_latest_and_from_a_timestamp_skip_older_records() {
     assert_eq!(got, [b"mid-1".to_vec(), b"mid-2".to_vec()]);
 
     // From LATEST: started before the next put, sees only that.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));
-    cmd.args(["tail", "t", "--count", "1", "--idle-exit", "60s"])
-        .args(["--endpoint-url", &ops.endpoint])
-        .env_clear()
-        .envs(ops.env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    let child = ops.spawn(&["tail", "t", "--count", "1", "--idle-exit", "60s"]);
     // Time for it to start and take its LATEST iterators; a put before that would be missed.
     std::thread::sleep(Duration::from_secs(3));
     ops.run(&["put", "t", "--partition-key", "k"], b"new\n")
         .ok();
     let out = wait_output(child, Duration::from_secs(60));
     assert_eq!(out, b"new\n");
+}
+
+#[test]
+fn put_resends_only_refused_entries_and_tail_rides_out_throttles() {
+    // Throttled PutRecords entries, whole PutRecords and GetRecords calls failing: every
+    // record must still arrive exactly once.
+    let s = server_with(&[
+        "--faults",
+        "seed=16,PutRecords:throttle_probability=0.02,PutRecords:internal_probability=0.1,\
+         GetRecords:throttle_every=3",
+    ]);
+    let ops = Ops::new(&s);
+    ops.run(&["stream", "create", "f", "--shards", "3", "--wait"], b"")
+        .ok();
+    let records: Vec<Vec<u8>> = (0..3000).map(record).collect();
+    ops.run(&["put", "f"], &lines(&records)).ok();
+    let out = ops
+        .run(
+            &[
+                "tail",
+                "f",
+                "--from",
+                "trim-horizon",
+                "--count",
+                "3000",
+                "--idle-exit",
+                "30s",
+            ],
+            b"",
+        )
+        .ok();
+    let mut got = split(&out.stdout);
+    got.sort();
+    let mut want = records;
+    want.sort();
+    assert!(got == want, "each record exactly once");
 }
 
 #[test]
