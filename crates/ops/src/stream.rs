@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
-use aws_sdk_kinesis::types::{MetricsName, StreamMode, StreamModeDetails};
+use aws_sdk_kinesis::types::{MetricsName, StreamMode, StreamModeDetails, StreamStatus};
 use aws_sdk_kinesis::Client;
 use clap::Subcommand;
 use serde_json::json;
@@ -124,7 +124,10 @@ pub async fn run(conn: &Conn, cmd: StreamCommand) -> Result<ExitCode> {
             };
             req.send().await.map_err(aws)?;
             if wait {
-                wait_active(&c, &name, timeout, &Progress::new()).await?;
+                let p = Progress::new();
+                let r = wait_active(&c, &name, timeout, &p).await;
+                p.done();
+                r?;
             }
         }
         StreamCommand::Delete {
@@ -169,7 +172,12 @@ async fn describe(c: &Client, name: &str, out: Output) -> Result<()> {
     let Some(d) = r.stream_description_summary() else {
         bail!("DescribeStreamSummary returned no description");
     };
-    let shards = list_shards(c, name).await?;
+    // Kinesis refuses ListShards while a stream is CREATING; it has no shards to show yet.
+    let shards = if *d.stream_status() == StreamStatus::Creating {
+        Vec::new()
+    } else {
+        list_shards(c, name).await?
+    };
     let metrics: Vec<String> = d
         .enhanced_monitoring()
         .iter()

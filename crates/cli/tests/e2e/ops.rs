@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tributary_testkit::TestServer;
 
-use crate::{server, verifying_server_with};
+use crate::{server, server_with, verifying_server_with};
 
 /// A finished command: exit code, stdout, stderr.
 pub struct Ran {
@@ -265,6 +265,48 @@ fn stream_lifecycle_from_create_to_delete() {
         assert!(Instant::now() < deadline, "still there after delete");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn waits_follow_creating_and_updating_and_time_out() {
+    // As on AWS, streams stay CREATING and UPDATING for a while here.
+    let s = server_with(&["--create-stream-ms", "1500", "--update-stream-ms", "300"]);
+    let ops = Ops::new(&s);
+    ops.run(&["stream", "create", "slow", "--shards", "1"], b"")
+        .ok();
+    let d = ops
+        .run(&["stream", "describe", "slow", "--output", "json"], b"")
+        .ok()
+        .json();
+    assert_eq!(d["StreamStatus"], "CREATING");
+    let r = ops.run(&["stream", "wait-active", "slow", "--timeout", "0.3s"], b"");
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("not ACTIVE after 0s (CREATING)"),
+        "{}",
+        r.stderr
+    );
+    ops.run(&["stream", "wait-active", "slow", "--timeout", "30s"], b"")
+        .ok();
+
+    let started = Instant::now();
+    ops.run(&["stream", "create", "slower", "--wait"], b"").ok();
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    let d = ops
+        .run(&["stream", "describe", "slower", "--output", "json"], b"")
+        .ok()
+        .json();
+    assert_eq!(d["StreamStatus"], "ACTIVE");
+
+    // Each step leaves the stream UPDATING; the next one must wait for ACTIVE or be refused.
+    ops.run(&["stream", "reshard", "slow", "3", "--force"], b"")
+        .ok();
+    assert_balanced(&open_ranges(&ops, "slow"), 3);
+    let d = ops
+        .run(&["stream", "describe", "slow", "--output", "json"], b"")
+        .ok()
+        .json();
+    assert_eq!(d["StreamStatus"], "ACTIVE", "reshard returns once ACTIVE");
 }
 
 #[test]
