@@ -47,6 +47,8 @@ impl fmt::Display for Step {
 pub enum PlanError {
     /// N is zero.
     NoShards,
+    /// N is above [`MAX_SHARDS`].
+    TooMany,
     /// The open shards do not tile 0..=2^128-1 without gaps or overlaps.
     NotATiling,
 }
@@ -55,6 +57,7 @@ impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PlanError::NoShards => f.write_str("the target shard count must be at least 1"),
+            PlanError::TooMany => write!(f, "the target shard count must be at most {MAX_SHARDS}"),
             PlanError::NotATiling => f.write_str(
                 "the open shards do not cover the hash-key space exactly once (a reshard in progress?)",
             ),
@@ -63,6 +66,10 @@ impl fmt::Display for PlanError {
 }
 
 impl std::error::Error for PlanError {}
+
+/// The largest N planned: far above any stream's quota, low enough that a typing slip
+/// (an extra digit or two) is refused instead of allocating gigabytes for the target.
+pub const MAX_SHARDS: u32 = 1_000_000;
 
 /// The balanced layout of `n` shards (n >= 1), in hash-key order.
 pub fn target(n: u32) -> Vec<Range> {
@@ -85,6 +92,9 @@ pub fn target(n: u32) -> Vec<Range> {
 pub fn plan(open: &[Range], n: u32) -> Result<Vec<Step>, PlanError> {
     if n == 0 {
         return Err(PlanError::NoShards);
+    }
+    if n > MAX_SHARDS {
+        return Err(PlanError::TooMany);
     }
     let mut shards = open.to_vec();
     shards.sort_by_key(|r| r.start);

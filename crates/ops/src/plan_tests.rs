@@ -156,4 +156,10 @@ fn refuses_gaps_overlaps_and_zero() {
     assert_eq!(plan(&overlap, 2), Err(PlanError::NotATiling));
     assert_eq!(plan(&[], 2), Err(PlanError::NotATiling));
     assert_eq!(plan(&target(2), 0), Err(PlanError::NoShards));
+    assert_eq!(plan(&target(2), u32::MAX), Err(PlanError::TooMany));
+    assert_eq!(
+        plan(&target(2), MAX_SHARDS).unwrap().len(),
+        // Every boundary but the middle one (2^127, already there) is a split; no merge.
+        MAX_SHARDS as usize - 2
+    );
 }
