@@ -35,6 +35,7 @@ const FUTILE_ATTEMPTS: u32 = 10;
 pub struct PutArgs {
     #[command(flatten)]
     pub conn: Conn,
+    /// The stream's name.
     pub stream: String,
     /// Send the whole input as one record instead of one record per line.
     #[arg(long, conflicts_with = "base64")]

@@ -34,6 +34,7 @@ use crate::output::aws;
 pub struct TailArgs {
     #[command(flatten)]
     pub conn: Conn,
+    /// The stream's name.
     pub stream: String,
     /// Where to start: trim-horizon (the oldest record kept), latest (only new records), or a
     /// time (RFC 3339 like 2026-12-03T10:00:00Z, or seconds since the epoch).
