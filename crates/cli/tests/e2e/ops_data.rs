@@ -260,14 +260,20 @@ fn tail_from_latest_and_from_a_timestamp_skip_older_records() {
     got.sort();
     assert_eq!(got, [b"mid-1".to_vec(), b"mid-2".to_vec()]);
 
-    // From LATEST: started before the next put, sees only that.
-    let child = ops.spawn(&["tail", "t", "--count", "1", "--idle-exit", "60s"]);
-    // Time for it to start and take its LATEST iterators; a put before that would be missed.
-    std::thread::sleep(Duration::from_secs(3));
-    ops.run(&["put", "t", "--partition-key", "k"], b"new\n")
-        .ok();
-    let out = wait_output(child, Duration::from_secs(60));
-    assert_eq!(out, b"new\n");
+    // From LATEST: whatever it prints first was put after it started. Its start takes a
+    // moment that the test cannot see, so new records go in until one comes out.
+    let mut child = ops.spawn(&["tail", "t", "--count", "1", "--idle-exit", "60s"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut n = 0;
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "tail --from latest saw nothing");
+        ops.run(&["put", "t"], format!("new-{n}\n").as_bytes()).ok();
+        n += 1;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = wait_output(child, Duration::from_secs(1));
+    let line = String::from_utf8(out).unwrap();
+    assert!(line.starts_with("new-") && line.ends_with('\n'), "{line:?}");
 }
 
 #[test]
