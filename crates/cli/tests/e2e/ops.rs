@@ -310,6 +310,35 @@ fn waits_follow_creating_and_updating_and_time_out() {
 }
 
 #[test]
+fn progress_is_drawn_only_on_a_terminal() {
+    let s = server_with(&["--create-stream-ms", "1200"]);
+    let ops = Ops::new(&s);
+    // Redirected (as in every other test): stderr stays empty.
+    ops.run(&["stream", "create", "quiet", "--wait"], b"").ok();
+    // On a terminal: util-linux's `script` gives the command a pseudo-terminal.
+    let cmd = format!(
+        "{} stream create loud --wait --endpoint-url {}",
+        env!("CARGO_BIN_EXE_tributary"),
+        ops.endpoint
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_clear()
+        .envs(ops.env.iter().map(|(k, v)| (k, v)))
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .output()
+        .expect("util-linux script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("\r\x1b[Kwaiting for loud to be ACTIVE"),
+        "{text:?}"
+    );
+    assert!(text.ends_with("\r\x1b[K"), "the line is cleared: {text:?}");
+}
+
+#[test]
 fn failures_exit_1_with_the_aws_error_code_and_usage_errors_exit_2() {
     let s = server();
     let ops = Ops::new(&s);
