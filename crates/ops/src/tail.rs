@@ -254,6 +254,17 @@ enum Start {
     At(DateTime),
 }
 
+/// GetRecords errors a reader waits out, retrying the same iterator.
+const TRANSIENT: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "InternalFailure",
+    "InternalFailureException",
+    "ServiceUnavailable",
+    "KMSThrottlingException",
+];
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
 /// Reads one shard to its end (closed) or forever (open), sending its records in order.
 async fn read_shard(
     c: &Client,
@@ -264,6 +275,7 @@ async fn read_shard(
 ) -> Result<()> {
     let mut last_seq: Option<String> = None;
     let mut it = Some(iterator(c, stream, shard, start, None).await?);
+    let mut backoff = BACKOFF_MIN;
     while let Some(i) = it.take() {
         let r = match c
             .get_records()
@@ -278,8 +290,17 @@ async fn read_shard(
                 it = Some(iterator(c, stream, shard, start, last_seq.as_deref()).await?);
                 continue;
             }
+            // A follower lives for days: throttles and transient failures that outlast the
+            // SDK's own retries (and its retry quota) are waited out, not fatal.
+            Err(e) if e.code().is_some_and(|c| TRANSIENT.contains(&c)) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                it = Some(i);
+                continue;
+            }
             Err(e) => return Err(aws(e)),
         };
+        backoff = BACKOFF_MIN;
         let records = r.records().to_vec();
         let caught_up = records.is_empty() || r.millis_behind_latest() == Some(0);
         if let Some(l) = records.last() {
