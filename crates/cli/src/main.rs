@@ -5,6 +5,8 @@
 //!   checks at start, `serve` for start-up and shutdown).
 //! - `cert`: a local CA and a server certificate for TLS.
 //! - `bench`: the load generator of `tributary-bench`.
+//! - `stream`, `put`, `tail`: the operator's commands of `tributary-ops`, against any Kinesis
+//!   endpoint.
 
 mod cert;
 mod config;
@@ -13,6 +15,8 @@ mod limits;
 mod nats;
 mod nats_checks;
 mod serve;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -42,16 +46,28 @@ enum Command {
     Cert(cert::CertArgs),
     /// Load a Kinesis endpoint (this server or any other) and report throughput and latency.
     Bench(tributary_bench::Args),
+    /// Manage streams: create, delete, describe, list, exists, wait-active, retention,
+    /// monitoring, reshard.
+    Stream(tributary_ops::StreamArgs),
+    /// Write records from stdin (one per line, or the whole input as one).
+    Put(tributary_ops::PutArgs),
+    /// Follow every shard of a stream and write its records to stdout.
+    Tail(tributary_ops::TailArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+/// Exit codes: 0 success, 1 failure, 2 usage (clap's own).
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
             let settings = config::Settings::resolve(*args)?;
-            serve::run(settings)
+            serve::run(settings)?;
         }
-        Command::Cert(args) => cert::run(args),
-        Command::Bench(args) => tributary_bench::run(args),
+        Command::Cert(args) => cert::run(args)?,
+        Command::Bench(args) => tributary_bench::run(args)?,
+        Command::Stream(args) => return Ok(tributary_ops::stream(args)),
+        Command::Put(args) => return Ok(tributary_ops::put(args)),
+        Command::Tail(args) => return Ok(tributary_ops::tail(args)),
     }
+    Ok(ExitCode::SUCCESS)
 }

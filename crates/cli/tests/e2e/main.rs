@@ -18,6 +18,8 @@ mod more;
 mod nats;
 mod nats_faults;
 mod nats_start;
+mod ops;
+mod ops_data;
 mod reshard;
 mod restart;
 mod security;
