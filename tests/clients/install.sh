@@ -29,18 +29,26 @@ PYTHON=${PYTHON:-python3}
 # finds the Maven repository's stamps up to date.
 stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
+# python_venv NAME VENV REQUIREMENTS IMPORTS EXECUTABLE: a venv with the pinned requirements,
+# redone when they (or the Python version) change, or when IMPORTS or EXECUTABLE are broken.
+PY_VERSION=$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')
+python_venv() {
+  local name=$1 venv=$2 reqs=$3 imports=$4 exe=$5 want
+  want=$(stamp_of "$reqs")-$PY_VERSION
+  if [[ -f $venv/.tributary-stamp && $(cat "$venv/.tributary-stamp") == "$want" ]] &&
+    "$venv/bin/python" -c "import $imports" 2>/dev/null && [[ -x $venv/bin/$exe ]]; then
+    echo "$name deps: up to date ($venv)"
+    return 0
+  fi
+  echo "$name deps: installing into $venv"
+  rm -rf "$venv"
+  "$PYTHON" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$reqs"
+  echo "$want" >"$venv/.tributary-stamp"
+}
+
 # ---- Python: venv + pinned requirements --------------------------------
-want=$(stamp_of "$HERE/requirements.txt")-$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')
-if [[ -f $VENV/.tributary-stamp && $(cat "$VENV/.tributary-stamp") == "$want" ]] &&
-  "$VENV/bin/python" -c 'import boto3, awscli, prometheus_client' 2>/dev/null && [[ -x $VENV/bin/nats-server ]]; then
-  echo "python deps: up to date ($VENV)"
-else
-  echo "python deps: installing into $VENV"
-  rm -rf "$VENV"
-  "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$HERE/requirements.txt"
-  echo "$want" >"$VENV/.tributary-stamp"
-fi
+python_venv python "$VENV" "$HERE/requirements.txt" "boto3, awscli, prometheus_client" nats-server
 "$VENV/bin/python" -c 'import boto3, botocore; print(f"  boto3 {boto3.__version__}, botocore {botocore.__version__}")'
 echo "  $("$VENV/bin/aws" --version 2>&1)"
 echo "  $("$VENV/bin/nats-server" --version 2>&1)"
@@ -150,15 +158,5 @@ echo "  KCL $(sed -n 's:.*<kcl.version>\(.*\)</kcl.version>.*:\1:p' "$HERE/kcl/p
 
 # ---- KCL scenario: moto's DynamoDB server in a venv of its own -------------
 KCL_VENV=$HERE/kcl/.venv
-want=$(stamp_of "$HERE/kcl/requirements.txt")-$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')
-if [[ -f $KCL_VENV/.tributary-stamp && $(cat "$KCL_VENV/.tributary-stamp") == "$want" ]] &&
-  [[ -x $KCL_VENV/bin/moto_server ]] && "$KCL_VENV/bin/python" -c 'import boto3, moto, flask' 2>/dev/null; then
-  echo "kcl deps: up to date ($KCL_VENV)"
-else
-  echo "kcl deps: installing moto's server into $KCL_VENV"
-  rm -rf "$KCL_VENV"
-  "$PYTHON" -m venv "$KCL_VENV"
-  "$KCL_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$HERE/kcl/requirements.txt"
-  echo "$want" >"$KCL_VENV/.tributary-stamp"
-fi
+python_venv kcl "$KCL_VENV" "$HERE/kcl/requirements.txt" "boto3, moto, flask" moto_server
 echo "  moto $("$KCL_VENV/bin/python" -c 'import moto; print(moto.__version__)')"

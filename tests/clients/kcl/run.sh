@@ -32,72 +32,28 @@ fi
 TIMEOUT=${KCL_TIMEOUT:-480}
 LOGS=${KCL_LOGS:-$(mktemp -d -t kcl-logs.XXXXXX)}
 M2=${TRIBUTARY_M2:-$HOME/.cache/tributary/m2}
-if [[ ! -x $HERE/.venv/bin/moto_server ]]; then
-  echo "run.sh: $HERE/.venv is missing; run tests/clients/install.sh first" >&2
+VENV=$HERE/.venv
+if [[ ! -x $VENV/bin/moto_server ]]; then
+  echo "run.sh: $VENV is missing; run tests/clients/install.sh first" >&2
   exit 2
 fi
 mkdir -p "$LOGS"
-PIDS=()
-DATA=$(mktemp -d -t kcl-data.XXXXXX)
-cleanup() {
-  # Workers scenario.py started (it writes their pids), in case the timeout ended it first.
-  for f in "$LOGS"/worker*.pid; do
-    [[ -f $f ]] || continue
-    p=$(cat "$f")
-    # Only if that pid is still a KclApp JVM (not a reused pid).
-    if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q tributary.kcl.KclApp; then
-      kill -KILL "$p" 2>/dev/null || true
-    fi
-  done
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-t0=$SECONDS
-# Debian's Maven prints colour resets even with -q: its output is shown only on failure.
-if ! (cd "$HERE" && mvn -o -q -B -Dmaven.repo.local="$M2" compile) >"$LOGS/mvn.log" 2>&1; then
-  cat "$LOGS/mvn.log"
-  echo "run.sh: mvn compile failed (offline, from $M2)" >&2
-  exit 1
-fi
-echo "build: $((SECONDS - t0))s"
-
-free_port() { "$HERE/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-DPORT=$(free_port)
-"$HERE/.venv/bin/moto_server" -H 127.0.0.1 -p "$DPORT" >"$LOGS/moto.log" 2>&1 &
-PIDS+=($!)
+# shellcheck source=harness.sh
+source "$HERE/harness.sh"
+compile_offline "$HERE"
+start_moto
 # Tributary gets the key the workers sign with (AKIDEXAMPLE/secret) and so verifies every
 # signature, as tests/clients/run.sh does; KCL_AUTH=0 lets any key in.
-AUTH_ENV=()
 if [[ ${KCL_AUTH:-1} == 1 ]]; then
-  AUTH_ENV=(TRIBUTARY_ACCESS_KEY_ID=AKIDEXAMPLE TRIBUTARY_SECRET_ACCESS_KEY=secret)
+  export TRIBUTARY_ACCESS_KEY_ID=AKIDEXAMPLE TRIBUTARY_SECRET_ACCESS_KEY=secret
 fi
-env "${AUTH_ENV[@]}" RUST_LOG="${RUST_LOG:-info,tributary::request=debug}" "$BIN" serve --bind 127.0.0.1:0 \
-  --data-dir "$DATA" ${TRIBUTARY_ARGS:-} >"$LOGS/tributary.stdout" 2>"$LOGS/tributary.log" </dev/null &
-PIDS+=($!)
-for _ in $(seq 300); do
-  line=$(grep -m1 '^TRIBUTARY_LISTENING ' "$LOGS/tributary.stdout" || true)
-  [[ -n $line ]] && break
-  sleep 0.1
-done
-if [[ -z $line ]]; then
-  echo "FAIL: Tributary did not start; its log:"
-  tail -n 40 "$LOGS/tributary.log"
-  exit 1
-fi
-KINESIS="http://${line#TRIBUTARY_LISTENING }"
-for _ in $(seq 300); do
-  (exec 3<>/dev/tcp/127.0.0.1/"$DPORT") 2>/dev/null && break
-  sleep 0.1
-done
-echo "tributary $KINESIS, moto http://127.0.0.1:$DPORT, logs $LOGS"
+# shellcheck disable=SC2086 # TRIBUTARY_ARGS is a list of flags
+start_tributary http "$BIN" ${TRIBUTARY_ARGS:-}
+echo "tributary $KINESIS, moto $DDB_URL, logs $LOGS"
 rc=0
 t1=$SECONDS
-timeout --kill-after=10 "$TIMEOUT" "$HERE/.venv/bin/python" "$HERE/scenario.py" \
-  "$KINESIS" "http://127.0.0.1:$DPORT" "$LOGS" --mode "$MODE" "${EXTRA[@]}" || rc=$?
+timeout --kill-after=10 "$TIMEOUT" "$VENV/bin/python" "$HERE/scenario.py" \
+  "$KINESIS" "$DDB_URL" "$LOGS" --mode "$MODE" "${EXTRA[@]}" || rc=$?
 echo "scenario: $((SECONDS - t1))s, exit $rc; logs in $LOGS"
 if [[ $rc -ne 0 ]]; then
   for f in tributary.log worker1.log worker2.log; do

@@ -39,71 +39,22 @@ LOGS=${KPL_LOGS:-$(mktemp -d -t kpl-logs.XXXXXX)}
 M2=${TRIBUTARY_M2:-$HOME/.cache/tributary/m2}
 NATIVE=${KPL_NATIVE_DIR:-$HOME/.cache/tributary/kpl-native}
 mkdir -p "$LOGS" "$NATIVE"
-PIDS=()
-WORK=$(mktemp -d -t kpl-work.XXXXXX)
-cleanup() {
-  # JVMs scenario.py started (it writes their pids), in case the timeout ended it first; only
-  # if the pid is still one of ours (not a reused pid).
-  for f in "$LOGS"/*.pid; do
-    [[ -f $f ]] || continue
-    p=$(cat "$f")
-    if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q -E 'tributary\.(kcl\.KclApp|kpl\.KplApp)'; then
-      # The KPL's native daemon is a child of its JVM: end it too.
-      for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do kill -KILL "$c" 2>/dev/null || true; done
-      kill -KILL "$p" 2>/dev/null || true
-    fi
-  done
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-t0=$SECONDS
-# Both projects compile offline from the repository tests/clients/install.sh filled.
-for d in "$HERE" "$KCL"; do
-  if ! (cd "$d" && mvn -o -q -B -Dmaven.repo.local="$M2" compile) >"$LOGS/mvn.log" 2>&1; then
-    echo "FAIL: mvn compile in $d:"; cat "$LOGS/mvn.log"; exit 1
-  fi
-done
-echo "build: $((SECONDS - t0))s"
-
-free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-DPORT=$(free_port)
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$DPORT" >"$LOGS/moto.log" 2>&1 &
-PIDS+=($!)
-
+# shellcheck source=../kcl/harness.sh
+source "$KCL/harness.sh"
+compile_offline "$HERE" "$KCL"
+start_moto
 # TLS: a CA and a server certificate for 127.0.0.1 (every client connects to the IP).
 "$BIN" cert --out "$LOGS/tls" --san 127.0.0.1 --san localhost >/dev/null
 # Users configured: Tributary verifies the SigV4 signature of every request.
-TRIBUTARY_ACCESS_KEY_ID=AKIDEXAMPLE TRIBUTARY_SECRET_ACCESS_KEY=secret \
-  RUST_LOG="${RUST_LOG:-info,tributary::request=debug}" "$BIN" serve \
-  --bind 127.0.0.1:0 --data-dir "$WORK/data" \
-  --tls-cert "$LOGS/tls/server.pem" --tls-key "$LOGS/tls/server-key.pem" ${TRIBUTARY_ARGS:-} \
-  >"$LOGS/tributary.stdout" 2>"$LOGS/tributary.log" </dev/null &
-TPID=$!
-PIDS+=($TPID)
-line=""
-for _ in $(seq 300); do
-  line=$(grep -m1 '^TRIBUTARY_LISTENING ' "$LOGS/tributary.stdout" || true)
-  [[ -n $line ]] && break
-  kill -0 "$TPID" 2>/dev/null || break
-  sleep 0.1
-done
-if [[ -z $line ]]; then
-  echo "FAIL: Tributary did not start:"; tail -n 30 "$LOGS/tributary.log"; exit 1
-fi
-KINESIS="https://${line#TRIBUTARY_LISTENING }"
-for _ in $(seq 300); do
-  (exec 3<>/dev/tcp/127.0.0.1/"$DPORT") 2>/dev/null && break
-  sleep 0.1
-done
-echo "tributary $KINESIS, moto http://127.0.0.1:$DPORT, logs $LOGS"
+export TRIBUTARY_ACCESS_KEY_ID=AKIDEXAMPLE TRIBUTARY_SECRET_ACCESS_KEY=secret
+# shellcheck disable=SC2086 # TRIBUTARY_ARGS is a list of flags
+start_tributary https "$BIN" --tls-cert "$LOGS/tls/server.pem" --tls-key "$LOGS/tls/server-key.pem" \
+  ${TRIBUTARY_ARGS:-}
+echo "tributary $KINESIS, moto $DDB_URL, logs $LOGS"
 rc=0
 t1=$SECONDS
 timeout --kill-after=10 "$TIMEOUT" "$VENV/bin/python" "$HERE/scenario.py" \
-  "$KINESIS" "http://127.0.0.1:$DPORT" "$LOGS/tls/ca.pem" "$LOGS" \
+  "$KINESIS" "$DDB_URL" "$LOGS/tls/ca.pem" "$LOGS" \
   --kcl-dir "$KCL" --kpl-dir "$HERE" --native-dir "$NATIVE" --mode "$MODE" "${EXTRA[@]}" || rc=$?
 echo "scenario: $((SECONDS - t1))s, exit $rc; logs in $LOGS"
 if ! kill -0 "$TPID" 2>/dev/null; then
