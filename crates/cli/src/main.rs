@@ -39,8 +39,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the Kinesis API (HTTP/1.1 and h2c on one port) on the embedded storage or a NATS
-    /// JetStream cluster (`--storage nats://…`).
+    /// Serve the Kinesis API (HTTP/1.1 and h2c on one port, or TLS with h2 and HTTP/1.1 by
+    /// ALPN) on the embedded storage or a NATS JetStream cluster (`--storage nats://…`).
     Serve(Box<config::ServeArgs>),
     /// Create a local CA and a server certificate signed by it (for `serve --tls-cert`).
     Cert(cert::CertArgs),

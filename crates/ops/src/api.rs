@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kinesis::operation::list_shards::ListShardsError;
 use aws_sdk_kinesis::types::{Shard, StreamStatus};
 use aws_sdk_kinesis::Client;
 
@@ -13,6 +14,14 @@ use crate::plan::Range;
 
 /// Every shard ListShards returns (open and closed), following NextToken.
 pub async fn list_shards(c: &Client, stream: &str) -> Result<Vec<Shard>> {
+    try_list_shards(c, stream).await.map_err(aws)
+}
+
+/// [`list_shards`] with the SDK's error, for callers that decide by its code.
+pub async fn try_list_shards(
+    c: &Client,
+    stream: &str,
+) -> Result<Vec<Shard>, SdkError<ListShardsError>> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -21,7 +30,7 @@ pub async fn list_shards(c: &Client, stream: &str) -> Result<Vec<Shard>> {
             Some(t) => c.list_shards().next_token(t),
             None => c.list_shards().stream_name(stream),
         };
-        let r = req.send().await.map_err(aws)?;
+        let r = req.send().await?;
         out.extend(r.shards().iter().cloned());
         match r.next_token() {
             Some(t) => token = Some(t.to_string()),

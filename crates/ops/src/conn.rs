@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use clap::ValueEnum;
@@ -40,16 +39,15 @@ impl Conn {
     /// A Kinesis client for these settings. Fails, before any request, when no region is set
     /// anywhere: the SDK would otherwise fail each call with a less helpful message.
     pub async fn client(&self) -> Result<aws_sdk_kinesis::Client> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            // Throttled or failed attempts are retried by the SDK, with backoff, a few times;
-            // past that the command fails and says why rather than hanging a script.
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(60))
-                    .build(),
-            );
+        // Retries are aws-config's own (standard mode, 3 attempts), so AWS_MAX_ATTEMPTS,
+        // AWS_RETRY_MODE and the profile's max_attempts/retry_mode change them as they do for
+        // every AWS tool; past them a command fails and says why rather than hanging a script.
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
         if let Some(p) = &self.profile {
             loader = loader.profile_name(p);
         }

@@ -25,7 +25,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::api::{is_open, list_shards};
+use crate::api::{is_open, try_list_shards};
 use crate::conn::{Conn, Output};
 use crate::output::aws;
 
@@ -179,7 +179,7 @@ impl Scheduler {
             started: HashSet::new(),
             finished: HashSet::new(),
         };
-        let shards = list_shards(c, stream).await?;
+        let shards = list_shards_patiently(c, stream).await?;
         for sh in &shards {
             s.parents.insert(sh.shard_id().to_string(), parents_of(sh));
             s.initial.insert(sh.shard_id().to_string());
@@ -197,7 +197,7 @@ impl Scheduler {
 
     /// Lists the shards again and starts those whose parents are done.
     async fn refresh(&mut self) -> Result<()> {
-        let shards = list_shards(&self.c, &self.stream).await?;
+        let shards = list_shards_patiently(&self.c, &self.stream).await?;
         for sh in &shards {
             self.parents
                 .entry(sh.shard_id().to_string())
@@ -252,6 +252,27 @@ enum Start {
     TrimHorizon,
     Latest,
     At(DateTime),
+}
+
+/// ListShards for a follower: like GetRecords' (below), its throttles and transient failures
+/// that outlast the SDK's retries are waited out, since a follower runs for days and lists
+/// the shards again every ten seconds and at every shard's end.
+async fn list_shards_patiently(c: &Client, stream: &str) -> Result<Vec<Shard>> {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        match try_list_shards(c, stream).await {
+            Ok(shards) => return Ok(shards),
+            // ListShards' throttle is LimitExceededException (API reference, ListShards).
+            Err(e)
+                if e.code()
+                    .is_some_and(|c| c == "LimitExceededException" || TRANSIENT.contains(&c)) =>
+            {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+            Err(e) => return Err(aws(e)),
+        }
+    }
 }
 
 /// GetRecords errors a reader waits out, retrying the same iterator.

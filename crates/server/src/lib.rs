@@ -1,7 +1,8 @@
 //! The HTTP front end of Tributary.
 //!
 //! - [`listener`]: accepts TCP connections, up to a limit, and serves HTTP/1.1 and h2c
-//!   (prior knowledge) on the same port; graceful shutdown drains open connections.
+//!   (prior knowledge) on the same port, or TLS with h2 and HTTP/1.1 by ALPN; graceful
+//!   shutdown drains open connections.
 //! - [`pipeline`]: one request from headers to response, in AWS's order of checks:
 //!   CORS preflight, method, empty body, content type, body syntax, operation,
 //!   authentication, model checks.

@@ -1,5 +1,6 @@
 //! Accept loop: one tokio task per connection, HTTP/1.1 or h2c chosen by the first bytes
-//! (hyper-util's auto builder recognises the HTTP/2 connection preface).
+//! (hyper-util's auto builder recognises the HTTP/2 connection preface); with TLS, after the
+//! handshake, the same choice (ALPN offers h2, then http/1.1).
 //!
 //! Connection limit: each connection holds a semaphore permit for its whole life. When none
 //! is left the loop stops accepting until a connection closes; new connections wait in the

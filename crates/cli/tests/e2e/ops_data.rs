@@ -354,3 +354,53 @@ fn wait_output(mut child: std::process::Child, within: Duration) -> Vec<u8> {
     );
     out.stdout
 }
+
+#[test]
+fn tail_rides_out_list_shards_failures() {
+    // Half of all ListShards calls fail (HTTP 500) and the SDK does not retry
+    // (AWS_MAX_ATTEMPTS=1), so tail meets the failures itself: at its start and when the
+    // split parent ends, it must list again until a call succeeds.
+    let s = server_with(&["--faults", "seed=5,ListShards:internal_probability=0.5"]);
+    let ops = Ops::new(&s);
+    ops.run(&["stream", "create", "ls", "--shards", "2", "--wait"], b"")
+        .ok();
+    let first: Vec<Vec<u8>> = (0..200).map(record).collect();
+    ops.run(&["put", "ls"], &lines(&first)).ok();
+    let sdk = s.sdk();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        sdk.split_shard()
+            .stream_name("ls")
+            .shard_to_split("shardId-000000000000")
+            .new_starting_hash_key("85070591730234615865843651857942052864")
+            .send()
+            .await
+            .unwrap();
+    });
+    ops.run(&["stream", "wait-active", "ls"], b"").ok();
+    let second: Vec<Vec<u8>> = (200..400).map(record).collect();
+    ops.run(&["put", "ls"], &lines(&second)).ok();
+
+    let out = ops
+        .run_raw(
+            &[
+                "tail",
+                "ls",
+                "--from",
+                "trim-horizon",
+                "--count",
+                "400",
+                "--idle-exit",
+                "30s",
+                "--endpoint-url",
+                &ops.endpoint,
+            ],
+            b"",
+            &[("AWS_MAX_ATTEMPTS", Some("1"))],
+        )
+        .ok();
+    let mut got = split(&out.stdout);
+    got.sort();
+    let mut want: Vec<Vec<u8>> = first.into_iter().chain(second).collect();
+    want.sort();
+    assert!(got == want, "each record exactly once");
+}
