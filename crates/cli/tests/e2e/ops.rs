@@ -315,27 +315,53 @@ fn progress_is_drawn_only_on_a_terminal() {
     let ops = Ops::new(&s);
     // Redirected (as in every other test): stderr stays empty.
     ops.run(&["stream", "create", "quiet", "--wait"], b"").ok();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("records");
+    std::fs::write(
+        &input,
+        (0..1200).map(|i| format!("r{i}\n")).collect::<String>(),
+    )
+    .unwrap();
+    ops.run(&["put", "quiet"], &std::fs::read(&input).unwrap())
+        .ok();
+    ops.run(&["stream", "reshard", "quiet", "2", "--force"], b"")
+        .ok();
+
     // On a terminal: util-linux's `script` gives the command a pseudo-terminal.
-    let cmd = format!(
-        "{} stream create loud --wait --endpoint-url {}",
-        env!("CARGO_BIN_EXE_tributary"),
-        ops.endpoint
-    );
-    let out = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .env_clear()
-        .envs(ops.env.iter().map(|(k, v)| (k, v)))
-        .env("PATH", "/usr/bin:/bin")
-        .stdin(Stdio::null())
-        .output()
-        .expect("util-linux script");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let on_terminal = |args: &str| {
+        let cmd = format!(
+            "{} {args} --endpoint-url {}",
+            env!("CARGO_BIN_EXE_tributary"),
+            ops.endpoint
+        );
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env_clear()
+            .envs(ops.env.iter().map(|(k, v)| (k, v)))
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::null())
+            .output()
+            .expect("util-linux script");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}");
+        assert!(text.ends_with("\r\x1b[K"), "the line is cleared: {text:?}");
+        text
+    };
+    let text = on_terminal("stream create loud --wait");
     assert!(
         text.contains("\r\x1b[Kwaiting for loud to be ACTIVE"),
         "{text:?}"
     );
-    assert!(text.ends_with("\r\x1b[K"), "the line is cleared: {text:?}");
+    // A large put counts its records as its batches are accepted (500 per PutRecords).
+    let text = on_terminal(&format!("put loud < {}", input.display()));
+    assert!(text.contains("\r\x1b[Kput 500 records to loud"), "{text:?}");
+    assert!(
+        text.contains("\r\x1b[Kput 1200 records to loud"),
+        "{text:?}"
+    );
+    // A reshard names each step as it starts.
+    let text = on_terminal("stream reshard loud 2 --force");
+    assert!(text.contains("\r\x1b[Kstep 1/1: split"), "{text:?}");
 }
 
 #[test]
