@@ -128,7 +128,8 @@ def main():
             r = kin.put_records(StreamName=stream, Records=entries)
             assert r.get("FailedRecordCount", 0) == 0, r
             for e, res in zip(entries, r["Records"]):
-                sent[e["Data"].decode()] = (res["ShardId"], res["SequenceNumber"])
+                sent[e["Data"].decode()] = (res["ShardId"], res["SequenceNumber"],
+                                            e["PartitionKey"])
         return sent
 
     kin.create_stream(StreamName=stream, ShardCount=2)
@@ -222,8 +223,9 @@ def main():
         by_shard.setdefault(e[1], []).append(int(e[2]))
     disorder = [s for s, seqs in by_shard.items() if seqs != sorted(seqs)]
     check(not disorder, f"worker 2: in order within each shard (out of order: {disorder})")
-    wrong = [e for e in recs(ev2) if e[4] in sent2 and sent2[e[4]] != (e[1], e[2])]
-    check(not wrong, f"worker 2: shard and sequence number as PutRecords answered "
+    wrong = [e for e in recs(ev2) if e[4] in sent2 and sent2[e[4]] != (e[1], e[2], e[3])]
+    check(not wrong, f"worker 2: partition key as sent, shard and sequence number as PutRecords "
+          f"answered "
           f"({len(wrong)} differ)")
     for i, ev in ((1, ev1), (2, ev2)):
         calls = {}
@@ -244,6 +246,18 @@ def main():
         check(bool(kin) and not off,
               f"worker {i}: {len(kin)} Kinesis calls in CBOR, SubscribeToShard in JSON "
               f"(otherwise: {off[:5]})")
+        # The retrieval mode decides which read operation carries the records: without this a
+        # fan-out run that silently fell back to polling (or never subscribed) would still pass.
+        ops = {}
+        for e in kin:
+            ops[e[2]] = ops.get(e[2], 0) + 1
+        reads = "SubscribeToShard" if args.mode == "efo" else "GetRecords"
+        other = "GetRecords" if args.mode == "efo" else "SubscribeToShard"
+        ok200 = [e for e in ev if e[0] == "RESP" and e[1] == "kinesis" and e[2] == reads
+                 and e[3] == "200"]
+        check(ops.get(reads, 0) > 0 and ok200 and ops.get(other, 0) == 0,
+              f"worker {i} ({args.mode}): reads by {reads} ({ops.get(reads, 0)} calls, "
+              f"{len(ok200)} answered 200), no {other} ({ops.get(other, 0)})")
         starts = [" ".join(e) for e in ev if e[0] in ("SUB", "ITER")]
         print(f"worker {i}: {len(starts)} read start(s) (SUB: SubscribeToShard, ITER: "
               f"GetShardIterator)", flush=True)
@@ -291,9 +305,9 @@ def verify_run(ev, sent, lineage, who):
     check(dups == 0, f"{who}: every record delivered exactly once ({dups} duplicate deliveries)")
     missing = set(sent) - set(seen)
     check(not missing, f"{who}: no record missing ({len(missing)} missing)")
-    wrong = [e for e in rs if e[4] in sent and sent[e[4]] != (e[1], e[2])]
-    check(not wrong, f"{who}: each record came from the shard and sequence number PutRecords "
-          f"answered ({len(wrong)} differ)")
+    wrong = [e for e in rs if e[4] in sent and sent[e[4]] != (e[1], e[2], e[3])]
+    check(not wrong, f"{who}: each record has the partition key it was sent with and came from "
+          f"the shard and sequence number PutRecords answered ({len(wrong)} differ)")
     by_shard = {}
     for e in rs:
         by_shard.setdefault(e[1], []).append(int(e[2]))

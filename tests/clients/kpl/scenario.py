@@ -434,6 +434,14 @@ def main():
     check(not order_bad and len(per_pk) == len(plain_keys) + len(ehk_keys),
           f"KCL: per partition key ({len(per_pk)} keys) the user records arrive in send order",
           str(order_bad[:3]))
+    # Order per shard: the KCL hands each shard's user records over in (sequence number,
+    # subsequence number) order, which is the order GetRecords stored them in (checked above).
+    per_shard = collections.defaultdict(list)
+    for sid, seq, sub, *_ in urec:
+        per_shard[sid].append((int(seq), sub))
+    shard_bad = [sid for sid, keys in per_shard.items() if keys != sorted(keys)]
+    check(not shard_bad, f"KCL: within each of its {len(per_shard)} shards the user records arrive "
+          "in stored order (sequence, then subsequence number)", str(shard_bad[:3]))
     kfails = [" ".join(e) for e in kev if e[0] == "FAIL" and e[1] == "kinesis"
               and not (e[2] == "DescribeStreamConsumer" and "ResourceNotFound" in " ".join(e))]
     check(not kfails, "KCL: no failed Kinesis call", str(kfails[:3]))
@@ -441,6 +449,17 @@ def main():
     check(cw and cw[-1][1] == "0", "KCL: 0 CloudWatch calls (metrics NONE)", str(cw))
     calls = collections.Counter((e[1], e[2], e[3]) for e in kev if e[0] == "CALL" and e[1] == "kinesis")
     print("  KCL Kinesis calls: " + ", ".join(f"{op} {n} {ct}" for (_, op, ct), n in sorted(calls.items())))
+    # The read path: in fan-out mode every record must have come by SubscribeToShard (which the
+    # SDK sends as JSON), all else in CBOR; a run that fell back to polling would fail here.
+    cbor, json_ = "application/x-amz-cbor-1.1", "application/x-amz-json-1.1"
+    reads = "SubscribeToShard" if a.mode == "efo" else "GetRecords"
+    other = "GetRecords" if a.mode == "efo" else "SubscribeToShard"
+    n_reads = sum(n for (_, op, _), n in calls.items() if op == reads)
+    n_other = sum(n for (_, op, _), n in calls.items() if op == other)
+    off = [op for (_, op, ct) in calls if ct != (json_ if op == "SubscribeToShard" else cbor)]
+    check(n_reads > 0 and n_other == 0 and not off,
+          f"KCL ({a.mode}): reads by {reads} ({n_reads} calls), none by {other}; every Kinesis "
+          "call CBOR but SubscribeToShard (JSON)", f"{other} {n_other}, off {off}")
 
     # ---- Tributary's view -----------------------------------------------------------------
     log = open(os.path.join(a.logs, "tributary.log"), encoding="utf-8", errors="replace").read()
