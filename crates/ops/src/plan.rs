@@ -74,12 +74,17 @@ pub const MAX_SHARDS: u32 = 1_000_000;
 /// The balanced layout of `n` shards (n >= 1), in hash-key order.
 pub fn target(n: u32) -> Vec<Range> {
     let n = u128::from(n.max(1));
-    let bounds: Vec<u128> = (1..n).map(|i| boundary(i, n)).collect();
-    let mut out = Vec::with_capacity(n as usize);
+    divided_at((1..n).map(|i| boundary(i, n)))
+}
+
+/// The contiguous ranges into which `cuts` (ascending, distinct, each above 0) divide the
+/// whole hash-key space: each cut starts a range.
+fn divided_at(cuts: impl IntoIterator<Item = u128>) -> Vec<Range> {
+    let mut out = Vec::new();
     let mut start = 0u128;
-    for b in bounds {
-        out.push(Range { start, end: b - 1 });
-        start = b;
+    for c in cuts {
+        out.push(Range { start, end: c - 1 });
+        start = c;
     }
     out.push(Range {
         start,

@@ -57,17 +57,7 @@ fn random_layout(rng: &mut impl Rng, k: usize) -> Vec<Range> {
         .collect();
     cuts.sort();
     cuts.dedup();
-    let mut out = Vec::new();
-    let mut start = 0;
-    for c in cuts {
-        out.push(Range { start, end: c - 1 });
-        start = c;
-    }
-    out.push(Range {
-        start,
-        end: u128::MAX,
-    });
-    out
+    divided_at(cuts)
 }
 
 #[test]
