@@ -11,16 +11,16 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_kinesis::Client;
 use ciborium::Value as Cbor;
 use serde_json::{json, Value as Json};
 use tributary_protocol::eventstream::{decode_message, str_header, Message, CONTENT_TYPE};
 use tributary_testkit::raw::{kinesis_request, send, Http, RawResponse};
 
-use crate::{arn, create, server, server_with};
+use crate::{
+    arn, cbor_keys as keys, cbor_map, consumer, create, raw_h1_body, server, server_with, CBOR,
+    JSON,
+};
 
-const CBOR: &str = "application/x-amz-cbor-1.1";
-const JSON: &str = "application/x-amz-json-1.1";
 const SHARD0: &str = "shardId-000000000000";
 
 fn to_cbor(v: &Cbor) -> Vec<u8> {
@@ -38,10 +38,6 @@ fn text(s: &str) -> Cbor {
     Cbor::Text(s.to_string())
 }
 
-fn map(entries: Vec<(&str, Cbor)>) -> Cbor {
-    Cbor::Map(entries.into_iter().map(|(k, v)| (text(k), v)).collect())
-}
-
 /// The member `key` of a CBOR map (None if absent or not a map).
 fn get<'a>(v: &'a Cbor, key: &str) -> Option<&'a Cbor> {
     v.as_map()?
@@ -54,17 +50,6 @@ fn get_text<'a>(v: &'a Cbor, key: &str) -> &'a str {
     get(v, key)
         .and_then(Cbor::as_text)
         .unwrap_or_else(|| panic!("no text {key} in {v:?}"))
-}
-
-fn keys(v: &Cbor) -> Vec<String> {
-    let mut k: Vec<String> = v
-        .as_map()
-        .unwrap_or_else(|| panic!("not a map: {v:?}"))
-        .iter()
-        .map(|(k, _)| k.as_text().expect("text key").to_string())
-        .collect();
-    k.sort();
-    k
 }
 
 fn now_ms() -> i128 {
@@ -85,7 +70,7 @@ async fn raw(addr: std::net::SocketAddr, http: Http, op: &str, body: &Cbor) -> R
 
 /// PutRecord in CBOR; its SequenceNumber.
 async fn put_cbor(addr: std::net::SocketAddr, stream: &str, key: &str, data: &[u8]) -> String {
-    let body = map(vec![
+    let body = cbor_map(&[
         ("StreamName", text(stream)),
         ("PartitionKey", text(key)),
         ("Data", Cbor::Bytes(data.to_vec())),
@@ -97,28 +82,28 @@ async fn put_cbor(addr: std::net::SocketAddr, stream: &str, key: &str, data: &[u
     get_text(&v, "SequenceNumber").to_string()
 }
 
-async fn consumer(c: &Client, stream: &str, name: &str) -> String {
-    c.register_stream_consumer()
-        .stream_arn(arn(stream))
-        .consumer_name(name)
-        .send()
-        .await
-        .unwrap()
-        .consumer()
-        .unwrap()
-        .consumer_arn()
-        .to_string()
-}
-
 fn subscribe_request(consumer: &str, shard: &str) -> Cbor {
-    map(vec![
+    cbor_map(&[
         ("ConsumerARN", text(consumer)),
         ("ShardId", text(shard)),
         (
             "StartingPosition",
-            map(vec![("Type", text("TRIM_HORIZON"))]),
+            cbor_map(&[("Type", text("TRIM_HORIZON"))]),
         ),
     ])
+}
+
+/// The messages of a finished event-stream body, which must end on a whole frame.
+fn frames(mut rest: &[u8]) -> Vec<Message> {
+    let mut messages = Vec::new();
+    while !rest.is_empty() {
+        let (m, n) = decode_message(rest)
+            .expect("a valid frame")
+            .expect("the body ends on a whole frame");
+        messages.push(m);
+        rest = &rest[n..];
+    }
+    messages
 }
 
 /// The events of a finished event-stream body: checks the framing and the headers every
@@ -127,15 +112,7 @@ fn subscribe_request(consumer: &str, shard: &str) -> Cbor {
 fn cbor_events(r: &RawResponse) -> Vec<Cbor> {
     assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.headers["content-type"], CONTENT_TYPE);
-    let mut rest = &r.body[..];
-    let mut messages: Vec<Message> = Vec::new();
-    while !rest.is_empty() {
-        let (m, n) = decode_message(rest)
-            .expect("a valid frame")
-            .expect("the body ends on a whole frame");
-        messages.push(m);
-        rest = &rest[n..];
-    }
+    let messages = frames(&r.body);
     let (first, events) = messages.split_first().expect("an initial response");
     // The first message is the event `initial-response`, whose payload is the output minus
     // the stream: an empty map, `0xA0` in CBOR (botocore's CBOR parser fails on an empty
@@ -283,13 +260,10 @@ async fn cbor_subscription_to_a_split_parent_ends_with_its_children() {
         assert_eq!(get(last, "ContinuationSequenceNumber"), None, "{last:?}");
         assert!(get(last, "MillisBehindLatest").is_some());
         let range = |lo: &str, hi: &str| {
-            map(vec![
-                ("StartingHashKey", text(lo)),
-                ("EndingHashKey", text(hi)),
-            ])
+            cbor_map(&[("StartingHashKey", text(lo)), ("EndingHashKey", text(hi))])
         };
         let child = |id: &str, r: Cbor| {
-            map(vec![
+            cbor_map(&[
                 ("ShardId", text(id)),
                 ("ParentShards", Cbor::Array(vec![text(SHARD0)])),
                 ("HashKeyRange", r),
@@ -392,7 +366,7 @@ async fn cbor_put_records_reports_partial_failures_as_json_does() {
     let data = |i: usize| vec![i as u8, 0xff, 0xfe];
     let cbor_entries = (0..6)
         .map(|i| {
-            map(vec![
+            cbor_map(&[
                 ("Data", Cbor::Bytes(data(i))),
                 ("PartitionKey", text(&format!("k{i}"))),
                 ("ExplicitHashKey", text(hash(i))),
@@ -413,7 +387,7 @@ async fn cbor_put_records_reports_partial_failures_as_json_does() {
         for_cbor.addr,
         Http::H1,
         "PutRecords",
-        &map(vec![
+        &cbor_map(&[
             ("StreamName", text("pf")),
             ("Records", Cbor::Array(cbor_entries)),
         ]),
@@ -518,18 +492,10 @@ async fn cbor_subscription_failing_after_the_start_sends_a_cbor_exception() {
     create(&c, "gone", 1).await;
     let carn = consumer(&c, "gone", "left").await;
     let body = to_cbor(&subscribe_request(&carn, SHARD0));
-    let mut request = format!(
-        "POST / HTTP/1.1\r\nhost: localhost\r\nx-amz-target: Kinesis_20131202.SubscribeToShard\r\n\
-         content-type: {CBOR}\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in tributary_testkit::raw::AUTH_HEADERS {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
     let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
-    conn.write_all(request.as_bytes()).await.unwrap();
-    conn.write_all(&body).await.unwrap();
+    conn.write_all(&raw_h1_body("SubscribeToShard", CBOR, &body))
+        .await
+        .unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     let head_end = loop {
@@ -565,14 +531,7 @@ async fn cbor_subscription_failing_after_the_start_sends_a_cbor_exception() {
     .await
     .expect("the subscription ends once its stream is gone");
 
-    let mut rest = &events[..];
-    let mut last = None;
-    while !rest.is_empty() {
-        let (m, n) = decode_message(rest).unwrap().expect("whole frames");
-        rest = &rest[n..];
-        last = Some(m);
-    }
-    let last = last.expect("messages");
+    let last = frames(&events).pop().expect("messages");
     // Smithy event streams: a modeled error is a message of type `exception` naming its
     // shape; its payload is the error body in the request's protocol. That a deleted stream
     // ends the subscription with ResourceNotFoundException is reconstructed (the SubscribeToShard

@@ -9,9 +9,8 @@ use tributary_testkit::raw::{
 };
 use tributary_testkit::TestServer;
 
-use crate::{create, server};
+use crate::{create, server, JSON};
 
-const JSON: &str = "application/x-amz-json-1.1";
 const EXPOSE: &str =
     "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
 
@@ -277,17 +276,7 @@ async fn event_streams_carry_the_ids() {
     create(&c, "ids", 1).await;
     for (i, http) in [Http::H2c, Http::H1].into_iter().enumerate() {
         // A consumer each: the other's subscription may still be open.
-        let carn = c
-            .register_stream_consumer()
-            .stream_arn(crate::arn("ids"))
-            .consumer_name(format!("reader{i}"))
-            .send()
-            .await
-            .unwrap()
-            .consumer()
-            .unwrap()
-            .consumer_arn()
-            .to_string();
+        let carn = crate::consumer(&c, "ids", &format!("reader{i}")).await;
         let body = serde_json::json!({
             "ConsumerARN": carn,
             "ShardId": "shardId-000000000000",

@@ -15,19 +15,11 @@ use tokio::net::TcpStream;
 
 use crate::{arn, create, err_of, raw_h1, read_head, server};
 
+/// [`crate::consumer`], checking the ARN's form.
 async fn consumer(c: &aws_sdk_kinesis::Client, stream: &str, name: &str) -> String {
-    let r = c
-        .register_stream_consumer()
-        .stream_arn(arn(stream))
-        .consumer_name(name)
-        .send()
-        .await
-        .unwrap();
-    let consumer = r.consumer().unwrap();
-    assert!(consumer
-        .consumer_arn()
-        .starts_with(&format!("{}/consumer/{name}:", arn(stream))));
-    consumer.consumer_arn().to_string()
+    let carn = crate::consumer(c, stream, name).await;
+    assert!(carn.starts_with(&format!("{}/consumer/{name}:", arn(stream))));
+    carn
 }
 
 #[tokio::test]

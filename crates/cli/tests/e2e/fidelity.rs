@@ -9,10 +9,7 @@ use ciborium::Value as Cbor;
 use serde_json::{json, Value};
 use tributary_testkit::raw::{kinesis_request, send, Http, RawResponse};
 
-use crate::{arn, create, server, ACCOUNT};
-
-const JSON: &str = "application/x-amz-json-1.1";
-const CBOR: &str = "application/x-amz-cbor-1.1";
+use crate::{arn, cbor_keys, cbor_map, create, server, ACCOUNT, CBOR, JSON};
 
 async fn call(addr: std::net::SocketAddr, http: Http, target: &str, body: Value) -> RawResponse {
     send(
@@ -35,26 +32,6 @@ async fn call_cbor(addr: std::net::SocketAddr, http: Http, target: &str, body: C
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.headers["content-type"], CBOR);
     ciborium::from_reader(&r.body[..]).unwrap()
-}
-
-fn cbor_map(entries: &[(&str, Cbor)]) -> Cbor {
-    Cbor::Map(
-        entries
-            .iter()
-            .map(|(k, v)| (Cbor::Text((*k).into()), v.clone()))
-            .collect(),
-    )
-}
-
-fn cbor_keys(v: &Cbor) -> Vec<String> {
-    let mut keys: Vec<String> = v
-        .as_map()
-        .unwrap()
-        .iter()
-        .map(|(k, _)| k.as_text().unwrap().to_owned())
-        .collect();
-    keys.sort();
-    keys
 }
 
 fn cbor_get<'a>(v: &'a Cbor, key: &str) -> &'a Cbor {

@@ -6,10 +6,9 @@
 
 use tributary_testkit::raw::{assert_aws_ids, request, send, Http, AUTH_HEADERS};
 
-use crate::server;
+use crate::{server, CBOR};
 
 const AMZ_JSON: &str = "application/x-amz-json-1.1";
-const CBOR: &str = "application/x-amz-cbor-1.1";
 const LIST: &str = "Kinesis_20131202.ListStreams";
 
 const ACCESS_DENIED: &str = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n";

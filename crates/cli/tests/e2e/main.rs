@@ -29,7 +29,11 @@ mod wording;
 
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::types::ShardIteratorType;
+use ciborium::Value as Cbor;
 use tributary_testkit::TestServer;
+
+pub const JSON: &str = "application/x-amz-json-1.1";
+pub const CBOR: &str = "application/x-amz-cbor-1.1";
 
 pub fn server() -> TestServer {
     TestServer::start(env!("CARGO_BIN_EXE_tributary"), &[])
@@ -92,6 +96,41 @@ pub async fn iterator(
         .to_string()
 }
 
+/// Registers consumer `name` on `stream`; its ARN.
+pub async fn consumer(c: &aws_sdk_kinesis::Client, stream: &str, name: &str) -> String {
+    c.register_stream_consumer()
+        .stream_arn(arn(stream))
+        .consumer_name(name)
+        .send()
+        .await
+        .unwrap()
+        .consumer()
+        .unwrap()
+        .consumer_arn()
+        .to_string()
+}
+
+pub fn cbor_map(entries: &[(&str, Cbor)]) -> Cbor {
+    Cbor::Map(
+        entries
+            .iter()
+            .map(|(k, v)| (Cbor::Text((*k).into()), v.clone()))
+            .collect(),
+    )
+}
+
+/// The member names of a CBOR map, sorted.
+pub fn cbor_keys(v: &Cbor) -> Vec<String> {
+    let mut keys: Vec<String> = v
+        .as_map()
+        .unwrap_or_else(|| panic!("not a map: {v:?}"))
+        .iter()
+        .map(|(k, _)| k.as_text().expect("text key").to_owned())
+        .collect();
+    keys.sort();
+    keys
+}
+
 pub const ACCOUNT: &str = "000000000000";
 
 pub fn arn(name: &str) -> String {
@@ -101,15 +140,23 @@ pub fn arn(name: &str) -> String {
 /// One HTTP/1.1 request as bytes, for tests that hold raw connections: a JSON body, the
 /// headers an unsigned-but-well-formed request carries (open mode checks only their form).
 pub fn raw_h1(target: &str, body: &serde_json::Value) -> Vec<u8> {
-    let body = body.to_string();
-    format!(
+    raw_h1_body(target, JSON, body.to_string().as_bytes())
+}
+
+/// [`raw_h1`] with any content type and body.
+pub fn raw_h1_body(target: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut request = format!(
         "POST / HTTP/1.1\r\nhost: localhost\r\nx-amz-target: Kinesis_20131202.{target}\r\n\
-         content-type: application/x-amz-json-1.1\r\nx-amz-date: 20240101T000000Z\r\n\
-         authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20240101/us-east-1/kinesis/aws4_request, \
-         SignedHeaders=host;x-amz-date, Signature=abcd\r\ncontent-length: {}\r\n\r\n{body}",
+         content-type: {content_type}\r\ncontent-length: {}\r\n",
         body.len()
-    )
-    .into_bytes()
+    );
+    for (k, v) in tributary_testkit::raw::AUTH_HEADERS {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
 }
 
 /// Reads from `conn` until the response head is complete (or `within` passes: `None`).

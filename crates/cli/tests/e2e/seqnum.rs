@@ -8,10 +8,8 @@ use serde_json::json;
 use tributary_testkit::raw::{kinesis_request, send, Http};
 use tributary_testkit::TestServer;
 
-use crate::{create, server, ACCOUNT};
+use crate::{create, server, ACCOUNT, CBOR, JSON};
 
-const JSON: &str = "application/x-amz-json-1.1";
-const CBOR: &str = "application/x-amz-cbor-1.1";
 /// AWS Lambda's "Example Kinesis Record Event": a number of shard 6 of another stream.
 const LAMBDA_EXAMPLE: &str = "49590338271490256608559692538361571095921575989136588898";
 /// The Developer Guide's put-record output: a number of shard 0 of another stream.

@@ -4,10 +4,7 @@
 use serde_json::Value;
 use tributary_testkit::raw::{kinesis_request, send, Http};
 
-use crate::server;
-
-const JSON: &str = "application/x-amz-json-1.1";
-const CBOR: &str = "application/x-amz-cbor-1.1";
+use crate::{server, CBOR, JSON};
 
 fn body_json(b: &[u8]) -> Value {
     serde_json::from_slice(b).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(b)))
