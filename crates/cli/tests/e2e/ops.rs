@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -82,13 +82,26 @@ impl Ops {
         self.run_raw(&all, stdin, &[])
     }
 
+    /// `stream describe NAME --output json`, which must succeed.
+    pub fn describe(&self, name: &str) -> Value {
+        self.run(&["stream", "describe", name, "--output", "json"], b"")
+            .ok()
+            .json()
+    }
+
+    /// `tributary ARGS` in this environment alone.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));
+        cmd.args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
     /// Starts `tributary ARGS --endpoint-url …` in the background, stdout and stderr piped.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_tributary"))
-            .args(args)
+        self.command(args)
             .args(["--endpoint-url", &self.endpoint])
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -98,11 +111,8 @@ impl Ops {
 
     /// The same without `--endpoint-url`, with extra environment (`None`: removed).
     pub fn run_raw(&self, args: &[&str], stdin: &[u8], env: &[(&str, Option<&str>)]) -> Ran {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tributary"));
-        cmd.args(args)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
+        let mut cmd = self.command(args);
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
@@ -128,17 +138,7 @@ impl Ops {
             e.read_to_string(&mut b).unwrap();
             b
         });
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("tributary {args:?} did not finish within 120 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = wait_within(&mut child, Duration::from_secs(120), &format!("{args:?}"));
         writer.join().unwrap();
         Ran {
             code: status.code().unwrap_or(-1),
@@ -148,12 +148,24 @@ impl Ops {
     }
 }
 
+/// Waits for `child`, killing it and failing the test once `within` has passed.
+pub fn wait_within(child: &mut Child, within: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tributary {what} did not finish within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The open shards' hash ranges, from `stream describe --output json`, in key order.
 pub fn open_ranges(ops: &Ops, name: &str) -> Vec<(u128, u128)> {
-    let d = ops
-        .run(&["stream", "describe", name, "--output", "json"], b"")
-        .ok()
-        .json();
+    let d = ops.describe(name);
     let mut r: Vec<(u128, u128)> = d["Shards"]
         .as_array()
         .unwrap()
@@ -233,10 +245,7 @@ fn stream_lifecycle_from_create_to_delete() {
         b"",
     )
     .ok();
-    let d = ops
-        .run(&["stream", "describe", "life", "--output", "json"], b"")
-        .ok()
-        .json();
+    let d = ops.describe("life");
     assert_eq!(d["StreamStatus"], "ACTIVE");
     assert_eq!(d["OpenShardCount"], 2);
     assert_eq!(d["RetentionPeriodHours"], 48);
@@ -274,10 +283,7 @@ fn waits_follow_creating_and_updating_and_time_out() {
     let ops = Ops::new(&s);
     ops.run(&["stream", "create", "slow", "--shards", "1"], b"")
         .ok();
-    let d = ops
-        .run(&["stream", "describe", "slow", "--output", "json"], b"")
-        .ok()
-        .json();
+    let d = ops.describe("slow");
     assert_eq!(d["StreamStatus"], "CREATING");
     let r = ops.run(&["stream", "wait-active", "slow", "--timeout", "0.3s"], b"");
     assert_eq!(r.code, 1);
@@ -292,20 +298,14 @@ fn waits_follow_creating_and_updating_and_time_out() {
     let started = Instant::now();
     ops.run(&["stream", "create", "slower", "--wait"], b"").ok();
     assert!(started.elapsed() >= Duration::from_millis(1500));
-    let d = ops
-        .run(&["stream", "describe", "slower", "--output", "json"], b"")
-        .ok()
-        .json();
+    let d = ops.describe("slower");
     assert_eq!(d["StreamStatus"], "ACTIVE");
 
     // Each step leaves the stream UPDATING; the next one must wait for ACTIVE or be refused.
     ops.run(&["stream", "reshard", "slow", "3", "--force"], b"")
         .ok();
     assert_balanced(&open_ranges(&ops, "slow"), 3);
-    let d = ops
-        .run(&["stream", "describe", "slow", "--output", "json"], b"")
-        .ok()
-        .json();
+    let d = ops.describe("slow");
     assert_eq!(d["StreamStatus"], "ACTIVE", "reshard returns once ACTIVE");
 }
 
@@ -446,11 +446,7 @@ fn reshard_3_to_5_to_2_is_balanced_and_the_plan_alone_changes_nothing() {
     let ops = Ops::new(&s);
     ops.run(&["stream", "create", "rs", "--shards", "3", "--wait"], b"")
         .ok();
-    let before = ops
-        .run(&["stream", "describe", "rs", "--output", "json"], b"")
-        .ok()
-        .json()["Shards"]
-        .clone();
+    let before = ops.describe("rs")["Shards"].clone();
 
     let plan = ops.run(&["stream", "reshard", "rs", "5"], b"").ok().out();
     assert!(
@@ -468,11 +464,7 @@ fn reshard_3_to_5_to_2_is_balanced_and_the_plan_alone_changes_nothing() {
         .json();
     assert_eq!(j["Applied"], false);
     assert_eq!(j["Steps"].as_array().unwrap().len(), 6);
-    let after = ops
-        .run(&["stream", "describe", "rs", "--output", "json"], b"")
-        .ok()
-        .json()["Shards"]
-        .clone();
+    let after = ops.describe("rs")["Shards"].clone();
     assert_eq!(before, after, "a plan without --force changes nothing");
 
     ops.run(&["stream", "reshard", "rs", "5", "--force"], b"")

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 
-use crate::ops::Ops;
+use crate::ops::{wait_within, Ops};
 use crate::{server, server_with};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -27,6 +27,17 @@ fn lines(records: &[Vec<u8>]) -> Vec<u8> {
         .flat_map(|r| r.iter().chain(b"\n"))
         .copied()
         .collect()
+}
+
+/// `tail`'s records are `want`, each exactly once, in any order (`assert!`, not `assert_eq!`:
+/// thousands of binary records would drown the message).
+#[track_caller]
+fn assert_same_records(out: &[u8], mut want: Vec<Vec<u8>>) {
+    let mut got = split(out);
+    assert_eq!(got.len(), want.len(), "each record once");
+    got.sort();
+    want.sort();
+    assert!(got == want, "the same bytes, each record exactly once");
 }
 
 /// Splits tail's default output back into records (each line is one record).
@@ -76,12 +87,7 @@ fn put_then_tail_round_trips_10000_records_byte_for_byte_across_a_reshard() {
             b"",
         )
         .ok();
-    let mut got = split(&out.stdout);
-    assert_eq!(got.len(), 10_000, "each record once");
-    got.sort();
-    let mut want = records.clone();
-    want.sort();
-    assert!(got == want, "the same bytes, each record exactly once");
+    assert_same_records(&out.stdout, records.clone());
     eprintln!(
         "10000 records: put {put_time:?}, tail {:?}",
         started.elapsed() - put_time
@@ -305,11 +311,7 @@ fn put_resends_only_refused_entries_and_tail_rides_out_throttles() {
             b"",
         )
         .ok();
-    let mut got = split(&out.stdout);
-    got.sort();
-    let mut want = records;
-    want.sort();
-    assert!(got == want, "each record exactly once");
+    assert_same_records(&out.stdout, records);
 }
 
 #[test]
@@ -338,14 +340,7 @@ fn put_failures_exit_1_naming_the_error() {
 
 /// Waits for `child` (killing it after `within`) and returns its stdout.
 fn wait_output(mut child: std::process::Child, within: Duration) -> Vec<u8> {
-    let deadline = Instant::now() + within;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("tail did not finish within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_within(&mut child, within, "tail");
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -398,9 +393,5 @@ fn tail_rides_out_list_shards_failures() {
             &[("AWS_MAX_ATTEMPTS", Some("1"))],
         )
         .ok();
-    let mut got = split(&out.stdout);
-    got.sort();
-    let mut want: Vec<Vec<u8>> = first.into_iter().chain(second).collect();
-    want.sort();
-    assert!(got == want, "each record exactly once");
+    assert_same_records(&out.stdout, first.into_iter().chain(second).collect());
 }
