@@ -16,7 +16,7 @@
 mod api;
 mod conn;
 mod output;
-pub mod plan;
+mod plan;
 mod put;
 mod reshard;
 mod stream;

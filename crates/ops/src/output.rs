@@ -93,6 +93,14 @@ impl Progress {
     }
 }
 
+/// Runs `work` with progress drawn on a terminal, and clears the line whatever its outcome.
+pub async fn with_progress<T>(work: impl AsyncFnOnce(&Progress) -> T) -> T {
+    let p = Progress::new();
+    let result = work(&p).await;
+    p.done();
+    result
+}
+
 impl Default for Progress {
     fn default() -> Self {
         Self::new()

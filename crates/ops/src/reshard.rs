@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::api::{is_open, list_shards, range_of, wait_active};
 use crate::conn::Output;
-use crate::output::{aws, print, print_json, table, Progress};
+use crate::output::{aws, print, print_json, table, with_progress, Progress};
 use crate::plan::{plan, Range, Step};
 
 pub async fn run(
@@ -26,14 +26,11 @@ pub async fn run(
     let ranges: Vec<Range> = open.iter().map(|(r, _)| *r).collect();
     let steps = plan(&ranges, n)?;
     let ids: HashMap<u128, String> = open.into_iter().map(|(r, id)| (r.start, id)).collect();
-    show(name, ranges.len(), n, &steps, &ids, force, out)?;
+    show(name, ranges.len(), n, &steps, ids, force, out)?;
     if !force {
         return Ok(());
     }
-    let p = Progress::new();
-    let result = execute(c, name, &steps, timeout, &p).await;
-    p.done();
-    result
+    with_progress(async |p| execute(c, name, &steps, timeout, p).await).await
 }
 
 /// The open shards as (range, id).
@@ -95,13 +92,12 @@ fn show(
     from: usize,
     to: u32,
     steps: &[Step],
-    ids: &HashMap<u128, String>,
+    mut ids: HashMap<u128, String>,
     force: bool,
     out: Output,
 ) -> Result<()> {
     // Shards made by the plan have no id yet; name them by their starting hash key. A step
     // closes the shards it names, so their ids are forgotten once it has been shown.
-    let mut ids = ids.clone();
     let mut shard = |start: &u128| {
         ids.remove(start)
             .unwrap_or_else(|| format!("(new, from {start})"))

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::api::{is_open, list_shards, parse_duration, wait_active};
 use crate::conn::{Conn, Output};
-use crate::output::{aws, fields, print, print_json, table, Progress};
+use crate::output::{aws, fields, print, print_json, table, with_progress};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum StreamCommand {
@@ -124,10 +124,7 @@ pub async fn run(conn: &Conn, cmd: StreamCommand) -> Result<ExitCode> {
             };
             req.send().await.map_err(aws)?;
             if wait {
-                let p = Progress::new();
-                let r = wait_active(&c, &name, timeout, &p).await;
-                p.done();
-                r?;
+                with_progress(async |p| wait_active(&c, &name, timeout, p).await).await?;
             }
         }
         StreamCommand::Delete {
@@ -145,10 +142,7 @@ pub async fn run(conn: &Conn, cmd: StreamCommand) -> Result<ExitCode> {
         StreamCommand::List => list(&c, out).await?,
         StreamCommand::Exists { name } => return exists(&c, &name, out).await,
         StreamCommand::WaitActive { name, timeout } => {
-            let p = Progress::new();
-            let r = wait_active(&c, &name, timeout, &p).await;
-            p.done();
-            r?;
+            with_progress(async |p| wait_active(&c, &name, timeout, p).await).await?;
         }
         StreamCommand::Retention(r) => retention(&c, r).await?,
         StreamCommand::Monitoring(m) => monitoring(&c, m).await?,
@@ -184,9 +178,7 @@ async fn describe(c: &Client, name: &str, out: Output) -> Result<()> {
         .flat_map(|m| m.shard_level_metrics())
         .map(|m| m.as_str().to_string())
         .collect();
-    let mode = d
-        .stream_mode_details()
-        .map_or("PROVISIONED", |m| m.stream_mode().as_str());
+    let mode = mode_of(d.stream_mode_details());
     let encryption = d.encryption_type().map_or("NONE", |e| e.as_str());
     let created = d.stream_creation_timestamp().to_string();
     if out == Output::Json {
@@ -278,9 +270,7 @@ async fn list(c: &Client, out: Output) -> Result<()> {
                 s.stream_name().to_string(),
                 s.stream_arn().to_string(),
                 s.stream_status().as_str().to_string(),
-                s.stream_mode_details()
-                    .map_or("PROVISIONED", |m| m.stream_mode().as_str())
-                    .to_string(),
+                mode_of(s.stream_mode_details()).to_string(),
             ));
         }
         // Older servers page with HasMoreStreams only; they have no NextToken to follow.
@@ -365,4 +355,9 @@ async fn monitoring(c: &Client, m: Monitoring) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A stream's capacity mode; servers that predate on-demand streams send none.
+fn mode_of(details: Option<&StreamModeDetails>) -> &str {
+    details.map_or("PROVISIONED", |m| m.stream_mode().as_str())
 }

@@ -181,7 +181,6 @@ impl Scheduler {
         };
         let shards = list_shards_patiently(c, stream).await?;
         for sh in &shards {
-            s.parents.insert(sh.shard_id().to_string(), parents_of(sh));
             s.initial.insert(sh.shard_id().to_string());
             // From LATEST, a shard closed before we started holds nothing new.
             if from == From::Latest && !is_open(sh) {
@@ -189,24 +188,27 @@ impl Scheduler {
                 s.finished.insert(sh.shard_id().to_string());
             }
         }
-        for sh in &shards {
-            s.start_if_ready(sh.shard_id());
-        }
+        s.admit(&shards);
         Ok(s)
     }
 
     /// Lists the shards again and starts those whose parents are done.
     async fn refresh(&mut self) -> Result<()> {
         let shards = list_shards_patiently(&self.c, &self.stream).await?;
-        for sh in &shards {
+        self.admit(&shards);
+        Ok(())
+    }
+
+    /// Records the parents of shards not seen before, then starts every shard that is ready.
+    fn admit(&mut self, shards: &[Shard]) {
+        for sh in shards {
             self.parents
                 .entry(sh.shard_id().to_string())
                 .or_insert_with(|| parents_of(sh));
         }
-        for sh in &shards {
+        for sh in shards {
             self.start_if_ready(sh.shard_id());
         }
-        Ok(())
     }
 
     fn start_if_ready(&mut self, id: &str) {
