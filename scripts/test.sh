@@ -12,7 +12,7 @@
 #   7. build the tributary binary
 #   8. real-client scenarios (boto3, AWS CLI, AWS SDK for JavaScript over h2c and in
 #      headless Chromium, AWS SDK for Java v2 over HTTP/1.1, h2c and h2 with TLS, the KCL
-#      3.x with polling and enhanced fan-out) against that binary
+#      3.x with polling and enhanced fan-out, the KPL over TLS) against that binary
 # It stops at the first failing stage. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 

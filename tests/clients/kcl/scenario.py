@@ -1,10 +1,11 @@
 """Drives a KCL 3.x worker (KclApp) against Tributary and checks what it processed.
 
 Usage: scenario.py KINESIS_URL DYNAMODB_URL WORKDIR [--mode polling|efo] [--compat2x]
-                   [--records N]
+                   [--records N] [--wait S] [--reshard split|update] [--kill] [--soak S]
 
 Story: a 2-shard stream; N records put; worker 1 starts (TRIM_HORIZON) and must process all of
-them; shard 0 is split at its midpoint while the worker runs and N more records are put; worker 1
+them; shard 0 is split at its midpoint (or UpdateShardCount 2 -> 4) while the worker runs and N
+more records are put; worker 1
 must finish shard 0 (shardEnded) before any record of its children, and process every record;
 worker 1 stops gracefully; N/2 more records are put; worker 2 (same application name) starts and
 must process the new records, resuming after the checkpoints (reprocessed records are counted and
@@ -60,7 +61,7 @@ def main():
     p.add_argument("kinesis")
     p.add_argument("dynamodb")
     p.add_argument("workdir")
-    p.add_argument("--mode", default="polling")
+    p.add_argument("--mode", default="polling", choices=("polling", "efo"))
     p.add_argument("--compat2x", action="store_true")
     p.add_argument("--records", type=int, default=200)
     p.add_argument("--wait", type=int, default=180)
@@ -241,15 +242,16 @@ def main():
         # which its generated client always sends as JSON (FINDINGS.md, section 3); a change
         # there would change which of Tributary's decoders the KCL exercises.
         cbor, json_ = "application/x-amz-cbor-1.1", "application/x-amz-json-1.1"
-        kin = [e for e in ev if e[0] == "CALL" and e[1] == "kinesis"]
-        off = [" ".join(e) for e in kin if e[3] != (json_ if e[2] == "SubscribeToShard" else cbor)]
-        check(bool(kin) and not off,
-              f"worker {i}: {len(kin)} Kinesis calls in CBOR, SubscribeToShard in JSON "
+        kcalls = [e for e in ev if e[0] == "CALL" and e[1] == "kinesis"]
+        off = [" ".join(e) for e in kcalls
+               if e[3] != (json_ if e[2] == "SubscribeToShard" else cbor)]
+        check(bool(kcalls) and not off,
+              f"worker {i}: {len(kcalls)} Kinesis calls in CBOR, SubscribeToShard in JSON "
               f"(otherwise: {off[:5]})")
         # The retrieval mode decides which read operation carries the records: without this a
         # fan-out run that silently fell back to polling (or never subscribed) would still pass.
         ops = {}
-        for e in kin:
+        for e in kcalls:
             ops[e[2]] = ops.get(e[2], 0) + 1
         reads = "SubscribeToShard" if args.mode == "efo" else "GetRecords"
         other = "GetRecords" if args.mode == "efo" else "SubscribeToShard"
